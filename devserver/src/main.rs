@@ -1,0 +1,312 @@
+//! `devserver`: the whole API of API.md on `127.0.0.1:$PORT`, through the
+//! same handler code the Lambda functions run.
+//!
+//! - `devserver` serves (embedded store and outbox unless configured).
+//! - `devserver token --sub S --email E [--unverified] [--ttl SECS]` prints
+//!   a bearer token for the local JWT authorizer.
+
+mod event;
+mod jwt;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use shared::config::{Config, Profile};
+use shared::domain::{
+    CodeRecord, InvitationRecord, InvitationStatus, InviteCode, InviteToken, random_id,
+};
+use shared::error::{ApiError, StoreError};
+use shared::http::{Function, MAX_BODY_BYTES, error_response, handle};
+use shared::mail::Outbox;
+use shared::seed::Seed;
+use tokio::net::TcpListener;
+
+use crate::event::to_lambda_request;
+use crate::jwt::Authorizer;
+
+struct Server {
+    app: shared::App,
+    outbox: Option<Arc<Outbox>>,
+    authorizer: Authorizer,
+    requests: AtomicU64,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+#[tokio::main]
+async fn main() {
+    shared::lambda::init_tracing(false);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let secret = std::env::var("DEV_JWT_SECRET").unwrap_or_else(|_| jwt::DEFAULT_SECRET.into());
+    let authorizer = Authorizer::new(&secret);
+    let result = match args.first().map(String::as_str) {
+        Some("token") => print_token(&authorizer, &args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!(
+                "usage: devserver [token --sub SUB --email EMAIL [--unverified] [--ttl SECS]]"
+            );
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown argument {other:?}; try --help")),
+        None => serve(authorizer).await,
+    };
+    if let Err(message) = result {
+        eprintln!("devserver: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
+    let mut sub = None;
+    let mut email = None;
+    let mut verified = true;
+    let mut ttl = 86_400;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--sub" => sub = it.next().cloned(),
+            "--email" => email = it.next().cloned(),
+            "--unverified" => verified = false,
+            "--ttl" => {
+                ttl = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--ttl takes a number of seconds")?;
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    let (Some(sub), Some(email)) = (sub, email) else {
+        return Err("token needs --sub and --email".into());
+    };
+    println!("{}", authorizer.mint(&sub, &email, verified, ttl)?);
+    Ok(())
+}
+
+async fn serve(authorizer: Authorizer) -> Result<(), String> {
+    let config = Config::from_env(Profile::Local)?;
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .map(|p| {
+            p.parse()
+                .map_err(|_| format!("PORT must be a port number, not {p:?}"))
+        })
+        .transpose()?
+        .unwrap_or(3000);
+    let parts = shared::App::build(config).await?;
+    let server = Arc::new(Server {
+        app: parts.app,
+        outbox: parts.outbox,
+        authorizer,
+        requests: AtomicU64::new(0),
+    });
+    match std::env::var("SEED_FILE").ok().filter(|s| !s.is_empty()) {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("SEED_FILE {path}: {e}"))?;
+            Seed::parse(&text)
+                .map_err(|e| e.to_string())?
+                .load(server.app.store.as_ref(), server.app.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Loaded seed file {path}.");
+        }
+        None => demo(&server, port).await?,
+    }
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("Serving the API on http://{addr} (Ctrl-C stops).");
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted.map_err(|e| e.to_string())?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(server.respond(req).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection closed");
+            }
+        });
+    }
+}
+
+/// With no seed file: a demo license with a fresh code and open invite link,
+/// and everything a newcomer needs to try it.
+async fn demo(server: &Server, port: u16) -> Result<(), String> {
+    let now = server.app.now();
+    let store = server.app.store.as_ref();
+    let seed = Seed::parse(
+        r#"{"licenses": [{
+            "licenseId": "lic-demo", "name": "ATLAS.ti Campus", "organization": "Demo University",
+            "product": "ATLAS.ti", "seatsTotal": 5, "expiresAt": null, "allowedEmailDomains": [],
+            "owner": {"sub": "owner-1", "email": "owner@demo.edu"}, "admins": []
+        }]}"#,
+    )
+    .map_err(|e| e.to_string())?;
+    match seed.load(store, now).await {
+        Ok(()) | Err(shared::seed::SeedError::Store(StoreError::AlreadyExists(_))) => {}
+        Err(err) => return Err(err.to_string()),
+    }
+    let code = InviteCode::generate();
+    store
+        .create_code(&CodeRecord {
+            code_id: random_id("code"),
+            code_hash: code.hash(),
+            license_id: "lic-demo".into(),
+            last4: code.last4().to_owned(),
+            max_uses: None,
+            expires_at: None,
+            revoked: false,
+            note: Some("devserver demo".into()),
+            created_at: now,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = InviteToken::generate();
+    store
+        .create_invitation(&InvitationRecord {
+            invitation_id: random_id("inv"),
+            token_hash: token.hash(),
+            license_id: "lic-demo".into(),
+            email: None,
+            status: InvitationStatus::Pending,
+            expires_at: None,
+            created_at: now,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let student = server
+        .authorizer
+        .mint("student-1", "student@demo.edu", true, 86_400)?;
+    let base = format!("http://127.0.0.1:{port}");
+    println!(
+        "\nDemo license \"ATLAS.ti Campus\" (lic-demo, 5 seats) is ready.\n\
+         \n  invite code:     {code}\n  invite URL path: /v1/invites/{token}\n  student token:   {student}\n\
+         \nRedeem the code as the demo student:\n\
+         \n  curl -s -X POST {base}/v1/redemptions \\\n    -H 'Authorization: Bearer {student}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"code\": \"{code}\"}}'\n\
+         \nThen see it under \"My Invitations\":\n\
+         \n  curl -s {base}/v1/me/invitations -H 'Authorization: Bearer {student}'\n\
+         \nMore tokens: cargo run --bin devserver -- token --sub alice --email alice@demo.edu\n",
+        code = code.formatted(),
+        token = token.expose(),
+    );
+    Ok(())
+}
+
+impl Server {
+    async fn respond(&self, req: Request<Incoming>) -> Reply {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        if path == "/_dev/outbox" {
+            return self.outbox_reply();
+        }
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return convert(error_response(&ApiError::invalid(
+                    "the body exceeds 64 KiB",
+                )));
+            }
+        };
+        let authorization = parts
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let incoming = event::Incoming {
+            method: parts.method.as_str(),
+            path: &path,
+            query: parts.uri.query(),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body: &body,
+            claims: self.authorizer.claims(authorization),
+            request_id: format!("dev-{}", self.requests.fetch_add(1, Ordering::Relaxed)),
+        };
+        let response = match to_lambda_request(&incoming) {
+            Ok(request) => handle(&self.app, Function::All, request).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "request could not be turned into an API Gateway event");
+                error_response(&ApiError::invalid("the request could not be read"))
+            }
+        };
+        tracing::info!(method = %parts.method, path = %redact(&path), status = response.status().as_u16(), "request");
+        convert(response)
+    }
+
+    fn outbox_reply(&self) -> Reply {
+        let Some(outbox) = &self.outbox else {
+            return convert(error_response(&ApiError::RouteNotFound));
+        };
+        let body = serde_json::json!({ "messages": outbox.messages() });
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+/// Invite tokens are secrets: they never reach the log.
+fn redact(path: &str) -> String {
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["", "v1", "invites", _, rest @ ..] => {
+            let mut redacted = "/v1/invites/<token>".to_owned();
+            for part in rest {
+                redacted.push('/');
+                redacted.push_str(part);
+            }
+            redacted
+        }
+        _ => path.to_owned(),
+    }
+}
+
+fn convert(response: lambda_http::Response<lambda_http::Body>) -> Reply {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Text(text) => Bytes::from(text),
+        lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    let mut reply = Response::from_parts(parts, Full::new(bytes));
+    if reply.status() == StatusCode::NO_CONTENT {
+        *reply.body_mut() = Full::new(Bytes::new());
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invite_tokens_are_redacted_from_logged_paths() {
+        assert_eq!(
+            redact("/v1/invites/abc/accept"),
+            "/v1/invites/<token>/accept"
+        );
+        assert_eq!(redact("/v1/invites/abc"), "/v1/invites/<token>");
+        assert_eq!(redact("/v1/redemptions"), "/v1/redemptions");
+    }
+}

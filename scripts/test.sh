@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The project's one test command: cargo fmt --check, clippy -D warnings and
+# cargo test, with DynamoDB and SES emulated by two local moto servers
+# (scripts/moto_locked.py, installed into .venv with pinned versions).
+# Usage: scripts/test.sh [extra args for cargo test, e.g. -- --nocapture]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PINS=(moto==5.2.5 flask==3.1.3 flask-cors==6.0.5 werkzeug==3.1.9 boto3==1.44.8 botocore==1.44.8)
+VENV=.venv
+PY=$VENV/bin/python
+
+now() { echo "${EPOCHREALTIME/./}"; } # microseconds
+banner() { echo "==> $*"; T0=$(now); }
+done_in() { printf '    %s in %.1f s\n' "$1" "$(($(now) - T0))e-6"; }
+step() {
+  banner "$*"
+  "$@" || { rc=$?; done_in "FAILED"; exit "$rc"; }
+  done_in "ok"
+}
+
+# --- python venv with the pinned emulator --------------------------------
+banner "venv $VENV (${PINS[*]})"
+[ -x "$PY" ] || python3 -m venv "$VENV"
+if ! "$PY" - "${PINS[@]}" 2>/dev/null <<'EOF'; then
+import sys
+from importlib.metadata import version
+sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
+EOF
+  "$PY" -m pip install -q --disable-pip-version-check "${PINS[@]/#moto==/moto[server]==}"
+fi
+done_in "ok"
+
+# --- two locked moto servers: DynamoDB and SES -----------------------------
+banner "moto servers"
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/moto-logs.XXXXXX")
+PIDS=()
+stop_servers() {
+  local p i
+  [ ${#PIDS[@]} -gt 0 ] || return 0
+  kill -TERM "${PIDS[@]}" 2>/dev/null || true
+  for i in $(seq 51); do # SIGTERM, up to 5 s, then SIGKILL
+    local alive=()
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+    [ ${#alive[@]} -gt 0 ] || break
+    [ "$i" -le 50 ] || { kill -KILL "${alive[@]}" 2>/dev/null || true; break; }
+    sleep 0.1
+  done
+  wait "${PIDS[@]}" 2>/dev/null || true
+  PIDS=()
+}
+on_exit() {
+  local rc=$?
+  stop_servers
+  if [ "$rc" -eq 0 ]; then rm -rf "$LOGDIR"; else echo "moto logs kept in $LOGDIR" >&2; fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+read -r DDB_PORT SES_PORT < <("$PY" -c '
+import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))')
+"$PY" scripts/moto_locked.py --port "$DDB_PORT" >"$LOGDIR/dynamodb.log" 2>&1 &
+PIDS+=($!)
+"$PY" scripts/moto_locked.py --port "$SES_PORT" >"$LOGDIR/ses.log" 2>&1 &
+PIDS+=($!)
+
+# Poll until both answer HTTP (any status), up to 20 s; fail fast if one dies.
+"$PY" - "dynamodb:$DDB_PORT:${PIDS[0]}" "ses:$SES_PORT:${PIDS[1]}" <<'EOF'
+import sys, time, urllib.error, urllib.request
+deadline = time.monotonic() + 20
+for spec in sys.argv[1:]:
+    name, port, pid = spec.split(":")
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).read()
+            break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            pass
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                dead = f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+        except OSError:
+            dead = True
+        if dead:
+            sys.exit(f"moto {name} server (pid {pid}) exited before answering")
+        if time.monotonic() > deadline:
+            sys.exit(f"moto {name} server on port {port} not answering after 20 s")
+        time.sleep(0.1)
+EOF
+echo "    dynamodb http://127.0.0.1:$DDB_PORT (pid ${PIDS[0]}), ses http://127.0.0.1:$SES_PORT (pid ${PIDS[1]})"
+done_in "ready"
+
+export TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT"
+export TEST_SES_ENDPOINT="http://127.0.0.1:$SES_PORT"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+
+# --- cargo -----------------------------------------------------------------
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets -- -D warnings
+step cargo test --workspace "$@"

@@ -1,0 +1,132 @@
+//! Invite codes: `I-XXXX-XXXX-XXXX`, 12 Crockford base32 characters.
+
+use super::secret::{SecretHash, fill_random};
+
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const LEN: usize = 12;
+
+/// A syntactically valid invite code, held in canonical form (12 symbols).
+#[derive(Clone, PartialEq, Eq)]
+pub struct InviteCode(String);
+
+impl std::fmt::Debug for InviteCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InviteCode(…{})", self.last4())
+    }
+}
+
+impl InviteCode {
+    /// Forgiving parse: case-insensitive, spaces and hyphens ignored, the
+    /// `I-` prefix optional, `O` read as `0`, `I`/`L` read as `1`.
+    pub fn parse(input: &str) -> Option<Self> {
+        let mut symbols: Vec<u8> = input
+            .bytes()
+            .filter(|b| !matches!(b, b' ' | b'-' | b'\t'))
+            .map(|b| b.to_ascii_uppercase())
+            .collect();
+        // 13 symbols starting with I: the prefix. (A 12-symbol code may itself
+        // start with `1`, typed as `I`; that one is kept.)
+        if symbols.len() == LEN + 1 && symbols[0] == b'I' {
+            symbols.remove(0);
+        }
+        if symbols.len() != LEN {
+            return None;
+        }
+        let mut canonical = String::with_capacity(LEN);
+        for symbol in symbols {
+            let c = match symbol {
+                b'O' => b'0',
+                b'I' | b'L' => b'1',
+                other => other,
+            };
+            if !ALPHABET.contains(&c) {
+                return None;
+            }
+            canonical.push(c as char);
+        }
+        Some(Self(canonical))
+    }
+
+    /// 60 bits from the OS CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; LEN];
+        fill_random(&mut bytes);
+        Self(
+            bytes
+                .iter()
+                .map(|b| ALPHABET[usize::from(b & 0x1f)] as char)
+                .collect(),
+        )
+    }
+
+    pub fn hash(&self) -> SecretHash {
+        SecretHash::of("code", &self.0)
+    }
+
+    pub fn last4(&self) -> &str {
+        &self.0[LEN - 4..]
+    }
+
+    /// The display form, shown to an admin once at creation.
+    pub fn formatted(&self) -> String {
+        format!("I-{}-{}-{}", &self.0[0..4], &self.0[4..8], &self.0[8..12])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_code_round_trips() {
+        let code = InviteCode::parse("I-7KQ2-M9TX-4HCD").expect("valid");
+        assert_eq!(code.formatted(), "I-7KQ2-M9TX-4HCD");
+        assert_eq!(code.last4(), "4HCD");
+    }
+
+    #[test]
+    fn input_is_forgiving() {
+        let want = InviteCode::parse("I-7KQ2-M9TX-4HCD").expect("valid");
+        for typed in [
+            "i-7kq2-m9tx-4hcd",
+            "7KQ2M9TX4HCD",
+            " I 7KQ2 M9TX 4HCD ",
+            "I7KQ2-M9TX-4HCD",
+            "7kq2-m9tx-4hcd",
+        ] {
+            assert_eq!(InviteCode::parse(typed).as_ref(), Some(&want), "{typed}");
+        }
+        assert_eq!(
+            InviteCode::parse("I-OOII-LLOO-0000"),
+            InviteCode::parse("0011-1100-0000")
+        );
+    }
+
+    #[test]
+    fn malformed_codes_are_rejected() {
+        for typed in [
+            "",
+            "I-",
+            "I-7KQ2-M9TX-4HC",
+            "I-7KQ2-M9TX-4HCDD",
+            "I-7KQ2-M9TX-4HCU",
+            "I-7KQ2-M9TX-4HC!",
+        ] {
+            assert!(InviteCode::parse(typed).is_none(), "{typed}");
+        }
+    }
+
+    #[test]
+    fn generated_codes_are_canonical_and_distinct() {
+        let a = InviteCode::generate();
+        assert_eq!(InviteCode::parse(&a.formatted()), Some(a.clone()));
+        assert_ne!(a, InviteCode::generate());
+    }
+
+    #[test]
+    fn hash_is_of_the_canonical_form() {
+        let a = InviteCode::parse("i-7kq2-m9tx-4hcd").expect("valid");
+        let b = InviteCode::parse("I-7KQ2-M9TX-4HCD").expect("valid");
+        assert_eq!(a.hash(), b.hash());
+    }
+}

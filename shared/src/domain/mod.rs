@@ -1,0 +1,11 @@
+//! Newtypes and records of the domain: parsed at the edge, valid inside.
+
+mod code;
+mod email;
+mod model;
+mod secret;
+
+pub use code::InviteCode;
+pub use email::Email;
+pub use model::*;
+pub use secret::{InviteToken, SecretHash, random_id};

@@ -1,0 +1,309 @@
+//! Records as the store keeps them, and the shapes the API returns.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Email, SecretHash};
+use crate::error::ApiError;
+
+pub type Timestamp = DateTime<Utc>;
+
+/// Seat counters per license and use counters per code are spread over this
+/// many items, each on its own partition key, so one hot license or code
+/// never funnels every claim through one item (see `docs/capacity.md`).
+pub const COUNTER_SHARDS: u16 = 16;
+
+/// Splits `total` into `COUNTER_SHARDS` capacities that differ by at most one.
+pub fn split_capacity(total: u32) -> Vec<u32> {
+    let n = u32::from(COUNTER_SHARDS);
+    (0..n)
+        .map(|i| total / n + u32::from(i < total % n))
+        .collect()
+}
+
+/// The signed-in user, as the API Gateway JWT authorizer described them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+    pub email: Option<Email>,
+    pub email_verified: bool,
+}
+
+impl Caller {
+    pub fn verified_email(&self) -> Result<&Email, ApiError> {
+        match (&self.email, self.email_verified) {
+            (Some(email), true) => Ok(email),
+            _ => Err(ApiError::EmailNotVerified),
+        }
+    }
+}
+
+/// A user named in a license: its owner or an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub sub: String,
+    pub email: Email,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseRecord {
+    pub license_id: String,
+    pub name: String,
+    pub organization: String,
+    pub product: String,
+    pub seats_total: u32,
+    pub expires_at: Option<Timestamp>,
+    pub allowed_email_domains: Vec<String>,
+    pub owner: Principal,
+    pub admins: Vec<Principal>,
+    pub created_at: Timestamp,
+}
+
+impl LicenseRecord {
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    pub fn admits(&self, email: &Email) -> bool {
+        self.allowed_email_domains.is_empty()
+            || self
+                .allowed_email_domains
+                .iter()
+                .any(|d| email.in_domain(d))
+    }
+
+    pub fn role_of(&self, user_id: &str) -> Role {
+        if self.owner.sub == user_id {
+            Role::Owner
+        } else if self.admins.iter().any(|a| a.sub == user_id) {
+            Role::Admin
+        } else {
+            Role::Member
+        }
+    }
+
+    pub fn view(&self, seats_used: u32) -> License {
+        License {
+            license_id: self.license_id.clone(),
+            name: self.name.clone(),
+            organization: self.organization.clone(),
+            product: self.product.clone(),
+            seats_total: self.seats_total,
+            seats_used,
+            expires_at: self.expires_at,
+            allowed_email_domains: self.allowed_email_domains.clone(),
+        }
+    }
+
+    pub fn summary(&self) -> LicenseSummary {
+        LicenseSummary {
+            license_id: self.license_id.clone(),
+            name: self.name.clone(),
+            organization: self.organization.clone(),
+            product: self.product.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub code_id: String,
+    pub code_hash: SecretHash,
+    pub license_id: String,
+    pub last4: String,
+    pub max_uses: Option<u32>,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+    pub note: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Declined,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationRecord {
+    pub invitation_id: String,
+    pub token_hash: SecretHash,
+    pub license_id: String,
+    /// `None` for an open, single-use link.
+    pub email: Option<Email>,
+    /// As stored: never `Expired`, which is derived from `expires_at`.
+    pub status: InvitationStatus,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+impl InvitationRecord {
+    pub fn status_at(&self, now: Timestamp) -> InvitationStatus {
+        match self.status {
+            InvitationStatus::Pending if self.expires_at.is_some_and(|at| at <= now) => {
+                InvitationStatus::Expired
+            }
+            other => other,
+        }
+    }
+
+    /// The API shape; the invitee's address is shown in full only to
+    /// `viewer_email` when it is the invitee's own (or when `full` is set).
+    pub fn view(&self, now: Timestamp, viewer_email: Option<&Email>, full: bool) -> Invitation {
+        let email = self.email.as_ref().map(|email| {
+            if full || viewer_email == Some(email) {
+                email.as_str().to_owned()
+            } else {
+                email.masked()
+            }
+        });
+        Invitation {
+            invitation_id: self.invitation_id.clone(),
+            license_id: self.license_id.clone(),
+            status: self.status_at(now),
+            email,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinedVia {
+    Code,
+    Invite,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatRecord {
+    pub license_id: String,
+    pub user_id: String,
+    pub email: Email,
+    pub joined_at: Timestamp,
+    pub joined_via: JoinedVia,
+    /// The code id or invitation id the seat was claimed through.
+    pub via_id: String,
+    /// Which seat-counter shard counts this seat.
+    pub shard: u16,
+}
+
+impl SeatRecord {
+    pub fn view(&self) -> Seat {
+        Seat {
+            license_id: self.license_id.clone(),
+            user_id: self.user_id.clone(),
+            email: self.email.as_str().to_owned(),
+            joined_at: self.joined_at,
+            joined_via: self.joined_via,
+        }
+    }
+}
+
+/// One shard of a sharded counter. `cap: None` counts without a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub index: u16,
+    pub cap: Option<u32>,
+    pub used: u32,
+}
+
+impl Counter {
+    pub fn free(&self) -> u32 {
+        self.cap
+            .map_or(u32::MAX, |cap| cap.saturating_sub(self.used))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+// ---- API shapes -----------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct License {
+    pub license_id: String,
+    pub name: String,
+    pub organization: String,
+    pub product: String,
+    pub seats_total: u32,
+    pub seats_used: u32,
+    pub expires_at: Option<Timestamp>,
+    pub allowed_email_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseSummary {
+    pub license_id: String,
+    pub name: String,
+    pub organization: String,
+    pub product: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Seat {
+    pub license_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub joined_at: Timestamp,
+    pub joined_via: JoinedVia,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub invitation_id: String,
+    pub license_id: String,
+    pub status: InvitationStatus,
+    pub email: Option<String>,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MyLicense {
+    #[serde(flatten)]
+    pub license: License,
+    pub joined_at: Timestamp,
+    pub joined_via: JoinedVia,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingInvitation {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    pub license: LicenseSummary,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_split_is_exact_and_even() {
+        for total in [0, 1, 5, 16, 17, 20, 1000, 100_003] {
+            let caps = split_capacity(total);
+            assert_eq!(caps.len(), usize::from(COUNTER_SHARDS));
+            assert_eq!(caps.iter().sum::<u32>(), total);
+            let (min, max) = (caps.iter().min(), caps.iter().max());
+            assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1));
+        }
+    }
+}

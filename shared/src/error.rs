@@ -1,0 +1,235 @@
+//! The one error type every use case returns, and its mapping to HTTP.
+//!
+//! Each variant is a stable, documented API error code (`docs/errors.md`).
+//! Store and mail adapters report infrastructure trouble through
+//! [`StoreError`] and [`MailError`]; use cases turn those into
+//! `SERVICE_UNAVAILABLE` (transient) or `INTERNAL_ERROR` (a bug or a broken
+//! deployment, logged with its cause).
+
+use http::StatusCode;
+
+/// Seconds a client is told to wait after a transient backend failure.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("sign in to use this API")]
+    Unauthenticated,
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error("unknown invite code")]
+    CodeNotFound,
+    #[error("invite code expired")]
+    CodeExpired,
+    #[error("invite code revoked")]
+    CodeRevoked,
+    #[error("invite code used up")]
+    CodeUsedUp,
+    #[error("license expired")]
+    LicenseExpired,
+    #[error("no seats available")]
+    NoSeatsAvailable,
+    #[error("email not verified")]
+    EmailNotVerified,
+    #[error("email domain not allowed")]
+    EmailDomainNotAllowed,
+    #[error("too many failed attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("invitation not found")]
+    InviteNotFound,
+    #[error("invitation expired")]
+    InviteExpired,
+    #[error("invitation revoked")]
+    InviteRevoked,
+    #[error("invitation already used")]
+    InviteAlreadyUsed,
+    #[error("invitation is for another email")]
+    InviteEmailMismatch,
+    #[error("license not found")]
+    LicenseNotFound,
+    #[error("too many messages")]
+    TooManyMessages { retry_after_secs: u64 },
+    #[error("service unavailable")]
+    ServiceUnavailable { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::InvalidRequest(message.into())
+    }
+
+    pub fn unavailable() -> Self {
+        Self::ServiceUnavailable {
+            retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "INVALID_REQUEST",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::RouteNotFound => "ROUTE_NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::CodeNotFound => "CODE_NOT_FOUND",
+            Self::CodeExpired => "CODE_EXPIRED",
+            Self::CodeRevoked => "CODE_REVOKED",
+            Self::CodeUsedUp => "CODE_USED_UP",
+            Self::LicenseExpired => "LICENSE_EXPIRED",
+            Self::NoSeatsAvailable => "NO_SEATS_AVAILABLE",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::EmailDomainNotAllowed => "EMAIL_DOMAIN_NOT_ALLOWED",
+            Self::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            Self::InviteNotFound => "INVITE_NOT_FOUND",
+            Self::InviteExpired => "INVITE_EXPIRED",
+            Self::InviteRevoked => "INVITE_REVOKED",
+            Self::InviteAlreadyUsed => "INVITE_ALREADY_USED",
+            Self::InviteEmailMismatch => "INVITE_EMAIL_MISMATCH",
+            Self::LicenseNotFound => "LICENSE_NOT_FOUND",
+            Self::TooManyMessages { .. } => "TOO_MANY_MESSAGES",
+            Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::Internal => "INTERNAL_ERROR",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::RouteNotFound
+            | Self::CodeNotFound
+            | Self::InviteNotFound
+            | Self::LicenseNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::CodeExpired | Self::CodeRevoked | Self::LicenseExpired => StatusCode::GONE,
+            Self::InviteExpired | Self::InviteRevoked => StatusCode::GONE,
+            Self::CodeUsedUp | Self::NoSeatsAvailable | Self::InviteAlreadyUsed => {
+                StatusCode::CONFLICT
+            }
+            Self::EmailNotVerified | Self::EmailDomainNotAllowed | Self::InviteEmailMismatch => {
+                StatusCode::FORBIDDEN
+            }
+            Self::TooManyAttempts { .. } | Self::TooManyMessages { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds for the `Retry-After` header, where the error has one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts { retry_after_secs }
+            | Self::TooManyMessages { retry_after_secs }
+            | Self::ServiceUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    /// A message that tells the user what to do next.
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidRequest(detail) => format!("The request is not valid: {detail}."),
+            Self::Unauthenticated => "Sign in, then try again.".into(),
+            Self::RouteNotFound => "There is no such API route; see the API reference.".into(),
+            Self::MethodNotAllowed => "This route does not accept that HTTP method.".into(),
+            Self::CodeNotFound => {
+                "This invite code does not exist. Check it for typos, or ask your license admin for a new one.".into()
+            }
+            Self::CodeExpired => "This invite code has expired. Ask your license admin for a new one.".into(),
+            Self::CodeRevoked => "This invite code was revoked. Ask your license admin for a new one.".into(),
+            Self::CodeUsedUp => {
+                "This invite code has been used the maximum number of times. Ask your license admin for a new one.".into()
+            }
+            Self::LicenseExpired => "This license has expired. Contact your license admin.".into(),
+            Self::NoSeatsAvailable => {
+                "Every seat of this license is taken. Ask your license admin to free a seat or add seats.".into()
+            }
+            Self::EmailNotVerified => "Verify your email address with your sign-in provider, then try again.".into(),
+            Self::EmailDomainNotAllowed => {
+                "This license is limited to certain email domains. Sign in with your organization's address.".into()
+            }
+            Self::TooManyAttempts { retry_after_secs } => format!(
+                "Too many failed redemptions. Wait {retry_after_secs} seconds, then check the code and try again."
+            ),
+            Self::InviteNotFound => {
+                "This invitation link is not valid. It may have been replaced by a newer one; ask the sender.".into()
+            }
+            Self::InviteExpired => "This invitation has expired. Ask your license admin to resend it.".into(),
+            Self::InviteRevoked => "This invitation was withdrawn. Contact your license admin.".into(),
+            Self::InviteAlreadyUsed => "This invitation has already been used or declined.".into(),
+            Self::InviteEmailMismatch => {
+                "This invitation was sent to a different email address. Sign in with that address.".into()
+            }
+            Self::LicenseNotFound => "No such license, or you have no access to it.".into(),
+            Self::TooManyMessages { retry_after_secs } => format!(
+                "You have sent the maximum number of messages to this license's owner. Try again in {retry_after_secs} seconds."
+            ),
+            Self::ServiceUnavailable { retry_after_secs } => format!(
+                "The service is busy. Nothing was changed; try again in {retry_after_secs} seconds."
+            ),
+            Self::Internal => "Something went wrong on our side. Try again later.".into(),
+        }
+    }
+}
+
+/// Infrastructure failure of a store adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttling, timeouts, contention that outlasted retries: safe to retry.
+    #[error("store temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// A create found the item already there.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// Anything else: misconfiguration, malformed data, a bug.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// Failure of a mail adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Refused or throttled by the mail service; not the sender's fault.
+    #[error("mail service unavailable: {0}")]
+    Unavailable(String),
+    #[error("mail failure: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "store unavailable");
+                ApiError::unavailable()
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<MailError> for ApiError {
+    fn from(err: MailError) -> Self {
+        match err {
+            MailError::Unavailable(cause) => {
+                tracing::warn!(%cause, "mail unavailable");
+                ApiError::unavailable()
+            }
+            MailError::Internal(cause) => {
+                tracing::error!(%cause, "mail failure");
+                ApiError::unavailable()
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The caller, from the API Gateway HTTP API JWT authorizer's claims.
+//! Nothing else (no header) is trusted.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+use crate::domain::{Caller, Email};
+use crate::error::ApiError;
+
+pub fn caller(req: &Request) -> Result<Caller, ApiError> {
+    let claims = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    }
+    .ok_or(ApiError::Unauthenticated)?;
+    let user_id = claims
+        .get("sub")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty() && s.len() <= 256 && !s.contains('#'))
+        .ok_or(ApiError::Unauthenticated)?;
+    // API Gateway passes every claim as a string: `"true"`, not `true`.
+    let email_verified = claims
+        .get("email_verified")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    Ok(Caller {
+        user_id: user_id.to_owned(),
+        email: claims.get("email").and_then(|e| Email::parse(e)),
+        email_verified,
+    })
+}

@@ -1,0 +1,13 @@
+//! The HTTP edge shared by every Lambda function and the devserver:
+//! identity from the authorizer context, JSON in and out, the error
+//! envelope, and the routing table that says which function owns a route.
+
+mod identity;
+mod request;
+mod response;
+mod routes;
+
+pub use identity::caller;
+pub use request::{MAX_BODY_BYTES, json_body};
+pub use response::{error_response, json_response};
+pub use routes::{Function, handle};

@@ -1,0 +1,47 @@
+//! JSON responses and the one error envelope.
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => build(status, Body::Text(text)),
+        Err(err) => {
+            tracing::error!(error = %err, "response serialisation failed");
+            error_response(&ApiError::Internal)
+        }
+    }
+}
+
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    let body = serde_json::json!({"error": {"code": err.code(), "message": err.message()}});
+    let mut response = build(err.status(), Body::Text(body.to_string()));
+    if let Some(secs) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+pub(crate) fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn build(status: StatusCode, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

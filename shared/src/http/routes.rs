@@ -1,0 +1,220 @@
+//! Which function serves which route, and the thin handlers:
+//! parse → use case → response.
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::{Deserialize, Serialize};
+
+use super::identity::caller;
+use super::request::json_body;
+use super::response::{error_response, json_response, no_content};
+use crate::App;
+use crate::error::ApiError;
+use crate::service::{Claimed, contact, invites, me, redeem};
+
+/// A deployable unit. `All` serves every route (the devserver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    RedeemCode,
+    AcceptInvite,
+    ListInvitations,
+    ContactOwner,
+    All,
+}
+
+/// A matched route with its path parameters.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Redeem,
+    PreviewInvite(&'a str),
+    AcceptInvite(&'a str),
+    DeclineInvite(&'a str),
+    MyInvitations,
+    LeaveLicense(&'a str),
+    ContactOwner(&'a str),
+}
+
+impl Route<'_> {
+    fn owner(&self) -> Function {
+        match self {
+            Route::Redeem => Function::RedeemCode,
+            Route::PreviewInvite(_) | Route::AcceptInvite(_) | Route::DeclineInvite(_) => {
+                Function::AcceptInvite
+            }
+            Route::MyInvitations | Route::LeaveLicense(_) => Function::ListInvitations,
+            Route::ContactOwner(_) => Function::ContactOwner,
+        }
+    }
+}
+
+/// Matches method and path. Anything before the `v1` segment (an API
+/// Gateway stage or a base path mapping) is ignored.
+fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let v1 = segments
+        .iter()
+        .position(|s| *s == "v1")
+        .ok_or(ApiError::RouteNotFound)?;
+    let only = |allowed: Method, found: Route<'a>| {
+        if method == allowed {
+            Ok(found)
+        } else {
+            Err(ApiError::MethodNotAllowed)
+        }
+    };
+    match &segments[v1 + 1..] {
+        ["redemptions"] => only(Method::POST, Route::Redeem),
+        ["invites", token] => only(Method::GET, Route::PreviewInvite(token)),
+        ["invites", token, "accept"] => only(Method::POST, Route::AcceptInvite(token)),
+        ["invites", token, "decline"] => only(Method::POST, Route::DeclineInvite(token)),
+        ["me", "invitations"] => only(Method::GET, Route::MyInvitations),
+        ["me", "licenses", license_id] => only(Method::DELETE, Route::LeaveLicense(license_id)),
+        ["licenses", license_id, "contact-owner"] => {
+            only(Method::POST, Route::ContactOwner(license_id))
+        }
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+/// The whole request cycle of one function. Never fails: every error is a
+/// response with the error envelope.
+pub async fn handle(app: &App, function: Function, req: Request) -> Response<Body> {
+    match dispatch(app, function, &req).await {
+        Ok(response) => response,
+        Err(err) => error_response(&err),
+    }
+}
+
+async fn dispatch(
+    app: &App,
+    function: Function,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_owned();
+    let route = route(req.method(), &path)?;
+    if function != Function::All && route.owner() != function {
+        return Err(ApiError::RouteNotFound);
+    }
+    let caller = caller(req)?;
+    match route {
+        Route::Redeem => {
+            #[derive(Deserialize)]
+            struct Body {
+                code: String,
+            }
+            let body: Body = json_body(req)?;
+            let claimed = redeem::redeem(app, &caller, &body.code).await?;
+            Ok(claimed_response(&claimed))
+        }
+        Route::PreviewInvite(token) => {
+            let preview = invites::preview(app, &caller, token).await?;
+            Ok(json_response(StatusCode::OK, &preview))
+        }
+        Route::AcceptInvite(token) => {
+            let claimed = invites::accept(app, &caller, token).await?;
+            Ok(claimed_response(&claimed))
+        }
+        Route::DeclineInvite(token) => {
+            let invitation = invites::decline(app, &caller, token).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({ "invitation": invitation }),
+            ))
+        }
+        Route::MyInvitations => {
+            let query = req.query_string_parameters();
+            let limit = match query.first("limit") {
+                None => me::DEFAULT_PAGE_SIZE,
+                Some(raw) => raw
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=me::MAX_PAGE_SIZE).contains(n))
+                    .ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?,
+            };
+            let cursor = query.first("cursor").map(me::decode_cursor).transpose()?;
+            let page = me::my_invitations(app, &caller, limit, cursor.as_ref()).await?;
+            Ok(json_response(StatusCode::OK, &page))
+        }
+        Route::LeaveLicense(license_id) => {
+            me::leave(app, &caller, license_id).await?;
+            Ok(no_content())
+        }
+        Route::ContactOwner(license_id) => {
+            #[derive(Deserialize)]
+            struct Body {
+                subject: String,
+                message: String,
+            }
+            let body: Body = json_body(req)?;
+            let message_id =
+                contact::contact_owner(app, &caller, license_id, &body.subject, &body.message)
+                    .await?;
+            Ok(json_response(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({ "messageId": message_id }),
+            ))
+        }
+    }
+}
+
+fn claimed_response(claimed: &Claimed) -> Response<Body> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Out<'a> {
+        license: &'a crate::domain::License,
+        seat: &'a crate::domain::Seat,
+        already_member: bool,
+    }
+    let status = if claimed.already_member {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    json_response(
+        status,
+        &Out {
+            license: &claimed.license,
+            seat: &claimed.seat,
+            already_member: claimed.already_member,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_or_without_a_stage_prefix() {
+        assert_eq!(route(&Method::POST, "/v1/redemptions"), Ok(Route::Redeem));
+        assert_eq!(
+            route(&Method::POST, "/prod/v1/redemptions"),
+            Ok(Route::Redeem)
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/invites/abc/accept"),
+            Ok(Route::AcceptInvite("abc"))
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/v1/me/licenses/l1/"),
+            Ok(Route::LeaveLicense("l1"))
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_told_apart() {
+        assert_eq!(
+            route(&Method::GET, "/v1/nothing"),
+            Err(ApiError::RouteNotFound)
+        );
+        assert_eq!(route(&Method::GET, "/"), Err(ApiError::RouteNotFound));
+        assert_eq!(
+            route(&Method::GET, "/v1/redemptions"),
+            Err(ApiError::MethodNotAllowed)
+        );
+        assert_eq!(
+            route(&Method::PUT, "/v1/me/invitations"),
+            Err(ApiError::MethodNotAllowed)
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! The mail port and its adapters: an in-process outbox (local default)
+//! and Amazon SES.
+
+mod outbox;
+mod ses;
+
+pub use outbox::Outbox;
+pub use ses::SesMailer;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::error::MailError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutgoingEmail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub reply_to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends the email; returns the mail service's message id.
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError>;
+}

@@ -1,0 +1,63 @@
+//! Amazon SES (v1 `SendEmail`) adapter. Every refusal or throttle is
+//! reported as `Unavailable`: none of them is the member's fault.
+
+use async_trait::async_trait;
+use aws_sdk_ses::Client;
+use aws_sdk_ses::error::ProvideErrorMetadata;
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
+
+use super::{Mailer, OutgoingEmail};
+use crate::error::MailError;
+
+pub struct SesMailer {
+    client: Client,
+}
+
+impl SesMailer {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn content(data: &str) -> Result<Content, MailError> {
+    Content::builder()
+        .data(data)
+        .charset("UTF-8")
+        .build()
+        .map_err(|e| MailError::Internal(e.to_string()))
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
+        let mut body = Body::builder().text(content(&email.text)?);
+        if let Some(html) = &email.html {
+            body = body.html(content(html)?);
+        }
+        let message = Message::builder()
+            .subject(content(&email.subject)?)
+            .body(body.build())
+            .build();
+        let destination = Destination::builder()
+            .set_to_addresses(Some(email.to.clone()))
+            .build();
+        let output = self
+            .client
+            .send_email()
+            .source(&email.from)
+            .destination(destination)
+            .set_reply_to_addresses(Some(email.reply_to.clone()))
+            .message(message)
+            .send()
+            .await
+            .map_err(|err| {
+                // Only the error code: SES messages can quote addresses.
+                let code = err
+                    .as_service_error()
+                    .and_then(ProvideErrorMetadata::code)
+                    .unwrap_or("no service response");
+                MailError::Unavailable(format!("SES SendEmail failed: {code}"))
+            })?;
+        Ok(output.message_id().to_owned())
+    }
+}

@@ -1,0 +1,143 @@
+//! The seed file of API.md: licenses with their codes and invitations,
+//! plaintext secrets hashed on load. Used by the devserver (and the
+//! operator CLI later).
+
+use serde::Deserialize;
+
+use crate::domain::{
+    CodeRecord, Email, InvitationRecord, InvitationStatus, InviteCode, InviteToken, LicenseRecord,
+    Principal, Timestamp, random_id,
+};
+use crate::error::StoreError;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Seed {
+    pub licenses: Vec<SeedLicense>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedLicense {
+    pub license_id: String,
+    pub name: String,
+    pub organization: String,
+    pub product: String,
+    pub seats_total: u32,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    pub owner: Principal,
+    #[serde(default)]
+    pub admins: Vec<Principal>,
+    #[serde(default)]
+    pub codes: Vec<SeedCode>,
+    #[serde(default)]
+    pub invitations: Vec<SeedInvitation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedCode {
+    pub code: String,
+    #[serde(default)]
+    pub max_uses: Option<u32>,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub revoked: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedInvitation {
+    pub token: String,
+    #[serde(default)]
+    pub email: Option<Email>,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("seed file is not valid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Seed {
+    pub fn parse(json: &str) -> Result<Self, SeedError> {
+        serde_json::from_str(json).map_err(|e| SeedError::Invalid(e.to_string()))
+    }
+
+    /// Writes every license, code and invitation; stops at the first error.
+    pub async fn load(&self, store: &dyn Store, now: Timestamp) -> Result<(), SeedError> {
+        for lic in &self.licenses {
+            if lic.license_id.trim().is_empty() || lic.license_id.contains('#') {
+                return Err(SeedError::Invalid(format!(
+                    "bad licenseId {:?}",
+                    lic.license_id
+                )));
+            }
+            store
+                .create_license(&LicenseRecord {
+                    license_id: lic.license_id.clone(),
+                    name: lic.name.clone(),
+                    organization: lic.organization.clone(),
+                    product: lic.product.clone(),
+                    seats_total: lic.seats_total,
+                    expires_at: lic.expires_at,
+                    allowed_email_domains: lic.allowed_email_domains.clone(),
+                    owner: lic.owner.clone(),
+                    admins: lic.admins.clone(),
+                    created_at: now,
+                })
+                .await?;
+            for code in &lic.codes {
+                let parsed = InviteCode::parse(&code.code).ok_or_else(|| {
+                    SeedError::Invalid("a code is not in the I-XXXX-XXXX-XXXX format".into())
+                })?;
+                if code.max_uses == Some(0) {
+                    return Err(SeedError::Invalid("maxUses must be at least 1".into()));
+                }
+                store
+                    .create_code(&CodeRecord {
+                        code_id: random_id("code"),
+                        code_hash: parsed.hash(),
+                        license_id: lic.license_id.clone(),
+                        last4: parsed.last4().to_owned(),
+                        max_uses: code.max_uses,
+                        expires_at: code.expires_at,
+                        revoked: code.revoked,
+                        note: code.note.clone(),
+                        created_at: now,
+                    })
+                    .await?;
+            }
+            for inv in &lic.invitations {
+                let token = InviteToken::parse(&inv.token).ok_or_else(|| {
+                    SeedError::Invalid(
+                        "an invitation token must be 43 to 128 URL-safe characters".into(),
+                    )
+                })?;
+                store
+                    .create_invitation(&InvitationRecord {
+                        invitation_id: random_id("inv"),
+                        token_hash: token.hash(),
+                        license_id: lic.license_id.clone(),
+                        email: inv.email.clone(),
+                        status: InvitationStatus::Pending,
+                        expires_at: inv.expires_at,
+                        created_at: now,
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

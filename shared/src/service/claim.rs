@@ -1,0 +1,256 @@
+//! The seat-claim algorithm, shared by code redemption and invite
+//! acceptance. Read this file top to bottom to know how a seat is taken.
+//!
+//! 1. Read the license, the caller's seat on it, and the sharded seat
+//!    counters (plus the code's use counters) in one round trip.
+//! 2. Already a member? Answer with that seat: never a second one.
+//! 3. Check the license (expiry, email domains), pick a seat counter shard
+//!    with free capacity (weighted by what it has free) and, for a code, a
+//!    use counter shard.
+//! 4. Apply the claim atomically (one DynamoDB transaction: seat item with
+//!    `attribute_not_exists`, counter `used < cap`, code use or invitation
+//!    status). The per-user seat item is what makes retries, duplicates and
+//!    code-plus-invite races take at most one seat.
+//! 5. On a full shard, re-read with strong consistency and pick again; only
+//!    a consistent read showing every shard full answers "no seats". On
+//!    contention or throttling, back off with full jitter, a bounded number
+//!    of times, then answer `503` with nothing written.
+
+use std::time::Duration;
+
+use crate::App;
+use crate::domain::{
+    Caller, CodeRecord, Counter, Email, InvitationRecord, InvitationStatus, JoinedVia, License,
+    Seat, SeatRecord,
+};
+use crate::error::ApiError;
+use crate::store::{ClaimError, ClaimPlan, ClaimVia, Rejection};
+
+/// Attempts in all; each full shard found costs one, and every refusal
+/// means another claim made progress, so this bound is never the limit
+/// for a correct answer under honest contention.
+const MAX_ATTEMPTS: u32 = 40;
+/// Retries after `TransactionConflict` or throttling before answering 503.
+const MAX_CONTENTION_RETRIES: u32 = 6;
+const BACKOFF_BASE_MS: u64 = 10;
+const BACKOFF_CAP_MS: u64 = 400;
+
+/// How the caller is joining.
+pub(crate) enum Route<'a> {
+    Code(&'a CodeRecord),
+    Invitation(&'a InvitationRecord),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub license: License,
+    pub seat: Seat,
+    pub already_member: bool,
+}
+
+pub(crate) async fn claim_seat(
+    app: &App,
+    caller: &Caller,
+    email: &Email,
+    license_id: &str,
+    route: Route<'_>,
+) -> Result<Claimed, ApiError> {
+    let user_id = caller.user_id.as_str();
+    let code_id = match &route {
+        Route::Code(code) => Some(code.code_id.as_str()),
+        Route::Invitation(_) => None,
+    };
+    let mut consistent = false;
+    let mut contention = 0;
+    for _ in 0..MAX_ATTEMPTS {
+        let ctx = app
+            .store
+            .claim_context(license_id, user_id, code_id, consistent)
+            .await?;
+        let Some(license) = ctx.license else {
+            return Err(match route {
+                Route::Code(_) => ApiError::CodeNotFound,
+                Route::Invitation(_) => ApiError::InviteNotFound,
+            });
+        };
+        let seats_used: u32 = ctx.seat_counters.iter().map(|c| c.used).sum();
+        if let Some(seat) = ctx.seat {
+            return Ok(Claimed {
+                license: license.view(seats_used),
+                seat: seat.view(),
+                already_member: true,
+            });
+        }
+        let now = app.now();
+        if license.is_expired(now) {
+            return Err(ApiError::LicenseExpired);
+        }
+        if !license.admits(email) {
+            return Err(ApiError::EmailDomainNotAllowed);
+        }
+        let via = match &route {
+            Route::Code(code) => {
+                let Some(shard) = pick_shard(&ctx.use_counters) else {
+                    if consistent {
+                        return Err(ApiError::CodeUsedUp);
+                    }
+                    consistent = true;
+                    continue;
+                };
+                ClaimVia::Code {
+                    code_id: code.code_id.clone(),
+                    shard,
+                }
+            }
+            Route::Invitation(invitation) => ClaimVia::Invitation {
+                token_hash: invitation.token_hash.clone(),
+            },
+        };
+        let Some(shard) = pick_shard(&ctx.seat_counters) else {
+            if consistent {
+                return Err(ApiError::NoSeatsAvailable);
+            }
+            consistent = true;
+            continue;
+        };
+        let (joined_via, via_id) = match &route {
+            Route::Code(code) => (JoinedVia::Code, code.code_id.clone()),
+            Route::Invitation(inv) => (JoinedVia::Invite, inv.invitation_id.clone()),
+        };
+        let seat = SeatRecord {
+            license_id: license.license_id.clone(),
+            user_id: user_id.to_owned(),
+            email: email.clone(),
+            joined_at: now,
+            joined_via,
+            via_id,
+            shard,
+        };
+        match app
+            .store
+            .claim(&ClaimPlan {
+                seat: seat.clone(),
+                via,
+            })
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(license_id = %license.license_id, user_id, shard, via = ?joined_via, "seat claimed");
+                return Ok(Claimed {
+                    license: license.view(seats_used + 1),
+                    seat: seat.view(),
+                    already_member: false,
+                });
+            }
+            // The next read shows the seat (or, if it was freed meanwhile,
+            // a fresh attempt is right).
+            Err(ClaimError::Rejected(Rejection::AlreadyMember))
+            | Err(ClaimError::Rejected(Rejection::SeatShardFull))
+            | Err(ClaimError::Rejected(Rejection::UseShardFull)) => consistent = true,
+            Err(ClaimError::Rejected(Rejection::InvitationNotPending)) => {
+                return Err(invitation_gone(app, &route).await);
+            }
+            Err(ClaimError::Rejected(Rejection::Contended))
+            | Err(ClaimError::Store(crate::error::StoreError::Unavailable(_))) => {
+                contention += 1;
+                if contention > MAX_CONTENTION_RETRIES {
+                    tracing::warn!(license_id, "claim gave up after contention retries");
+                    return Err(ApiError::unavailable());
+                }
+                tokio::time::sleep(backoff(contention)).await;
+            }
+            Err(ClaimError::Store(other)) => return Err(other.into()),
+        }
+    }
+    tracing::warn!(license_id, "claim attempts exhausted");
+    Err(ApiError::unavailable())
+}
+
+/// The invitation changed under us: say what it became.
+async fn invitation_gone(app: &App, route: &Route<'_>) -> ApiError {
+    let Route::Invitation(invitation) = route else {
+        return ApiError::Internal;
+    };
+    match app.store.invitation(&invitation.token_hash).await {
+        Ok(Some(current)) if current.status == InvitationStatus::Revoked => ApiError::InviteRevoked,
+        Ok(Some(_)) => ApiError::InviteAlreadyUsed,
+        Ok(None) => ApiError::InviteNotFound,
+        Err(err) => err.into(),
+    }
+}
+
+/// A shard with free capacity, chosen at random weighted by what it has
+/// free, so concurrent claims spread over shards instead of colliding.
+fn pick_shard(counters: &[Counter]) -> Option<u16> {
+    let weights: Vec<u64> = counters
+        .iter()
+        .map(|c| u64::from(c.free().min(1 << 20)))
+        .collect();
+    let total: u64 = weights.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let mut ticket = random_u64() % total;
+    for (counter, weight) in counters.iter().zip(weights) {
+        if ticket < weight {
+            return Some(counter.index);
+        }
+        ticket -= weight;
+    }
+    None
+}
+
+/// Full jitter: a uniform delay in [0, min(cap, base * 2^attempt)].
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(10));
+    Duration::from_millis(random_u64() % (ceiling + 1))
+}
+
+fn random_u64() -> u64 {
+    // Jitter and shard choice need no secrecy, but getrandom is already here.
+    getrandom::u64().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(index: u16, cap: Option<u32>, used: u32) -> Counter {
+        Counter { index, cap, used }
+    }
+
+    #[test]
+    fn full_counters_are_never_picked() {
+        let counters = [
+            counter(0, Some(2), 2),
+            counter(1, Some(3), 1),
+            counter(2, Some(0), 0),
+        ];
+        for _ in 0..200 {
+            assert_eq!(pick_shard(&counters), Some(1));
+        }
+    }
+
+    #[test]
+    fn no_capacity_means_no_pick() {
+        assert_eq!(pick_shard(&[counter(0, Some(1), 1)]), None);
+        assert_eq!(pick_shard(&[]), None);
+    }
+
+    #[test]
+    fn uncapped_counters_are_all_candidates() {
+        let counters: Vec<Counter> = (0..16).map(|i| counter(i, None, 1000)).collect();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            seen.extend(pick_shard(&counters));
+        }
+        assert_eq!(seen.len(), 16);
+    }
+
+    #[test]
+    fn backoff_stays_under_its_cap() {
+        for attempt in 0..20 {
+            assert!(backoff(attempt) <= Duration::from_millis(BACKOFF_CAP_MS));
+        }
+    }
+}

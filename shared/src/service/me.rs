@@ -1,0 +1,174 @@
+//! "My Invitations" and leaving a license.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use serde::Serialize;
+
+use crate::App;
+use crate::domain::{Caller, InvitationStatus, MyLicense, PendingInvitation};
+use crate::error::ApiError;
+use crate::store::SeatCursor;
+
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MyInvitations {
+    pub licenses: Vec<MyLicense>,
+    pub pending: Vec<PendingInvitation>,
+    /// Opaque; pass back as `cursor` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of the caller's licenses, newest first. Pending invitations come
+/// with the first page only (`after` is `None`).
+pub async fn my_invitations(
+    app: &App,
+    caller: &Caller,
+    limit: usize,
+    after: Option<&SeatCursor>,
+) -> Result<MyInvitations, ApiError> {
+    let page = app.store.user_seats(&caller.user_id, after, limit).await?;
+    let ids: Vec<String> = page.items.iter().map(|s| s.license_id.clone()).collect();
+    let licenses: HashMap<String, _> = app
+        .store
+        .licenses_with_usage(&ids)
+        .await?
+        .into_iter()
+        .map(|(license, used)| (license.license_id.clone(), (license, used)))
+        .collect();
+    let mine = page
+        .items
+        .iter()
+        .filter_map(|seat| {
+            let (license, used) = licenses.get(&seat.license_id)?;
+            Some(MyLicense {
+                license: license.view(*used),
+                joined_at: seat.joined_at,
+                joined_via: seat.joined_via,
+                role: license.role_of(&caller.user_id),
+            })
+        })
+        .collect();
+    let pending = match (after, caller.verified_email()) {
+        (None, Ok(email)) => pending_for(app, email).await?,
+        _ => Vec::new(),
+    };
+    Ok(MyInvitations {
+        licenses: mine,
+        pending,
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    })
+}
+
+async fn pending_for(
+    app: &App,
+    email: &crate::domain::Email,
+) -> Result<Vec<PendingInvitation>, ApiError> {
+    let now = app.now();
+    let invitations: Vec<_> = app
+        .store
+        .pending_invitations(email)
+        .await?
+        .into_iter()
+        .filter(|inv| inv.status_at(now) == InvitationStatus::Pending)
+        .collect();
+    let ids: Vec<String> = invitations.iter().map(|i| i.license_id.clone()).collect();
+    let licenses: HashMap<String, _> = app
+        .store
+        .licenses_with_usage(&ids)
+        .await?
+        .into_iter()
+        .map(|(license, _)| (license.license_id.clone(), license))
+        .collect();
+    Ok(invitations
+        .iter()
+        .filter_map(|inv| {
+            let license = licenses.get(&inv.license_id)?;
+            Some(PendingInvitation {
+                invitation: inv.view(now, Some(email), false),
+                license: license.summary(),
+            })
+        })
+        .collect())
+}
+
+/// Gives up the caller's seat; the seat counter goes down in the same write.
+pub async fn leave(app: &App, caller: &Caller, license_id: &str) -> Result<(), ApiError> {
+    let seat = app
+        .store
+        .seat(&caller.user_id, license_id)
+        .await?
+        .ok_or(ApiError::LicenseNotFound)?;
+    if !app.store.release_seat(&seat).await? {
+        return Err(ApiError::LicenseNotFound);
+    }
+    tracing::info!(license_id, user_id = %caller.user_id, "seat released");
+    Ok(())
+}
+
+/// Cursors are base64url JSON of the last seat's position; a cursor that
+/// does not decode to exactly that is refused as `INVALID_REQUEST`.
+pub fn encode_cursor(cursor: &SeatCursor) -> String {
+    let json =
+        serde_json::json!({"v": 1, "j": cursor.joined_at.to_rfc3339(), "l": cursor.license_id});
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+pub fn decode_cursor(raw: &str) -> Result<SeatCursor, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        v: u8,
+        j: String,
+        l: String,
+    }
+    let invalid = || ApiError::invalid("cursor is not one this API issued");
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| invalid())?;
+    let parsed: Raw = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let joined_at = chrono::DateTime::parse_from_rfc3339(&parsed.j)
+        .map_err(|_| invalid())?
+        .with_timezone(&chrono::Utc);
+    if parsed.v != 1 || parsed.l.is_empty() {
+        return Err(invalid());
+    }
+    Ok(SeatCursor {
+        joined_at,
+        license_id: parsed.l,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let cursor = SeatCursor {
+            joined_at: chrono::Utc::now(),
+            license_id: "lic-1".into(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&cursor)).ok(), Some(cursor));
+    }
+
+    #[test]
+    fn foreign_cursors_are_invalid_requests() {
+        for raw in [
+            "",
+            "abc",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("{}"),
+            &URL_SAFE_NO_PAD.encode(r#"{"v":2,"j":"2026-01-01T00:00:00Z","l":"x"}"#),
+        ] {
+            assert_eq!(
+                decode_cursor(raw).map_err(|e| e.code()).err(),
+                Some("INVALID_REQUEST"),
+                "{raw}"
+            );
+        }
+    }
+}
