@@ -1,1 +1,238 @@
+//! Test harness: a fresh application per test on either store, a clock the
+//! test moves, fixtures to create licenses, codes and invitations, and API
+//! Gateway events built from the recorded fixtures in `tests/fixtures/`.
 
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use shared::App;
+use shared::app::Clock;
+use shared::config::{Config, Profile};
+use shared::domain::{
+    Caller, CodeRecord, Email, InvitationRecord, InvitationStatus, InviteCode, InviteToken,
+    LicenseRecord, Principal, Timestamp, random_id,
+};
+use shared::error::MailError;
+use shared::mail::{Mailer, Outbox, OutgoingEmail};
+use shared::store::{DynamoStore, MemoryStore, Store};
+
+pub mod events;
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    DynamoDb,
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub outbox: Arc<Outbox>,
+    pub backend: Backend,
+    now: Arc<Mutex<Timestamp>>,
+}
+
+/// The emulator endpoint the test command starts (`scripts/test.sh`).
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "TEST_DYNAMODB_ENDPOINT is not set: run the tests with ./scripts/test.sh, \
+             which starts the DynamoDB emulator (or point it at one yourself)"
+        )
+    })
+}
+
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+fn start_time() -> Timestamp {
+    chrono::DateTime::parse_from_rfc3339("2026-09-01T08:00:00Z")
+        .map(|t| t.to_utc())
+        .unwrap_or_default()
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with(backend, Config::defaults(Profile::Local), None).await
+    }
+
+    /// A fresh app: a new in-memory store, or a new table on the emulator.
+    pub async fn with(backend: Backend, config: Config, mailer: Option<Arc<dyn Mailer>>) -> Self {
+        let store: Arc<dyn Store> = match backend {
+            Backend::Memory => Arc::new(MemoryStore::new()),
+            Backend::DynamoDb => {
+                let table = random_id("test");
+                let store = DynamoStore::new(dynamodb_client(&dynamodb_endpoint()), &table);
+                store.ensure_table().await.expect("create test table");
+                Arc::new(store)
+            }
+        };
+        Self::on_store(backend, store, config, mailer)
+    }
+
+    pub fn on_store(
+        backend: Backend,
+        store: Arc<dyn Store>,
+        config: Config,
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> Self {
+        let now = Arc::new(Mutex::new(start_time()));
+        let clock_now = now.clone();
+        let clock: Clock = Arc::new(move || *clock_now.lock().unwrap_or_else(|p| p.into_inner()));
+        let outbox = Arc::new(Outbox::default());
+        let app = App {
+            store,
+            mailer: mailer.unwrap_or_else(|| outbox.clone()),
+            clock,
+            config: Arc::new(config),
+        };
+        Self {
+            app,
+            outbox,
+            backend,
+            now,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.app.now()
+    }
+
+    pub fn advance_secs(&self, secs: i64) {
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        *now += chrono::TimeDelta::seconds(secs);
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.app.store.as_ref()
+    }
+
+    pub fn license_builder(&self, seats: u32) -> LicenseRecord {
+        LicenseRecord {
+            license_id: random_id("lic"),
+            name: "ATLAS.ti Campus".into(),
+            organization: "Demo University".into(),
+            product: "ATLAS.ti".into(),
+            seats_total: seats,
+            expires_at: None,
+            allowed_email_domains: Vec::new(),
+            owner: Principal {
+                sub: "owner-1".into(),
+                email: email("owner@demo.edu"),
+            },
+            admins: Vec::new(),
+            created_at: self.now(),
+        }
+    }
+
+    pub async fn create(&self, license: LicenseRecord) -> LicenseRecord {
+        self.store()
+            .create_license(&license)
+            .await
+            .expect("create license");
+        license
+    }
+
+    pub async fn license(&self, seats: u32) -> LicenseRecord {
+        self.create(self.license_builder(seats)).await
+    }
+
+    pub async fn code(&self, license_id: &str, max_uses: Option<u32>) -> InviteCode {
+        self.code_with(license_id, max_uses, None, false).await
+    }
+
+    pub async fn code_with(
+        &self,
+        license_id: &str,
+        max_uses: Option<u32>,
+        expires_at: Option<Timestamp>,
+        revoked: bool,
+    ) -> InviteCode {
+        let code = InviteCode::generate();
+        self.store()
+            .create_code(&CodeRecord {
+                code_id: random_id("code"),
+                code_hash: code.hash(),
+                license_id: license_id.to_owned(),
+                last4: code.last4().to_owned(),
+                max_uses,
+                expires_at,
+                revoked,
+                note: None,
+                created_at: self.now(),
+            })
+            .await
+            .expect("create code");
+        code
+    }
+
+    pub async fn invitation(&self, license_id: &str, to: Option<&str>) -> InviteToken {
+        self.invitation_with(license_id, to, None, InvitationStatus::Pending)
+            .await
+    }
+
+    pub async fn invitation_with(
+        &self,
+        license_id: &str,
+        to: Option<&str>,
+        expires_at: Option<Timestamp>,
+        status: InvitationStatus,
+    ) -> InviteToken {
+        let token = InviteToken::generate();
+        self.store()
+            .create_invitation(&InvitationRecord {
+                invitation_id: random_id("inv"),
+                token_hash: token.hash(),
+                license_id: license_id.to_owned(),
+                email: to.map(email),
+                status,
+                expires_at,
+                created_at: self.now(),
+            })
+            .await
+            .expect("create invitation");
+        token
+    }
+
+    /// Seats in use as the counters say, and as the seat items say.
+    pub async fn seats_used(&self, license_id: &str) -> u32 {
+        self.store()
+            .licenses_with_usage(&[license_id.to_owned()])
+            .await
+            .expect("usage")
+            .first()
+            .map_or(0, |(_, used)| *used)
+    }
+}
+
+pub fn email(raw: &str) -> Email {
+    Email::parse(raw).expect("valid test email")
+}
+
+/// A signed-in user with a verified email.
+pub fn user(sub: &str, address: &str) -> Caller {
+    Caller {
+        user_id: sub.to_owned(),
+        email: Some(email(address)),
+        email_verified: true,
+    }
+}
+
+/// A mail service that refuses everything, as SES does when throttling.
+pub struct RefusingMailer;
+
+#[async_trait]
+impl Mailer for RefusingMailer {
+    async fn send(&self, _email: &OutgoingEmail) -> Result<String, MailError> {
+        Err(MailError::Unavailable("Throttling".into()))
+    }
+}

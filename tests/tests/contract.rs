@@ -1,0 +1,746 @@
+//! The store contract: every member journey, run against both the embedded
+//! store and DynamoDB (the emulator), which must behave identically.
+
+use integration_tests::{Backend, RefusingMailer, TestApp, user};
+use shared::ApiError;
+use shared::config::{Config, Profile};
+use shared::domain::{InvitationStatus, JoinedVia};
+use shared::service::{contact, invites, me, redeem};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Backend::Memory).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Backend::DynamoDb).await
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    redeeming_a_code_takes_one_seat_and_lists_it,
+    redeeming_again_returns_the_same_seat,
+    unknown_expired_and_revoked_codes_are_refused,
+    a_full_license_and_a_used_up_code_are_refused,
+    license_expiry_domains_and_verification_are_enforced,
+    repeated_failures_lock_out_even_a_correct_code_until_the_window_ends,
+    an_open_link_is_single_use,
+    a_bound_invitation_is_only_for_its_address,
+    expired_revoked_and_declined_invitations_cannot_be_accepted,
+    code_and_invite_together_take_one_seat,
+    preview_masks_the_invitee_and_never_shows_the_owner,
+    leaving_frees_the_seat_for_the_next_user,
+    my_invitations_pages_newest_first_and_lists_pending,
+    contact_owner_is_for_members_and_invitees_and_is_limited,
+    a_refused_email_is_not_counted_against_the_sender,
+    two_hundred_users_racing_for_twenty_seats_get_exactly_twenty,
+    one_user_redeeming_twenty_times_at_once_holds_one_seat,
+    a_code_with_max_uses_is_never_overused_under_concurrency,
+    concurrent_code_and_invite_by_one_user_take_one_seat,
+);
+
+async fn redeeming_a_code_takes_one_seat_and_lists_it(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let code = t.code(&license.license_id, None).await;
+    let ann = user("ann", "Ann@Demo.edu ");
+
+    let claimed = redeem::redeem(&t.app, &ann, &code.formatted().to_lowercase())
+        .await
+        .expect("redeemed");
+    assert!(!claimed.already_member);
+    assert_eq!(claimed.license.seats_used, 1);
+    assert_eq!(claimed.seat.email, "ann@demo.edu");
+    assert_eq!(claimed.seat.joined_via, JoinedVia::Code);
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+
+    let mine = me::my_invitations(&t.app, &ann, 50, None)
+        .await
+        .expect("listed");
+    assert_eq!(mine.licenses.len(), 1);
+    assert_eq!(mine.licenses[0].license.license_id, license.license_id);
+    assert_eq!(mine.licenses[0].license.seats_used, 1);
+    assert!(mine.next_cursor.is_none());
+}
+
+async fn redeeming_again_returns_the_same_seat(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let code = t.code(&license.license_id, Some(1)).await;
+    let ann = user("ann", "ann@demo.edu");
+    let first = redeem::redeem(&t.app, &ann, &code.formatted())
+        .await
+        .expect("first");
+    // The code is used up now, but Ann's own repeat is still answered with her seat.
+    let again = redeem::redeem(&t.app, &ann, &code.formatted())
+        .await
+        .expect("again");
+    assert!(again.already_member);
+    assert_eq!(again.seat, first.seat);
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn unknown_expired_and_revoked_codes_are_refused(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let ann = user("ann", "ann@demo.edu");
+    let expired = t
+        .code_with(
+            &license.license_id,
+            None,
+            Some(t.now() + chrono::TimeDelta::seconds(60)),
+            false,
+        )
+        .await;
+    let revoked = t.code_with(&license.license_id, None, None, true).await;
+    assert_eq!(
+        redeem::redeem(&t.app, &ann, "I-0000-0000-0000").await.err(),
+        Some(ApiError::CodeNotFound)
+    );
+    assert_eq!(
+        redeem::redeem(&t.app, &ann, "not a code").await.err(),
+        Some(ApiError::CodeNotFound)
+    );
+    assert_eq!(
+        redeem::redeem(&t.app, &ann, &revoked.formatted())
+            .await
+            .err(),
+        Some(ApiError::CodeRevoked)
+    );
+    assert!(
+        redeem::redeem(&t.app, &user("bob", "bob@demo.edu"), &expired.formatted())
+            .await
+            .is_ok()
+    );
+    t.advance_secs(61);
+    assert_eq!(
+        redeem::redeem(&t.app, &ann, &expired.formatted())
+            .await
+            .err(),
+        Some(ApiError::CodeExpired)
+    );
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn a_full_license_and_a_used_up_code_are_refused(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(2).await;
+    let code = t.code(&license.license_id, None).await;
+    redeem::redeem(&t.app, &user("a", "a@demo.edu"), &code.formatted())
+        .await
+        .expect("a");
+    redeem::redeem(&t.app, &user("b", "b@demo.edu"), &code.formatted())
+        .await
+        .expect("b");
+    assert_eq!(
+        redeem::redeem(&t.app, &user("c", "c@demo.edu"), &code.formatted())
+            .await
+            .err(),
+        Some(ApiError::NoSeatsAvailable)
+    );
+
+    let roomy = t.license(10).await;
+    let once = t.code(&roomy.license_id, Some(1)).await;
+    redeem::redeem(&t.app, &user("a", "a@demo.edu"), &once.formatted())
+        .await
+        .expect("first use");
+    assert_eq!(
+        redeem::redeem(&t.app, &user("b", "b@demo.edu"), &once.formatted())
+            .await
+            .err(),
+        Some(ApiError::CodeUsedUp)
+    );
+    assert_eq!(t.seats_used(&license.license_id).await, 2);
+    assert_eq!(t.seats_used(&roomy.license_id).await, 1);
+}
+
+async fn license_expiry_domains_and_verification_are_enforced(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let mut expiring = t.license_builder(5);
+    expiring.expires_at = Some(t.now() + chrono::TimeDelta::seconds(10));
+    let expiring = t.create(expiring).await;
+    let mut campus = t.license_builder(5);
+    campus.allowed_email_domains = vec!["uni.edu".into()];
+    let campus = t.create(campus).await;
+    let expiring_code = t.code(&expiring.license_id, None).await;
+    let campus_code = t.code(&campus.license_id, None).await;
+
+    t.advance_secs(10);
+    assert_eq!(
+        redeem::redeem(&t.app, &user("a", "a@uni.edu"), &expiring_code.formatted())
+            .await
+            .err(),
+        Some(ApiError::LicenseExpired)
+    );
+    assert_eq!(
+        redeem::redeem(&t.app, &user("b", "b@gmail.com"), &campus_code.formatted())
+            .await
+            .err(),
+        Some(ApiError::EmailDomainNotAllowed)
+    );
+    assert_eq!(
+        redeem::redeem(
+            &t.app,
+            &user("c", "c@evil-uni.edu"),
+            &campus_code.formatted()
+        )
+        .await
+        .err(),
+        Some(ApiError::EmailDomainNotAllowed)
+    );
+    assert!(
+        redeem::redeem(&t.app, &user("d", "d@cs.uni.edu"), &campus_code.formatted())
+            .await
+            .is_ok()
+    );
+    let mut unverified = user("e", "e@uni.edu");
+    unverified.email_verified = false;
+    assert_eq!(
+        redeem::redeem(&t.app, &unverified, &campus_code.formatted())
+            .await
+            .err(),
+        Some(ApiError::EmailNotVerified)
+    );
+    assert_eq!(t.seats_used(&campus.license_id).await, 1);
+    assert_eq!(t.seats_used(&expiring.license_id).await, 0);
+}
+
+async fn repeated_failures_lock_out_even_a_correct_code_until_the_window_ends(backend: Backend) {
+    let mut config = Config::defaults(Profile::Local);
+    config.limits.redeem_max_failures = 3;
+    config.limits.redeem_window_secs = 600;
+    let t = TestApp::with(backend, config, None).await;
+    let license = t.license(5).await;
+    let code = t.code(&license.license_id, None).await;
+    let mallory = user("mallory", "m@demo.edu");
+    for _ in 0..3 {
+        assert_eq!(
+            redeem::redeem(&t.app, &mallory, "I-ZZZZ-ZZZZ-ZZZZ")
+                .await
+                .err(),
+            Some(ApiError::CodeNotFound)
+        );
+    }
+    t.advance_secs(100);
+    match redeem::redeem(&t.app, &mallory, &code.formatted()).await {
+        Err(ApiError::TooManyAttempts { retry_after_secs }) => assert_eq!(retry_after_secs, 500),
+        other => panic!("expected TOO_MANY_ATTEMPTS, got {other:?}"),
+    }
+    // Other users are not affected, and a full license is not a "failure".
+    assert!(
+        redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), &code.formatted())
+            .await
+            .is_ok()
+    );
+    t.advance_secs(500);
+    assert!(
+        redeem::redeem(&t.app, &mallory, &code.formatted())
+            .await
+            .is_ok()
+    );
+    assert_eq!(t.seats_used(&license.license_id).await, 2);
+}
+
+async fn an_open_link_is_single_use(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let token = t.invitation(&license.license_id, None).await;
+    let ann = user("ann", "ann@demo.edu");
+    let claimed = invites::accept(&t.app, &ann, token.expose())
+        .await
+        .expect("accepted");
+    assert!(!claimed.already_member);
+    assert_eq!(claimed.seat.joined_via, JoinedVia::Invite);
+    // Following her own link again is not an error.
+    let again = invites::accept(&t.app, &ann, token.expose())
+        .await
+        .expect("again");
+    assert!(again.already_member);
+    assert_eq!(
+        invites::accept(&t.app, &user("bob", "bob@demo.edu"), token.expose())
+            .await
+            .err(),
+        Some(ApiError::InviteAlreadyUsed)
+    );
+    assert_eq!(
+        invites::accept(&t.app, &ann, "x".repeat(43).as_str())
+            .await
+            .err(),
+        Some(ApiError::InviteNotFound)
+    );
+    assert_eq!(
+        invites::accept(&t.app, &ann, "short").await.err(),
+        Some(ApiError::InviteNotFound)
+    );
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn a_bound_invitation_is_only_for_its_address(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let token = t
+        .invitation(&license.license_id, Some("bob@demo.edu"))
+        .await;
+    assert_eq!(
+        invites::accept(&t.app, &user("eve", "eve@demo.edu"), token.expose())
+            .await
+            .err(),
+        Some(ApiError::InviteEmailMismatch)
+    );
+    let mut unverified = user("bob2", "bob@demo.edu");
+    unverified.email_verified = false;
+    assert_eq!(
+        invites::accept(&t.app, &unverified, token.expose())
+            .await
+            .err(),
+        Some(ApiError::EmailNotVerified)
+    );
+    assert_eq!(
+        invites::decline(&t.app, &user("eve", "eve@demo.edu"), token.expose())
+            .await
+            .err(),
+        Some(ApiError::InviteEmailMismatch)
+    );
+    let claimed = invites::accept(&t.app, &user("bob", " BOB@demo.edu"), token.expose())
+        .await
+        .expect("bob");
+    assert_eq!(claimed.seat.email, "bob@demo.edu");
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn expired_revoked_and_declined_invitations_cannot_be_accepted(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let expiring = t
+        .invitation_with(
+            &license.license_id,
+            None,
+            Some(t.now() + chrono::TimeDelta::seconds(5)),
+            InvitationStatus::Pending,
+        )
+        .await;
+    let revoked = t
+        .invitation_with(&license.license_id, None, None, InvitationStatus::Revoked)
+        .await;
+    let declinable = t
+        .invitation(&license.license_id, Some("carl@demo.edu"))
+        .await;
+    let carl = user("carl", "carl@demo.edu");
+    t.advance_secs(5);
+    assert_eq!(
+        invites::accept(&t.app, &carl, expiring.expose())
+            .await
+            .err(),
+        Some(ApiError::InviteExpired)
+    );
+    assert_eq!(
+        invites::accept(&t.app, &carl, revoked.expose()).await.err(),
+        Some(ApiError::InviteRevoked)
+    );
+    let declined = invites::decline(&t.app, &carl, declinable.expose())
+        .await
+        .expect("declined");
+    assert_eq!(declined.status, InvitationStatus::Declined);
+    assert_eq!(declined.email.as_deref(), Some("carl@demo.edu"));
+    assert_eq!(
+        invites::decline(&t.app, &carl, declinable.expose())
+            .await
+            .err(),
+        Some(ApiError::InviteAlreadyUsed)
+    );
+    assert_eq!(
+        invites::accept(&t.app, &carl, declinable.expose())
+            .await
+            .err(),
+        Some(ApiError::InviteAlreadyUsed)
+    );
+    let mine = me::my_invitations(&t.app, &carl, 50, None)
+        .await
+        .expect("listed");
+    assert!(
+        mine.pending.is_empty(),
+        "a declined invitation is not pending"
+    );
+    assert_eq!(t.seats_used(&license.license_id).await, 0);
+}
+
+async fn code_and_invite_together_take_one_seat(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let code = t.code(&license.license_id, None).await;
+    let token = t
+        .invitation(&license.license_id, Some("ann@demo.edu"))
+        .await;
+    let ann = user("ann", "ann@demo.edu");
+    redeem::redeem(&t.app, &ann, &code.formatted())
+        .await
+        .expect("code");
+    let via_invite = invites::accept(&t.app, &ann, token.expose())
+        .await
+        .expect("invite");
+    assert!(via_invite.already_member);
+    assert_eq!(via_invite.seat.joined_via, JoinedVia::Code);
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn preview_masks_the_invitee_and_never_shows_the_owner(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let token = t.invitation(&license.license_id, Some("bob@uni.edu")).await;
+    let stranger = invites::preview(&t.app, &user("eve", "eve@demo.edu"), token.expose())
+        .await
+        .expect("preview");
+    assert_eq!(stranger.invitation.email.as_deref(), Some("b***@uni.edu"));
+    assert_eq!(stranger.invitation.status, InvitationStatus::Pending);
+    let invitee = invites::preview(&t.app, &user("bob", "bob@uni.edu"), token.expose())
+        .await
+        .expect("preview");
+    assert_eq!(invitee.invitation.email.as_deref(), Some("bob@uni.edu"));
+    let owner = invites::preview(&t.app, &user("owner-1", "owner@demo.edu"), token.expose())
+        .await
+        .expect("preview");
+    assert_eq!(owner.invitation.email.as_deref(), Some("bob@uni.edu"));
+    let json = serde_json::to_string(&stranger).expect("json");
+    assert!(!json.contains("owner@demo.edu"));
+    assert_eq!(
+        invites::preview(&t.app, &user("eve", "eve@demo.edu"), &"A".repeat(43))
+            .await
+            .err(),
+        Some(ApiError::InviteNotFound)
+    );
+}
+
+async fn leaving_frees_the_seat_for_the_next_user(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(1).await;
+    let code = t.code(&license.license_id, None).await;
+    let ann = user("ann", "ann@demo.edu");
+    let bob = user("bob", "bob@demo.edu");
+    redeem::redeem(&t.app, &ann, &code.formatted())
+        .await
+        .expect("ann");
+    assert_eq!(
+        redeem::redeem(&t.app, &bob, &code.formatted()).await.err(),
+        Some(ApiError::NoSeatsAvailable)
+    );
+    me::leave(&t.app, &ann, &license.license_id)
+        .await
+        .expect("left");
+    assert_eq!(
+        me::leave(&t.app, &ann, &license.license_id).await.err(),
+        Some(ApiError::LicenseNotFound)
+    );
+    assert_eq!(
+        me::leave(&t.app, &bob, "lic-nope").await.err(),
+        Some(ApiError::LicenseNotFound)
+    );
+    assert_eq!(t.seats_used(&license.license_id).await, 0);
+    assert!(
+        me::my_invitations(&t.app, &ann, 50, None)
+            .await
+            .expect("list")
+            .licenses
+            .is_empty()
+    );
+    redeem::redeem(&t.app, &bob, &code.formatted())
+        .await
+        .expect("bob gets the freed seat");
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn my_invitations_pages_newest_first_and_lists_pending(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let ann = user("ann", "ann@demo.edu");
+    let mut joined = Vec::new();
+    for _ in 0..5 {
+        let license = t.license(3).await;
+        let code = t.code(&license.license_id, None).await;
+        redeem::redeem(&t.app, &ann, &code.formatted())
+            .await
+            .expect("joined");
+        joined.push(license.license_id);
+        t.advance_secs(1);
+    }
+    let invited = t.license(3).await;
+    t.invitation(&invited.license_id, Some("ann@demo.edu"))
+        .await;
+    t.invitation(&invited.license_id, Some("someone-else@demo.edu"))
+        .await;
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = me::my_invitations(&t.app, &ann, 2, cursor.as_ref())
+            .await
+            .expect("page");
+        pages += 1;
+        if pages == 1 {
+            assert_eq!(page.pending.len(), 1);
+            assert_eq!(page.pending[0].license.license_id, invited.license_id);
+            assert_eq!(
+                page.pending[0].invitation.email.as_deref(),
+                Some("ann@demo.edu")
+            );
+        } else {
+            assert!(page.pending.is_empty());
+        }
+        seen.extend(page.licenses.iter().map(|l| l.license.license_id.clone()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(me::decode_cursor(&next).expect("our cursor")),
+            None => break,
+        }
+    }
+    joined.reverse();
+    assert_eq!(seen, joined);
+    assert_eq!(pages, 3);
+}
+
+async fn contact_owner_is_for_members_and_invitees_and_is_limited(backend: Backend) {
+    let mut config = Config::defaults(Profile::Local);
+    config.limits.contact_max_messages = 2;
+    config.limits.contact_window_secs = 3_600;
+    let t = TestApp::with(backend, config, None).await;
+    let license = t.license(5).await;
+    let code = t.code(&license.license_id, None).await;
+    let ann = user("ann", "ann@demo.edu");
+    redeem::redeem(&t.app, &ann, &code.formatted())
+        .await
+        .expect("member");
+    t.invitation(&license.license_id, Some("ivy@demo.edu"))
+        .await;
+    let ivy = user("ivy", "ivy@demo.edu");
+    let eve = user("eve", "eve@demo.edu");
+
+    assert_eq!(
+        contact::contact_owner(&t.app, &eve, &license.license_id, "Hi", "Let me in")
+            .await
+            .err(),
+        Some(ApiError::LicenseNotFound)
+    );
+    assert_eq!(
+        contact::contact_owner(&t.app, &ann, "lic-unknown", "Hi", "Hello")
+            .await
+            .err(),
+        Some(ApiError::LicenseNotFound)
+    );
+    contact::contact_owner(
+        &t.app,
+        &ivy,
+        &license.license_id,
+        "Question",
+        "Before I join",
+    )
+    .await
+    .expect("invitee");
+    contact::contact_owner(
+        &t.app,
+        &ann,
+        &license.license_id,
+        "Renewal",
+        "Line 1\nLine 2",
+    )
+    .await
+    .expect("1");
+    contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "Again")
+        .await
+        .expect("2");
+    match contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "Third").await {
+        Err(ApiError::TooManyMessages { retry_after_secs }) => assert_eq!(retry_after_secs, 3_600),
+        other => panic!("expected TOO_MANY_MESSAGES, got {other:?}"),
+    }
+    t.advance_secs(3_600);
+    contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "New window")
+        .await
+        .expect("3");
+
+    let sent = t.outbox.messages();
+    assert_eq!(sent.len(), 4);
+    let first = &sent[1];
+    assert_eq!(first.to, vec!["owner@demo.edu".to_owned()]);
+    assert_eq!(first.reply_to, vec!["ann@demo.edu".to_owned()]);
+    assert!(first.subject.contains("Renewal"));
+    assert!(first.text.contains("Line 1\nLine 2"));
+}
+
+async fn a_refused_email_is_not_counted_against_the_sender(backend: Backend) {
+    let mut config = Config::defaults(Profile::Local);
+    config.limits.contact_max_messages = 1;
+    let refusing = TestApp::with(
+        backend,
+        config.clone(),
+        Some(std::sync::Arc::new(RefusingMailer)),
+    )
+    .await;
+    let license = refusing.license(5).await;
+    let code = refusing.code(&license.license_id, None).await;
+    let ann = user("ann", "ann@demo.edu");
+    redeem::redeem(&refusing.app, &ann, &code.formatted())
+        .await
+        .expect("member");
+    for _ in 0..3 {
+        assert!(matches!(
+            contact::contact_owner(&refusing.app, &ann, &license.license_id, "Hi", "Hello").await,
+            Err(ApiError::ServiceUnavailable { .. })
+        ));
+    }
+    // Same store, a working mailer: the one allowed message still goes out.
+    let working = TestApp::on_store(backend, refusing.app.store.clone(), config, None);
+    contact::contact_owner(&working.app, &ann, &license.license_id, "Hi", "Hello")
+        .await
+        .expect("sent");
+    assert!(matches!(
+        contact::contact_owner(&working.app, &ann, &license.license_id, "Hi", "Hello").await,
+        Err(ApiError::TooManyMessages { .. })
+    ));
+}
+
+async fn two_hundred_users_racing_for_twenty_seats_get_exactly_twenty(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(20).await;
+    let code = t.code(&license.license_id, None).await.formatted();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let app = t.app.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            redeem::redeem(
+                &app,
+                &user(&format!("student-{i}"), &format!("s{i}@demo.edu")),
+                &code,
+            )
+            .await
+        }));
+    }
+    let (mut granted, mut full) = (Vec::new(), 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(claimed) => {
+                assert!(!claimed.already_member);
+                granted.push(claimed.seat.user_id);
+            }
+            Err(ApiError::NoSeatsAvailable) => full += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(granted.len(), 20);
+    assert_eq!(full, 180);
+    assert_eq!(t.seats_used(&license.license_id).await, 20);
+    let mut holders = 0;
+    for i in 0..200 {
+        if t.store()
+            .seat(&format!("student-{i}"), &license.license_id)
+            .await
+            .expect("read")
+            .is_some()
+        {
+            holders += 1;
+            assert!(granted.contains(&format!("student-{i}")));
+        }
+    }
+    assert_eq!(
+        holders, 20,
+        "seat items match the counters: no partial state"
+    );
+}
+
+async fn one_user_redeeming_twenty_times_at_once_holds_one_seat(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(20).await;
+    let code = t.code(&license.license_id, None).await.formatted();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let app = t.app.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            redeem::redeem(&app, &user("ann", "ann@demo.edu"), &code).await
+        }));
+    }
+    let mut created = 0;
+    let mut seats = std::collections::HashSet::new();
+    for task in tasks {
+        let claimed = task
+            .await
+            .expect("task")
+            .expect("every attempt answers with the seat");
+        if !claimed.already_member {
+            created += 1;
+        }
+        seats.insert(claimed.seat.joined_at);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(seats.len(), 1, "every answer names the same seat");
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn a_code_with_max_uses_is_never_overused_under_concurrency(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(50).await;
+    let code = t.code(&license.license_id, Some(10)).await.formatted();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let app = t.app.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            redeem::redeem(
+                &app,
+                &user(&format!("u{i}"), &format!("u{i}@demo.edu")),
+                &code,
+            )
+            .await
+        }));
+    }
+    let (mut ok, mut used_up) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(ApiError::CodeUsedUp) => used_up += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ok, used_up), (10, 50));
+    assert_eq!(t.seats_used(&license.license_id).await, 10);
+}
+
+async fn concurrent_code_and_invite_by_one_user_take_one_seat(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(10).await;
+    let code = t.code(&license.license_id, None).await.formatted();
+    let mut tokens = Vec::new();
+    for _ in 0..5 {
+        tokens.push(
+            t.invitation(&license.license_id, Some("ann@demo.edu"))
+                .await,
+        );
+    }
+    let mut tasks = Vec::new();
+    for token in tokens {
+        let app = t.app.clone();
+        tasks.push(tokio::spawn(async move {
+            invites::accept(&app, &user("ann", "ann@demo.edu"), token.expose()).await
+        }));
+        let app = t.app.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            redeem::redeem(&app, &user("ann", "ann@demo.edu"), &code).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let claimed = task.await.expect("task").expect("answered with the seat");
+        created += usize::from(!claimed.already_member);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
