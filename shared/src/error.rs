@@ -164,7 +164,9 @@ impl ApiError {
             }
             Self::InviteExpired => "This invitation has expired. Ask your license admin to resend it.".into(),
             Self::InviteRevoked => "This invitation was withdrawn. Contact your license admin.".into(),
-            Self::InviteAlreadyUsed => "This invitation has already been used or declined.".into(),
+            Self::InviteAlreadyUsed => {
+                "This invitation is no longer open: it was already accepted or declined. Ask your license admin for a new one.".into()
+            }
             Self::InviteEmailMismatch => {
                 "This invitation was sent to a different email address. Sign in with that address.".into()
             }

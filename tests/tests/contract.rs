@@ -130,6 +130,11 @@ async fn unknown_expired_and_revoked_codes_are_refused(backend: Backend) {
             .err(),
         Some(ApiError::CodeExpired)
     );
+    // Bob, who joined before it expired, is answered with his seat.
+    let bob_again = redeem::redeem(&t.app, &user("bob", "bob@demo.edu"), &expired.formatted())
+        .await
+        .expect("member");
+    assert!(bob_again.already_member);
     assert_eq!(t.seats_used(&license.license_id).await, 1);
 }
 
@@ -392,6 +397,14 @@ async fn code_and_invite_together_take_one_seat(backend: Backend) {
     assert!(via_invite.already_member);
     assert_eq!(via_invite.seat.joined_via, JoinedVia::Code);
     assert_eq!(t.seats_used(&license.license_id).await, 1);
+    let mine = me::my_invitations(&t.app, &ann, 50, None)
+        .await
+        .expect("listed");
+    assert!(
+        mine.pending.is_empty(),
+        "no pending invitation for a license Ann holds"
+    );
+    assert_eq!(mine.licenses.len(), 1);
 }
 
 async fn preview_masks_the_invitee_and_never_shows_the_owner(backend: Backend) {

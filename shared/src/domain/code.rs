@@ -107,13 +107,23 @@ mod tests {
         for typed in [
             "",
             "I-",
-            "I-7KQ2-M9TX-4HC",
+            "I-7KQ2-M9TX-4H",
             "I-7KQ2-M9TX-4HCDD",
             "I-7KQ2-M9TX-4HCU",
             "I-7KQ2-M9TX-4HC!",
         ] {
             assert!(InviteCode::parse(typed).is_none(), "{typed}");
         }
+    }
+
+    #[test]
+    fn a_twelve_symbol_input_starting_with_i_is_a_code_not_a_prefix() {
+        // Without the prefix, a leading `I` is the symbol `1` (the input rule
+        // "I reads as 1"); only a 13th symbol makes it the prefix.
+        assert_eq!(
+            InviteCode::parse("I7KQ2M9TX4HC").map(|c| c.formatted()),
+            Some("I-17KQ-2M9T-X4HC".to_owned())
+        );
     }
 
     #[test]

@@ -88,9 +88,24 @@ pub(crate) async fn claim_seat(
         if !license.admits(email) {
             return Err(ApiError::EmailDomainNotAllowed);
         }
+        let Some(shard) = pick_shard(&ctx.seat_counters) else {
+            if consistent {
+                return Err(ApiError::NoSeatsAvailable);
+            }
+            consistent = true;
+            continue;
+        };
         let via = match &route {
             Route::Code(code) => {
-                let Some(shard) = pick_shard(&ctx.use_counters) else {
+                // Unlimited codes count on the shard with the seat's index, so
+                // two claims only ever collide on one pair of items.
+                let uncapped = ctx.use_counters.iter().all(|c| c.cap.is_none());
+                let use_shard = if uncapped && !ctx.use_counters.is_empty() {
+                    Some(shard)
+                } else {
+                    pick_shard(&ctx.use_counters)
+                };
+                let Some(use_shard) = use_shard else {
                     if consistent {
                         return Err(ApiError::CodeUsedUp);
                     }
@@ -99,19 +114,12 @@ pub(crate) async fn claim_seat(
                 };
                 ClaimVia::Code {
                     code_id: code.code_id.clone(),
-                    shard,
+                    shard: use_shard,
                 }
             }
             Route::Invitation(invitation) => ClaimVia::Invitation {
                 token_hash: invitation.token_hash.clone(),
             },
-        };
-        let Some(shard) = pick_shard(&ctx.seat_counters) else {
-            if consistent {
-                return Err(ApiError::NoSeatsAvailable);
-            }
-            consistent = true;
-            continue;
         };
         let (joined_via, via_id) = match &route {
             Route::Code(code) => (JoinedVia::Code, code.code_id.clone()),

@@ -55,7 +55,7 @@ pub async fn my_invitations(
         })
         .collect();
     let pending = match (after, caller.verified_email()) {
-        (None, Ok(email)) => pending_for(app, email).await?,
+        (None, Ok(email)) => pending_for(app, caller, email).await?,
         _ => Vec::new(),
     };
     Ok(MyInvitations {
@@ -65,18 +65,26 @@ pub async fn my_invitations(
     })
 }
 
+/// Pending, unexpired invitations to `email`, except for licenses the
+/// caller already holds a seat on (joined another way meanwhile).
 async fn pending_for(
     app: &App,
+    caller: &Caller,
     email: &crate::domain::Email,
 ) -> Result<Vec<PendingInvitation>, ApiError> {
     let now = app.now();
-    let invitations: Vec<_> = app
-        .store
-        .pending_invitations(email)
-        .await?
-        .into_iter()
-        .filter(|inv| inv.status_at(now) == InvitationStatus::Pending)
-        .collect();
+    let mut invitations = Vec::new();
+    for inv in app.store.pending_invitations(email).await? {
+        if inv.status_at(now) == InvitationStatus::Pending
+            && app
+                .store
+                .seat(&caller.user_id, &inv.license_id)
+                .await?
+                .is_none()
+        {
+            invitations.push(inv);
+        }
+    }
     let ids: Vec<String> = invitations.iter().map(|i| i.license_id.clone()).collect();
     let licenses: HashMap<String, _> = app
         .store

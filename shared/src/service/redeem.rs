@@ -26,9 +26,14 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
     if let Err(err) = &result
         && counts_as_failure(err)
     {
-        app.store
+        // Not being able to count must not hide the answer the user needs.
+        if let Err(store_err) = app
+            .store
             .limit_hit(&key, limits.redeem_window_secs, now)
-            .await?;
+            .await
+        {
+            tracing::warn!(error = %store_err, "failed redemption not counted");
+        }
         tracing::info!(user_id = %caller.user_id, code = err.code(), "redemption failed");
     }
     result
@@ -57,11 +62,19 @@ async fn redeem_unlimited(
         .code(&code.hash())
         .await?
         .ok_or(ApiError::CodeNotFound)?;
-    if record.revoked {
-        return Err(ApiError::CodeRevoked);
-    }
-    if record.expires_at.is_some_and(|at| at <= app.now()) {
-        return Err(ApiError::CodeExpired);
+    let refusal = if record.revoked {
+        Some(ApiError::CodeRevoked)
+    } else if record.expires_at.is_some_and(|at| at <= app.now()) {
+        Some(ApiError::CodeExpired)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        // A member typing an old code of their own license still has a seat.
+        return match existing_membership(app, caller, &record.license_id).await? {
+            Some(claimed) => Ok(claimed),
+            None => Err(refusal),
+        };
     }
     claim_seat(
         app,
@@ -71,4 +84,23 @@ async fn redeem_unlimited(
         Route::Code(&record),
     )
     .await
+}
+
+async fn existing_membership(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+) -> Result<Option<Claimed>, ApiError> {
+    let Some(seat) = app.store.seat(&caller.user_id, license_id).await? else {
+        return Ok(None);
+    };
+    let licenses = app
+        .store
+        .licenses_with_usage(&[license_id.to_owned()])
+        .await?;
+    Ok(licenses.into_iter().next().map(|(license, used)| Claimed {
+        license: license.view(used),
+        seat: seat.view(),
+        already_member: true,
+    }))
 }

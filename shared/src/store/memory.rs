@@ -241,7 +241,7 @@ impl Store for MemoryStore {
             .filter(|i| i.status == InvitationStatus::Pending && i.email.as_ref() == Some(email))
             .cloned()
             .collect();
-        found.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        found.sort_by_key(|inv| std::cmp::Reverse(inv.created_at));
         Ok(found)
     }
 

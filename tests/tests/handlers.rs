@@ -1,0 +1,446 @@
+//! Real API Gateway HTTP API (v2) events, with JWT authorizer claims,
+//! through `lambda_http` and each function's handler. Bad input of any
+//! kind gets a 4xx with an error code, never a 5xx.
+
+use integration_tests::events::{Event, error_code, read};
+use integration_tests::{Backend, TestApp};
+use shared::http::{Function, handle};
+
+async fn call(
+    t: &TestApp,
+    function: Function,
+    event: Event,
+) -> (u16, serde_json::Value, Option<String>) {
+    let response = handle(&t.app, function, event.request()).await;
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (status, body) = read(&response);
+    (status, body, retry_after)
+}
+
+async fn demo() -> (TestApp, String, String) {
+    let t = TestApp::new(Backend::Memory).await;
+    let license = t.license(3).await;
+    let code = t.code(&license.license_id, None).await;
+    (t, license.license_id, code.formatted())
+}
+
+fn redeem_event(body: &str) -> Event {
+    Event::signed_in("POST", "/v1/redemptions", "ann", "ann@demo.edu").body(body)
+}
+
+#[tokio::test]
+async fn a_redemption_event_with_jwt_claims_claims_a_seat() {
+    let (t, license_id, code) = demo().await;
+    let (status, body, _) = call(
+        &t,
+        Function::RedeemCode,
+        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["alreadyMember"], false);
+    assert_eq!(body["license"]["licenseId"], license_id.as_str());
+    assert_eq!(body["license"]["seatsUsed"], 1);
+    assert_eq!(body["seat"]["userId"], "ann");
+    assert_eq!(body["seat"]["joinedVia"], "code");
+    let (status, body, _) = call(
+        &t,
+        Function::RedeemCode,
+        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["alreadyMember"], true);
+}
+
+#[tokio::test]
+async fn a_base64_encoded_body_is_read_like_any_other() {
+    let (t, _, code) = demo().await;
+    let event = Event::signed_in("POST", "/v1/redemptions", "ann", "ann@demo.edu")
+        .base64_body(format!(r#"{{"code":"{code}"}}"#).as_bytes());
+    assert_eq!(call(&t, Function::RedeemCode, event).await.0, 201);
+}
+
+#[tokio::test]
+async fn no_identity_is_401() {
+    let (t, _, code) = demo().await;
+    let anonymous =
+        Event::anonymous("POST", "/v1/redemptions").body(&format!(r#"{{"code":"{code}"}}"#));
+    let (status, body, _) = call(&t, Function::RedeemCode, anonymous).await;
+    assert_eq!((status, error_code(&body)), (401, "UNAUTHENTICATED"));
+    let no_sub = redeem_event(&format!(r#"{{"code":"{code}"}}"#)).without_claim("sub");
+    assert_eq!(call(&t, Function::RedeemCode, no_sub).await.0, 401);
+    let blank_sub = redeem_event(&format!(r#"{{"code":"{code}"}}"#)).claim("sub", "  ");
+    assert_eq!(call(&t, Function::RedeemCode, blank_sub).await.0, 401);
+}
+
+#[tokio::test]
+async fn email_verified_arrives_as_a_string_and_false_is_refused() {
+    let (t, _, code) = demo().await;
+    let event = redeem_event(&format!(r#"{{"code":"{code}"}}"#)).claim("email_verified", "false");
+    let (status, body, _) = call(&t, Function::RedeemCode, event).await;
+    assert_eq!((status, error_code(&body)), (403, "EMAIL_NOT_VERIFIED"));
+    let no_email = redeem_event(&format!(r#"{{"code":"{code}"}}"#)).without_claim("email");
+    assert_eq!(call(&t, Function::RedeemCode, no_email).await.0, 403);
+}
+
+#[tokio::test]
+async fn bad_bodies_are_invalid_requests() {
+    let (t, _, _) = demo().await;
+    let huge = format!(r#"{{"code":"{}"}}"#, "A".repeat(70_000));
+    for body in [
+        "",
+        "   ",
+        "nope",
+        "[1,2]",
+        "\"I-7KQ2-M9TX-4HCD\"",
+        "{}",
+        r#"{"code":12}"#,
+        r#"{"code":null}"#,
+        "{\"code\":",
+        huge.as_str(),
+    ] {
+        let (status, response, _) = call(&t, Function::RedeemCode, redeem_event(body)).await;
+        assert_eq!(
+            (status, error_code(&response)),
+            (400, "INVALID_REQUEST"),
+            "body {:.40}",
+            body
+        );
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let binary = Event::signed_in("POST", "/v1/redemptions", "ann", "ann@demo.edu")
+        .base64_body(&[0xff, 0xfe, 0x00]);
+    assert_eq!(call(&t, Function::RedeemCode, binary).await.0, 400);
+}
+
+#[tokio::test]
+async fn malformed_codes_are_code_not_found() {
+    let (t, _, _) = demo().await;
+    for code in [
+        "",
+        "I-",
+        "💥",
+        "I-7KQ2-M9TX-4HCU",
+        "x".repeat(10_000).as_str(),
+    ] {
+        let body = serde_json::json!({ "code": code }).to_string();
+        let (status, response, _) = call(&t, Function::RedeemCode, redeem_event(&body)).await;
+        assert_eq!((status, error_code(&response)), (404, "CODE_NOT_FOUND"));
+    }
+}
+
+#[tokio::test]
+async fn failed_redemptions_end_in_429_with_retry_after() {
+    let (t, _, _) = demo().await;
+    for _ in 0..10 {
+        assert_eq!(
+            call(
+                &t,
+                Function::RedeemCode,
+                redeem_event(r#"{"code":"I-0000-0000-0000"}"#)
+            )
+            .await
+            .0,
+            404
+        );
+    }
+    let (status, body, retry_after) = call(
+        &t,
+        Function::RedeemCode,
+        redeem_event(r#"{"code":"I-0000-0000-0000"}"#),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (429, "TOO_MANY_ATTEMPTS"));
+    assert_eq!(retry_after.as_deref(), Some("900"));
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_and_foreign_routes_are_4xx() {
+    let (t, _, _) = demo().await;
+    let cases = [
+        (
+            Function::RedeemCode,
+            "GET",
+            "/v1/redemptions",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            Function::RedeemCode,
+            "POST",
+            "/v1/nothing",
+            404,
+            "ROUTE_NOT_FOUND",
+        ),
+        (Function::RedeemCode, "POST", "/", 404, "ROUTE_NOT_FOUND"),
+        (
+            Function::RedeemCode,
+            "GET",
+            "/v1/me/invitations",
+            404,
+            "ROUTE_NOT_FOUND",
+        ),
+        (
+            Function::ListInvitations,
+            "POST",
+            "/v1/redemptions",
+            404,
+            "ROUTE_NOT_FOUND",
+        ),
+        (
+            Function::AcceptInvite,
+            "PUT",
+            "/v1/invites/abc/accept",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            Function::ContactOwner,
+            "GET",
+            "/v1/licenses/x/contact-owner",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+    ];
+    for (function, method, path, want_status, want_code) in cases {
+        let event = Event::signed_in(method, path, "ann", "ann@demo.edu");
+        let (status, body, _) = call(&t, function, event).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (want_status, want_code),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stage_prefix_in_the_path_is_ignored() {
+    let (t, _, code) = demo().await;
+    let event = Event::signed_in("POST", "/prod/v1/redemptions", "ann", "ann@demo.edu")
+        .body(&format!(r#"{{"code":"{code}"}}"#));
+    assert_eq!(call(&t, Function::RedeemCode, event).await.0, 201);
+}
+
+#[tokio::test]
+async fn invite_routes_answer_through_the_accept_invite_function() {
+    let t = TestApp::new(Backend::Memory).await;
+    let license = t.license(3).await;
+    let token = t
+        .invitation(&license.license_id, Some("bob@demo.edu"))
+        .await;
+    let path = format!("/v1/invites/{}", token.expose());
+    let (status, body, _) = call(
+        &t,
+        Function::AcceptInvite,
+        Event::signed_in("GET", &path, "eve", "eve@demo.edu"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["invitation"]["email"], "b***@demo.edu");
+    assert_eq!(body["license"]["name"], "ATLAS.ti Campus");
+    assert!(!body.to_string().contains("owner@demo.edu"));
+    let (status, body, _) = call(
+        &t,
+        Function::AcceptInvite,
+        Event::signed_in("POST", &format!("{path}/accept"), "eve", "eve@demo.edu"),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "INVITE_EMAIL_MISMATCH"));
+    let (status, body, _) = call(
+        &t,
+        Function::AcceptInvite,
+        Event::signed_in("POST", &format!("{path}/accept"), "bob", "bob@demo.edu"),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["seat"]["joinedVia"], "invite");
+    let (status, body, _) = call(
+        &t,
+        Function::AcceptInvite,
+        Event::signed_in("POST", &format!("{path}/decline"), "bob", "bob@demo.edu"),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (409, "INVITE_ALREADY_USED"));
+    for bad in [
+        "/v1/invites/short",
+        "/v1/invites/%00%00/accept",
+        "/v1/invites/../../etc/passwd",
+    ] {
+        let (status, _, _) = call(
+            &t,
+            Function::AcceptInvite,
+            Event::signed_in("GET", bad, "bob", "bob@demo.edu"),
+        )
+        .await;
+        assert!((400..500).contains(&status), "{bad}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn my_invitations_validates_limit_and_cursor() {
+    let (t, _, code) = demo().await;
+    call(
+        &t,
+        Function::RedeemCode,
+        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    let list = |query: &str| {
+        Event::signed_in(
+            "GET",
+            &format!("/v1/me/invitations{query}"),
+            "ann",
+            "ann@demo.edu",
+        )
+    };
+    let (status, body, _) = call(&t, Function::ListInvitations, list("")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["licenses"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["licenses"][0]["role"], "member");
+    assert!(body["nextCursor"].is_null());
+    assert!(body["pending"].is_array());
+    for query in [
+        "?limit=0",
+        "?limit=101",
+        "?limit=abc",
+        "?limit=-1",
+        "?cursor=garbage",
+        "?cursor=eyJ2IjoxfQ",
+    ] {
+        let (status, body, _) = call(&t, Function::ListInvitations, list(query)).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "INVALID_REQUEST"),
+            "{query}"
+        );
+    }
+    assert_eq!(
+        call(&t, Function::ListInvitations, list("?limit=100"))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn leaving_answers_204_then_404() {
+    let (t, license_id, code) = demo().await;
+    call(
+        &t,
+        Function::RedeemCode,
+        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    let leave = || {
+        Event::signed_in(
+            "DELETE",
+            &format!("/v1/me/licenses/{license_id}"),
+            "ann",
+            "ann@demo.edu",
+        )
+    };
+    let response = handle(&t.app, Function::ListInvitations, leave().request()).await;
+    assert_eq!(response.status().as_u16(), 204);
+    let (status, body, _) = call(&t, Function::ListInvitations, leave()).await;
+    assert_eq!((status, error_code(&body)), (404, "LICENSE_NOT_FOUND"));
+}
+
+#[tokio::test]
+async fn contact_owner_validates_and_hides_the_owner() {
+    let (t, license_id, code) = demo().await;
+    call(
+        &t,
+        Function::RedeemCode,
+        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    let path = format!("/v1/licenses/{license_id}/contact-owner");
+    let send = |body: &str| Event::signed_in("POST", &path, "ann", "ann@demo.edu").body(body);
+    let long_subject = serde_json::json!({"subject": "s".repeat(151), "message": "m"}).to_string();
+    let long_message =
+        serde_json::json!({"subject": "s", "message": "m".repeat(5_001)}).to_string();
+    for body in [
+        r#"{}"#,
+        r#"{"subject":"Hi"}"#,
+        r#"{"subject":"","message":"m"}"#,
+        r#"{"subject":"a\nb","message":"m"}"#,
+        long_subject.as_str(),
+        long_message.as_str(),
+        r#"{"subject":1,"message":"m"}"#,
+    ] {
+        let (status, response, _) = call(&t, Function::ContactOwner, send(body)).await;
+        assert_eq!(
+            (status, error_code(&response)),
+            (400, "INVALID_REQUEST"),
+            "{:.60}",
+            body
+        );
+    }
+    let (status, body, _) = call(
+        &t,
+        Function::ContactOwner,
+        send(r#"{"subject":"Hi","message":"Hello"}"#),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert!(body["messageId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(!body.to_string().contains("owner@demo.edu"));
+    let stranger = Event::signed_in("POST", &path, "eve", "eve@demo.edu")
+        .body(r#"{"subject":"Hi","message":"Hello"}"#);
+    let (status, body, _) = call(&t, Function::ContactOwner, stranger).await;
+    assert_eq!((status, error_code(&body)), (404, "LICENSE_NOT_FOUND"));
+}
+
+#[tokio::test]
+async fn arbitrary_input_never_causes_a_5xx() {
+    let (t, license_id, _) = demo().await;
+    let bodies = [
+        "",
+        "{",
+        "null",
+        "0",
+        "[]",
+        "{\"code\":{}}",
+        "{\"code\":\"\\u0000\"}",
+        "{\"subject\":\"x\",\"message\":[]}",
+        "\u{feff}{}",
+        "{\"a\":1e999}",
+    ];
+    let paths = [
+        "/v1/redemptions".to_owned(),
+        "/v1/invites/%20".to_owned(),
+        format!("/v1/invites/{}/accept", "A".repeat(200)),
+        format!("/v1/licenses/{license_id}/contact-owner"),
+        "/v1/licenses/%23x/contact-owner".to_owned(),
+        "/v1/me/licenses/LIC%23x".to_owned(),
+        "/v1/me/invitations?limit=1&cursor=%00".to_owned(),
+        "/v1//v1/redemptions".to_owned(),
+    ];
+    for method in ["GET", "POST", "DELETE", "PATCH"] {
+        for path in &paths {
+            for body in bodies {
+                let event = Event::signed_in(method, path, "ann", "ann@demo.edu").body(body);
+                let (status, response, _) = call(&t, Function::All, event).await;
+                assert!(
+                    (200..500).contains(&status),
+                    "{method} {path} {body:?}: {status}"
+                );
+                if status >= 400 {
+                    assert!(
+                        !error_code(&response).is_empty(),
+                        "{method} {path}: no error code"
+                    );
+                }
+            }
+        }
+    }
+}
