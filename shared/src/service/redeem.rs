@@ -2,7 +2,7 @@
 
 use super::claim::{Claimed, Route, claim_seat};
 use crate::App;
-use crate::domain::{Caller, InviteCode};
+use crate::domain::{Caller, CodeRecord, Email, InviteCode};
 use crate::error::ApiError;
 
 fn limit_key(user_id: &str) -> String {
@@ -14,7 +14,15 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
     let limits = &app.config.limits;
     let key = limit_key(&caller.user_id);
     let now = app.now();
-    if let Some(window) = app.store.limit_window(&key).await?
+    let code = InviteCode::parse(raw_code);
+    // The limit and the code are independent reads: one round trip for both.
+    let (window, record) = tokio::join!(app.store.limit_window(&key), async {
+        match &code {
+            Some(code) => app.store.code(&code.hash()).await,
+            None => Ok(None),
+        }
+    });
+    if let Some(window) = window?
         && window.is_open(limits.redeem_window_secs, now)
         && window.count >= limits.redeem_max_failures
     {
@@ -22,7 +30,10 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
             retry_after_secs: window.retry_after(limits.redeem_window_secs, now),
         });
     }
-    let result = redeem_unlimited(app, caller, email, raw_code).await;
+    let result = match record? {
+        Some(record) => redeem_code(app, caller, email, &record).await,
+        None => Err(ApiError::CodeNotFound),
+    };
     if let Err(err) = &result
         && counts_as_failure(err)
     {
@@ -50,18 +61,12 @@ fn counts_as_failure(err: &ApiError) -> bool {
     )
 }
 
-async fn redeem_unlimited(
+async fn redeem_code(
     app: &App,
     caller: &Caller,
-    email: &crate::domain::Email,
-    raw_code: &str,
+    email: &Email,
+    record: &CodeRecord,
 ) -> Result<Claimed, ApiError> {
-    let code = InviteCode::parse(raw_code).ok_or(ApiError::CodeNotFound)?;
-    let record = app
-        .store
-        .code(&code.hash())
-        .await?
-        .ok_or(ApiError::CodeNotFound)?;
     let refusal = if record.revoked {
         Some(ApiError::CodeRevoked)
     } else if record.expires_at.is_some_and(|at| at <= app.now()) {
@@ -69,21 +74,14 @@ async fn redeem_unlimited(
     } else {
         None
     };
-    if let Some(refusal) = refusal {
+    match refusal {
         // A member typing an old code of their own license still has a seat.
-        return match existing_membership(app, caller, &record.license_id).await? {
+        Some(refusal) => match existing_membership(app, caller, &record.license_id).await? {
             Some(claimed) => Ok(claimed),
             None => Err(refusal),
-        };
+        },
+        None => claim_seat(app, caller, email, &record.license_id, Route::Code(record)).await,
     }
-    claim_seat(
-        app,
-        caller,
-        email,
-        &record.license_id.clone(),
-        Route::Code(&record),
-    )
-    .await
 }
 
 async fn existing_membership(
