@@ -53,7 +53,10 @@ fn start(envs: &[(&str, &str)]) -> (Server, Vec<String>) {
             break;
         }
     }
-    assert!(lines.iter().any(|l| l.starts_with("Serving the API")), "devserver did not start: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("Serving the API")),
+        "devserver did not start: {lines:?}"
+    );
     (server, lines)
 }
 
@@ -63,14 +66,25 @@ fn token(sub: &str, email: &str) -> String {
         .output()
         .expect("token command");
     assert!(out.status.success());
-    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned()
 }
 
 /// One HTTP/1.1 request; returns status, headers (lower-cased) and body.
-fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String, serde_json::Value) {
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, serde_json::Value) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let body = body.unwrap_or("");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -80,8 +94,16 @@ fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: Optio
     let mut raw = String::new();
     stream.read_to_string(&mut raw).expect("read");
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_lowercase(), serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        head.to_lowercase(),
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[test]
@@ -91,7 +113,13 @@ fn a_seeded_server_serves_the_member_journey() {
     let port = server.port;
     let ann = token("ann", "Ann@Demo.edu");
 
-    let (status, _, body) = request(port, "POST", "/v1/redemptions", Some(&ann), Some(r#"{"code":"i 7kq2 m9tx 4hcd"}"#));
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/v1/redemptions",
+        Some(&ann),
+        Some(r#"{"code":"i 7kq2 m9tx 4hcd"}"#),
+    );
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["seat"]["email"], "ann@demo.edu");
 
@@ -103,10 +131,22 @@ fn a_seeded_server_serves_the_member_journey() {
     let (status, _, body) = request(port, "GET", "/v1/me/invitations", Some(&bob), None);
     assert_eq!(status, 200);
     assert_eq!(body["pending"][0]["license"]["name"], "ATLAS.ti Campus");
-    let (status, _, _) = request(port, "POST", "/v1/invites/bob-invite-token-0123456789abcdefghijklmnopqrstu/accept", Some(&bob), None);
+    let (status, _, _) = request(
+        port,
+        "POST",
+        "/v1/invites/bob-invite-token-0123456789abcdefghijklmnopqrstu/accept",
+        Some(&bob),
+        None,
+    );
     assert_eq!(status, 201);
 
-    let (status, _, body) = request(port, "POST", "/v1/licenses/lic-demo/contact-owner", Some(&ann), Some(r#"{"subject":"Hello","message":"Thanks!"}"#));
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/v1/licenses/lic-demo/contact-owner",
+        Some(&ann),
+        Some(r#"{"subject":"Hello","message":"Thanks!"}"#),
+    );
     assert_eq!(status, 202, "{body}");
     let (status, _, outbox) = request(port, "GET", "/_dev/outbox", None, None);
     assert_eq!(status, 200);
@@ -122,20 +162,40 @@ fn bad_tokens_and_oversized_bodies_are_4xx() {
     let (server, _) = start(&[]);
     let port = server.port;
     let (status, _, body) = request(port, "GET", "/v1/me/invitations", Some("not.a.jwt"), None);
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("UNAUTHENTICATED")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("UNAUTHENTICATED"))
+    );
     let (status, _, _) = request(port, "GET", "/v1/me/invitations", None, None);
     assert_eq!(status, 401);
     let expired = Command::new(BIN)
-        .args(["token", "--sub", "ann", "--email", "ann@demo.edu", "--ttl", "-60"])
+        .args([
+            "token",
+            "--sub",
+            "ann",
+            "--email",
+            "ann@demo.edu",
+            "--ttl",
+            "-60",
+        ])
         .output()
         .expect("token");
     let expired = String::from_utf8(expired.stdout).expect("utf8");
-    let (status, _, _) = request(port, "GET", "/v1/me/invitations", Some(expired.trim()), None);
+    let (status, _, _) = request(
+        port,
+        "GET",
+        "/v1/me/invitations",
+        Some(expired.trim()),
+        None,
+    );
     assert_eq!(status, 401);
     let ann = token("ann", "ann@demo.edu");
     let huge = format!(r#"{{"code":"{}"}}"#, "A".repeat(100_000));
     let (status, _, body) = request(port, "POST", "/v1/redemptions", Some(&ann), Some(&huge));
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("INVALID_REQUEST")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("INVALID_REQUEST"))
+    );
 }
 
 #[test]
@@ -151,7 +211,13 @@ fn without_a_seed_it_offers_a_demo_that_works() {
     let student = find("student token:");
     let invite_path = find("invite URL path:");
     assert!(lines.iter().any(|l| l.contains("curl -s -X POST")));
-    let (status, _, body) = request(server.port, "POST", "/v1/redemptions", Some(&student), Some(&format!(r#"{{"code":"{code}"}}"#)));
+    let (status, _, body) = request(
+        server.port,
+        "POST",
+        "/v1/redemptions",
+        Some(&student),
+        Some(&format!(r#"{{"code":"{code}"}}"#)),
+    );
     assert_eq!(status, 201, "{body}");
     let (status, _, body) = request(server.port, "GET", &invite_path, Some(&student), None);
     assert_eq!(status, 200, "{body}");
