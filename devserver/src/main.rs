@@ -20,13 +20,12 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use shared::config::{Config, Profile};
-use shared::domain::{
-    CodeRecord, InvitationRecord, InvitationStatus, InviteCode, InviteToken, random_id,
-};
+use shared::domain::{InviteCode, InviteToken};
 use shared::error::{ApiError, StoreError};
 use shared::http::{Function, MAX_BODY_BYTES, error_response, handle};
 use shared::mail::Outbox;
-use shared::seed::Seed;
+use shared::seed::{SEED_ACTOR, Seed};
+use shared::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
 use tokio::net::TcpListener;
 
 use crate::event::to_lambda_request;
@@ -165,33 +164,24 @@ async fn demo(server: &Server, port: u16) -> Result<(), String> {
         Err(err) => return Err(err.to_string()),
     }
     let code = InviteCode::generate();
-    store
-        .create_code(&CodeRecord {
-            code_id: random_id("code"),
-            code_hash: code.hash(),
-            license_id: "lic-demo".into(),
-            last4: code.last4().to_owned(),
-            max_uses: None,
-            expires_at: None,
-            revoked: false,
-            note: Some("devserver demo".into()),
-            created_at: now,
-        })
+    let options = CodeOptions {
+        note: Some("devserver demo".into()),
+        ..CodeOptions::default()
+    };
+    add_code(store, "lic-demo", &code, options, SEED_ACTOR, now)
         .await
         .map_err(|e| e.to_string())?;
     let token = InviteToken::generate();
-    store
-        .create_invitation(&InvitationRecord {
-            invitation_id: random_id("inv"),
-            token_hash: token.hash(),
-            license_id: "lic-demo".into(),
-            email: None,
-            status: InvitationStatus::Pending,
-            expires_at: None,
-            created_at: now,
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    add_invitation(
+        store,
+        "lic-demo",
+        &token,
+        InvitationOptions::default(),
+        SEED_ACTOR,
+        now,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let student = server
         .authorizer
         .mint("student-1", "student@demo.edu", true, 86_400)?;

@@ -51,6 +51,8 @@ pub enum ApiError {
     InviteEmailMismatch,
     #[error("license not found")]
     LicenseNotFound,
+    #[error("seat not found")]
+    SeatNotFound,
     #[error("too many messages")]
     TooManyMessages { retry_after_secs: u64 },
     #[error("service unavailable")]
@@ -92,6 +94,7 @@ impl ApiError {
             Self::InviteAlreadyUsed => "INVITE_ALREADY_USED",
             Self::InviteEmailMismatch => "INVITE_EMAIL_MISMATCH",
             Self::LicenseNotFound => "LICENSE_NOT_FOUND",
+            Self::SeatNotFound => "SEAT_NOT_FOUND",
             Self::TooManyMessages { .. } => "TOO_MANY_MESSAGES",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL_ERROR",
@@ -105,7 +108,8 @@ impl ApiError {
             Self::RouteNotFound
             | Self::CodeNotFound
             | Self::InviteNotFound
-            | Self::LicenseNotFound => StatusCode::NOT_FOUND,
+            | Self::LicenseNotFound
+            | Self::SeatNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::CodeExpired | Self::CodeRevoked | Self::LicenseExpired => StatusCode::GONE,
             Self::InviteExpired | Self::InviteRevoked => StatusCode::GONE,
@@ -171,6 +175,7 @@ impl ApiError {
                 "This invitation was sent to a different email address. Sign in with that address.".into()
             }
             Self::LicenseNotFound => "No such license, or you have no access to it.".into(),
+            Self::SeatNotFound => "That user holds no seat on this license.".into(),
             Self::TooManyMessages { retry_after_secs } => format!(
                 "You have sent the maximum number of messages to this license's owner. Try again in {retry_after_secs} seconds."
             ),

@@ -4,12 +4,13 @@
 
 use serde::Deserialize;
 
-use crate::domain::{
-    CodeRecord, Email, InvitationRecord, InvitationStatus, InviteCode, InviteToken, LicenseRecord,
-    Principal, Timestamp, random_id,
-};
+use crate::domain::{Email, InviteCode, InviteToken, LicenseRecord, Principal, Timestamp};
 use crate::error::StoreError;
+use crate::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
 use crate::store::Store;
+
+/// The actor named in the audit events of seeded codes and invitations.
+pub const SEED_ACTOR: &str = "seed";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -105,19 +106,13 @@ impl Seed {
                 if code.max_uses == Some(0) {
                     return Err(SeedError::Invalid("maxUses must be at least 1".into()));
                 }
-                store
-                    .create_code(&CodeRecord {
-                        code_id: random_id("code"),
-                        code_hash: parsed.hash(),
-                        license_id: lic.license_id.clone(),
-                        last4: parsed.last4().to_owned(),
-                        max_uses: code.max_uses,
-                        expires_at: code.expires_at,
-                        revoked: code.revoked,
-                        note: code.note.clone(),
-                        created_at: now,
-                    })
-                    .await?;
+                let options = CodeOptions {
+                    max_uses: code.max_uses,
+                    expires_at: code.expires_at,
+                    revoked: code.revoked,
+                    note: code.note.clone(),
+                };
+                add_code(store, &lic.license_id, &parsed, options, SEED_ACTOR, now).await?;
             }
             for inv in &lic.invitations {
                 let token = InviteToken::parse(&inv.token).ok_or_else(|| {
@@ -125,17 +120,12 @@ impl Seed {
                         "an invitation token must be 43 to 128 URL-safe characters".into(),
                     )
                 })?;
-                store
-                    .create_invitation(&InvitationRecord {
-                        invitation_id: random_id("inv"),
-                        token_hash: token.hash(),
-                        license_id: lic.license_id.clone(),
-                        email: inv.email.clone(),
-                        status: InvitationStatus::Pending,
-                        expires_at: inv.expires_at,
-                        created_at: now,
-                    })
-                    .await?;
+                let options = InvitationOptions {
+                    email: inv.email.clone(),
+                    expires_at: inv.expires_at,
+                    ..InvitationOptions::default()
+                };
+                add_invitation(store, &lic.license_id, &token, options, SEED_ACTOR, now).await?;
             }
         }
         Ok(())

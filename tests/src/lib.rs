@@ -9,14 +9,39 @@ use shared::App;
 use shared::app::Clock;
 use shared::config::{Config, Profile};
 use shared::domain::{
-    Caller, CodeRecord, Email, InvitationRecord, InvitationStatus, InviteCode, InviteToken,
-    LicenseRecord, Principal, Timestamp, random_id,
+    Caller, Email, InvitationStatus, InviteCode, InviteToken, LicenseRecord, Principal, Timestamp,
+    random_id,
 };
 use shared::error::MailError;
 use shared::mail::{Mailer, Outbox, OutgoingEmail};
+use shared::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
 use shared::store::{DynamoStore, MemoryStore, Store};
 
 pub mod events;
+
+/// Runs each named `async fn(Backend)` as two tests: `memory::<name>` on the
+/// embedded store and `dynamodb::<name>` on the DynamoDB emulator.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::Backend::Memory).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::Backend::DynamoDb).await
+                }
+            )*
+        }
+    };
+}
 
 /// Which store a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,18 +183,13 @@ impl TestApp {
         revoked: bool,
     ) -> InviteCode {
         let code = InviteCode::generate();
-        self.store()
-            .create_code(&CodeRecord {
-                code_id: random_id("code"),
-                code_hash: code.hash(),
-                license_id: license_id.to_owned(),
-                last4: code.last4().to_owned(),
-                max_uses,
-                expires_at,
-                revoked,
-                note: None,
-                created_at: self.now(),
-            })
+        let options = CodeOptions {
+            max_uses,
+            expires_at,
+            revoked,
+            note: None,
+        };
+        add_code(self.store(), license_id, &code, options, "test", self.now())
             .await
             .expect("create code");
         code
@@ -188,18 +208,22 @@ impl TestApp {
         status: InvitationStatus,
     ) -> InviteToken {
         let token = InviteToken::generate();
-        self.store()
-            .create_invitation(&InvitationRecord {
-                invitation_id: random_id("inv"),
-                token_hash: token.hash(),
-                license_id: license_id.to_owned(),
-                email: to.map(email),
-                status,
-                expires_at,
-                created_at: self.now(),
-            })
-            .await
-            .expect("create invitation");
+        let options = InvitationOptions {
+            email: to.map(email),
+            expires_at,
+            valid_days: None,
+            status,
+        };
+        add_invitation(
+            self.store(),
+            license_id,
+            &token,
+            options,
+            "test",
+            self.now(),
+        )
+        .await
+        .expect("create invitation");
         token
     }
 
@@ -224,7 +248,34 @@ pub fn user(sub: &str, address: &str) -> Caller {
         user_id: sub.to_owned(),
         email: Some(email(address)),
         email_verified: true,
+        name: Some(format!("User {sub}")),
     }
+}
+
+/// A mail service that refuses mail to one address and keeps the rest.
+pub struct RefusingOne {
+    pub refuse: String,
+    pub outbox: Arc<Outbox>,
+}
+
+#[async_trait]
+impl Mailer for RefusingOne {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
+        if email.to.iter().any(|to| to == &self.refuse) {
+            return Err(MailError::Unavailable("MessageRejected".into()));
+        }
+        self.outbox.send(email).await
+    }
+}
+
+/// The invite token in an email's text (`…/invite/<token>`).
+pub fn token_in(email: &OutgoingEmail) -> String {
+    email
+        .text
+        .split_whitespace()
+        .find_map(|word| word.split("/invite/").nth(1))
+        .expect("an invite URL in the email")
+        .to_owned()
 }
 
 /// A mail service that refuses everything, as SES does when throttling.

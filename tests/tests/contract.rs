@@ -7,28 +7,7 @@ use shared::config::{Config, Profile};
 use shared::domain::{InvitationStatus, JoinedVia};
 use shared::service::{contact, invites, me, redeem};
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::Memory).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Backend::DynamoDb).await
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+integration_tests::on_both_stores!(
     redeeming_a_code_takes_one_seat_and_lists_it,
     redeeming_again_returns_the_same_seat,
     unknown_expired_and_revoked_codes_are_refused,

@@ -8,4 +8,4 @@ mod secret;
 pub use code::InviteCode;
 pub use email::Email;
 pub use model::*;
-pub use secret::{InviteToken, SecretHash, random_id};
+pub use secret::{InviteToken, SecretHash, random_id, time_ordered_id};

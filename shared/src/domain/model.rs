@@ -27,6 +27,8 @@ pub struct Caller {
     pub user_id: String,
     pub email: Option<Email>,
     pub email_verified: bool,
+    /// The display name (`name` claim), shown to invitees as the inviter.
+    pub name: Option<String>,
 }
 
 impl Caller {
@@ -140,6 +142,9 @@ pub struct InvitationRecord {
     pub status: InvitationStatus,
     pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// Days the link stays valid from when it was (re)issued; a resend
+    /// restarts the expiry with this. `None`: as `expires_at` says.
+    pub valid_days: Option<u32>,
 }
 
 impl InvitationRecord {
@@ -226,6 +231,65 @@ pub enum Role {
     Member,
     Admin,
     Owner,
+}
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EventKind {
+    SeatClaimed,
+    /// The member left.
+    SeatReleased,
+    /// An admin freed the member's seat.
+    SeatRemoved,
+    CodeCreated,
+    CodeRevoked,
+    InvitationCreated,
+    InvitationRevoked,
+    InvitationResent,
+    /// The invitation email could not be sent; the invitation was withdrawn.
+    InvitationUndeliverable,
+    SeatsChanged,
+}
+
+/// One entry of a license's audit trail, written in the same transaction as
+/// the change it records. `shard` spreads a hot license's events over
+/// partitions (a claim uses its seat shard).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub event_id: String,
+    pub license_id: String,
+    pub at: Timestamp,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// Who did it: a user id, or `operator` for the back office.
+    pub actor: String,
+    /// The member concerned, for seat events.
+    pub user_id: Option<String>,
+    pub code_id: Option<String>,
+    pub invitation_id: Option<String>,
+    /// Free text: seat counts for `seatsChanged`, the reason for withdrawals.
+    pub detail: Option<String>,
+    #[serde(skip)]
+    pub shard: u16,
+}
+
+impl Event {
+    pub fn new(license_id: &str, kind: EventKind, actor: &str, at: Timestamp) -> Self {
+        Self {
+            event_id: super::time_ordered_id("evt", at),
+            license_id: license_id.to_owned(),
+            at,
+            kind,
+            actor: actor.to_owned(),
+            user_id: None,
+            code_id: None,
+            invitation_id: None,
+            detail: None,
+            shard: 0,
+        }
+    }
 }
 
 // ---- API shapes -----------------------------------------------------------

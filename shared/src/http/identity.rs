@@ -30,5 +30,15 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
         user_id: user_id.to_owned(),
         email: claims.get("email").and_then(|e| Email::parse(e)),
         email_verified,
+        name: claims
+            .get("name")
+            .map(|n| {
+                n.trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(100)
+                    .collect::<String>()
+            })
+            .filter(|n| !n.is_empty()),
     })
 }

@@ -2,6 +2,7 @@
 //! identity from the authorizer context, JSON in and out, the error
 //! envelope, and the routing table that says which function owns a route.
 
+mod admin;
 mod identity;
 mod request;
 mod response;

@@ -5,6 +5,7 @@ use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 
+use super::admin::AdminRoute;
 use super::identity::caller;
 use super::request::json_body;
 use super::response::{error_response, json_response, no_content};
@@ -19,11 +20,15 @@ pub enum Function {
     AcceptInvite,
     ListInvitations,
     ContactOwner,
+    /// Admin: licenses, codes, seats, audit trail.
+    LicenseAdmin,
+    /// Admin: invitations (the only admin function that sends email).
+    InvitationAdmin,
     All,
 }
 
 /// A matched route with its path parameters.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Route<'a> {
     Redeem,
     PreviewInvite(&'a str),
@@ -32,6 +37,7 @@ enum Route<'a> {
     MyInvitations,
     LeaveLicense(&'a str),
     ContactOwner(&'a str),
+    Admin(AdminRoute<'a>),
 }
 
 impl Route<'_> {
@@ -43,6 +49,13 @@ impl Route<'_> {
             }
             Route::MyInvitations | Route::LeaveLicense(_) => Function::ListInvitations,
             Route::ContactOwner(_) => Function::ContactOwner,
+            Route::Admin(
+                AdminRoute::CreateInvitations(_)
+                | AdminRoute::ListInvitations(_)
+                | AdminRoute::RevokeInvitation(..)
+                | AdminRoute::ResendInvitation(..),
+            ) => Function::InvitationAdmin,
+            Route::Admin(_) => Function::LicenseAdmin,
         }
     }
 }
@@ -50,30 +63,52 @@ impl Route<'_> {
 /// Matches method and path. Anything before the `v1` segment (an API
 /// Gateway stage or a base path mapping) is ignored.
 fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
+    use Method as M;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let v1 = segments
         .iter()
         .position(|s| *s == "v1")
         .ok_or(ApiError::RouteNotFound)?;
-    let only = |allowed: Method, found: Route<'a>| {
-        if method == allowed {
-            Ok(found)
-        } else {
-            Err(ApiError::MethodNotAllowed)
+    let candidates: Vec<(Method, Route)> = match segments[v1 + 1..] {
+        ["redemptions"] => vec![(M::POST, Route::Redeem)],
+        ["invites", token] => vec![(M::GET, Route::PreviewInvite(token))],
+        ["invites", token, "accept"] => vec![(M::POST, Route::AcceptInvite(token))],
+        ["invites", token, "decline"] => vec![(M::POST, Route::DeclineInvite(token))],
+        ["me", "invitations"] => vec![(M::GET, Route::MyInvitations)],
+        ["me", "licenses", id] => vec![(M::DELETE, Route::LeaveLicense(id))],
+        ["licenses"] => vec![(M::GET, Route::Admin(AdminRoute::Licenses))],
+        ["licenses", id] => vec![(M::GET, Route::Admin(AdminRoute::License(id)))],
+        ["licenses", id, "contact-owner"] => vec![(M::POST, Route::ContactOwner(id))],
+        ["licenses", id, "codes"] => vec![
+            (M::POST, Route::Admin(AdminRoute::CreateCode(id))),
+            (M::GET, Route::Admin(AdminRoute::ListCodes(id))),
+        ],
+        ["licenses", id, "codes", code] => {
+            vec![(M::DELETE, Route::Admin(AdminRoute::RevokeCode(id, code)))]
         }
+        ["licenses", id, "invitations"] => vec![
+            (M::POST, Route::Admin(AdminRoute::CreateInvitations(id))),
+            (M::GET, Route::Admin(AdminRoute::ListInvitations(id))),
+        ],
+        ["licenses", id, "invitations", inv] => vec![(
+            M::DELETE,
+            Route::Admin(AdminRoute::RevokeInvitation(id, inv)),
+        )],
+        ["licenses", id, "invitations", inv, "resend"] => {
+            vec![(M::POST, Route::Admin(AdminRoute::ResendInvitation(id, inv)))]
+        }
+        ["licenses", id, "seats"] => vec![(M::GET, Route::Admin(AdminRoute::ListSeats(id)))],
+        ["licenses", id, "seats", user] => {
+            vec![(M::DELETE, Route::Admin(AdminRoute::RemoveSeat(id, user)))]
+        }
+        ["licenses", id, "events"] => vec![(M::GET, Route::Admin(AdminRoute::Events(id)))],
+        _ => return Err(ApiError::RouteNotFound),
     };
-    match &segments[v1 + 1..] {
-        ["redemptions"] => only(Method::POST, Route::Redeem),
-        ["invites", token] => only(Method::GET, Route::PreviewInvite(token)),
-        ["invites", token, "accept"] => only(Method::POST, Route::AcceptInvite(token)),
-        ["invites", token, "decline"] => only(Method::POST, Route::DeclineInvite(token)),
-        ["me", "invitations"] => only(Method::GET, Route::MyInvitations),
-        ["me", "licenses", license_id] => only(Method::DELETE, Route::LeaveLicense(license_id)),
-        ["licenses", license_id, "contact-owner"] => {
-            only(Method::POST, Route::ContactOwner(license_id))
-        }
-        _ => Err(ApiError::RouteNotFound),
-    }
+    candidates
+        .into_iter()
+        .find(|(allowed, _)| allowed == method)
+        .map(|(_, found)| found)
+        .ok_or(ApiError::MethodNotAllowed)
 }
 
 /// The whole request cycle of one function. Never fails: every error is a
@@ -122,16 +157,8 @@ async fn dispatch(
             ))
         }
         Route::MyInvitations => {
-            let query = req.query_string_parameters();
-            let limit = match query.first("limit") {
-                None => me::DEFAULT_PAGE_SIZE,
-                Some(raw) => raw
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=me::MAX_PAGE_SIZE).contains(n))
-                    .ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?,
-            };
-            let cursor = query.first("cursor").map(me::decode_cursor).transpose()?;
+            let (limit, cursor) = paging(req)?;
+            let cursor = cursor.as_deref().map(me::decode_cursor).transpose()?;
             let page = me::my_invitations(app, &caller, limit, cursor.as_ref()).await?;
             Ok(json_response(StatusCode::OK, &page))
         }
@@ -154,9 +181,23 @@ async fn dispatch(
                 &serde_json::json!({ "messageId": message_id }),
             ))
         }
+        Route::Admin(admin) => super::admin::dispatch(app, &caller, admin, req).await,
     }
 }
 
+/// `limit` (1–100, default 50) and `cursor` query parameters.
+pub(super) fn paging(req: &Request) -> Result<(usize, Option<String>), ApiError> {
+    let query = req.query_string_parameters();
+    let limit = match query.first("limit") {
+        None => me::DEFAULT_PAGE_SIZE,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=me::MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?,
+    };
+    Ok((limit, query.first("cursor").map(str::to_owned)))
+}
 fn claimed_response(claimed: &Claimed) -> Response<Body> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]

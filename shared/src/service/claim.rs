@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use crate::App;
 use crate::domain::{
-    Caller, CodeRecord, Counter, Email, InvitationRecord, InvitationStatus, JoinedVia, License,
-    Seat, SeatRecord,
+    Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord, InvitationStatus,
+    JoinedVia, License, Seat, SeatRecord,
 };
 use crate::error::ApiError;
 use crate::store::{ClaimError, ClaimPlan, ClaimVia, Rejection};
@@ -134,14 +134,19 @@ pub(crate) async fn claim_seat(
             via_id,
             shard,
         };
-        match app
-            .store
-            .claim(&ClaimPlan {
-                seat: seat.clone(),
-                via,
-            })
-            .await
-        {
+        let mut event = Event::new(&license.license_id, EventKind::SeatClaimed, user_id, now);
+        event.user_id = Some(user_id.to_owned());
+        event.shard = shard;
+        match &via {
+            ClaimVia::Code { code_id, .. } => event.code_id = Some(code_id.clone()),
+            ClaimVia::Invitation { .. } => event.invitation_id = Some(seat.via_id.clone()),
+        }
+        let plan = ClaimPlan {
+            seat: seat.clone(),
+            via,
+            event,
+        };
+        match app.store.claim(&plan).await {
             Ok(()) => {
                 tracing::info!(license_id = %license.license_id, user_id, shard, via = ?joined_via, "seat claimed");
                 return Ok(Claimed {

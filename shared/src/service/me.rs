@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use crate::App;
-use crate::domain::{Caller, InvitationStatus, MyLicense, PendingInvitation};
+use crate::domain::{Caller, Event, EventKind, InvitationStatus, MyLicense, PendingInvitation};
 use crate::error::ApiError;
 use crate::store::SeatCursor;
 
@@ -112,7 +112,15 @@ pub async fn leave(app: &App, caller: &Caller, license_id: &str) -> Result<(), A
         .seat(&caller.user_id, license_id)
         .await?
         .ok_or(ApiError::LicenseNotFound)?;
-    if !app.store.release_seat(&seat).await? {
+    let mut event = Event::new(
+        license_id,
+        EventKind::SeatReleased,
+        &caller.user_id,
+        app.now(),
+    );
+    event.user_id = Some(caller.user_id.clone());
+    event.shard = seat.shard;
+    if !app.store.release_seat(&seat, &event).await? {
         return Err(ApiError::LicenseNotFound);
     }
     tracing::info!(license_id, user_id = %caller.user_id, "seat released");

@@ -1,10 +1,13 @@
 //! Use cases: one module per member journey. They speak domain types only
 //! and reach storage and mail through the ports on [`crate::App`].
 
+pub mod admin;
 mod claim;
 pub mod contact;
+pub mod cursor;
 pub mod invites;
 pub mod me;
+pub mod provision;
 pub mod redeem;
 
 pub use claim::Claimed;

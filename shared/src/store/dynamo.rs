@@ -7,9 +7,17 @@
 //! | seat counter shard | `LIC#<licenseId>#SEATS#<i>`| `COUNTER`    |         |
 //! | code               | `CODE#<sha256>`            | `CODE`       |         |
 //! | code use shard     | `CODE#<codeId>#USES#<i>`   | `COUNTER`    |         |
-//! | invitation         | `INV#<sha256>`             | `INVITATION` | gsi1 `EMAIL#<email>` while pending |
-//! | seat               | `USER#<sub>`               | `SEAT#<licenseId>` | lsi1 `SEAT#<joinedAt>#<licenseId>` |
+//! | code               | (gsi2)                     |              | gsi2 `CODES#<licenseId>` / `<codeId>` |
+//! | invitation         | `INV#<sha256>`             | `INVITATION` | gsi1 `EMAIL#<email>` while pending; gsi2 `INVS#<licenseId>` / `<invitationId>` |
+//! | seat               | `USER#<sub>`               | `SEAT#<licenseId>` | lsi1 `SEAT#<joinedAt>#<licenseId>`; gsi2 `SEATS#<licenseId>#<shard>` / `<joinedAt>#<sub>` |
+//! | admin entry        | `USER#<sub>`               | `ADMIN#<licenseId>` |         |
+//! | audit event        | `EVENTS#<licenseId>#<shard>` | `<eventId>` |         |
 //! | limit window       | `LIMIT#<key>`              | `LIMIT`      | TTL on `ttl` |
+//!
+//! Ids of codes, invitations and events sort by creation time, so their
+//! sort keys give newest-first listings. Seat and event keys carry the
+//! seat shard, so a hot license spreads those writes (and their index
+//! entries) over 16 partitions; listings merge the 16.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,18 +36,19 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClaimContext, ClaimError, ClaimPlan, ClaimVia, LimitWindow, Page, Rejection, SeatCursor, Store,
-    use_caps,
+    ClaimContext, ClaimError, ClaimPlan, ClaimVia, KeyPage, LimitWindow, Page, Rejection,
+    SeatCursor, Store, resplit_capacity, seat_position, use_caps,
 };
 use crate::domain::{
-    COUNTER_SHARDS, CodeRecord, Counter, Email, InvitationRecord, InvitationStatus, JoinedVia,
-    LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, split_capacity,
+    COUNTER_SHARDS, CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus,
+    JoinedVia, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, split_capacity,
 };
 use crate::error::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 
 const GSI_EMAIL: &str = "gsi1";
+const GSI_LICENSE: &str = "gsi2";
 const LSI_JOINED: &str = "lsi1";
 const BATCH_GET_MAX_KEYS: usize = 100;
 const UNPROCESSED_RETRIES: u32 = 5;
@@ -85,6 +94,17 @@ fn invitation_key(hash: &SecretHash) -> Item {
 
 fn seat_key(user_id: &str, license_id: &str) -> Item {
     key(format!("USER#{user_id}"), &format!("SEAT#{license_id}"))
+}
+
+fn admin_key(user_id: &str, license_id: &str) -> Item {
+    key(format!("USER#{user_id}"), &format!("ADMIN#{license_id}"))
+}
+
+fn event_key(event: &Event) -> Item {
+    key(
+        format!("EVENTS#{}#{}", event.license_id, event.shard),
+        &event.event_id,
+    )
 }
 
 fn limit_key(limit: &str) -> Item {
@@ -136,6 +156,11 @@ struct CodeItem {
     revoked: bool,
     note: Option<String>,
     created_at: Timestamp,
+    /// Index keys: written, never needed when reading back.
+    #[serde(default)]
+    gsi2pk: String,
+    #[serde(default)]
+    gsi2sk: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -153,6 +178,13 @@ struct InvitationItem {
     gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi1sk: Option<String>,
+    #[serde(default)]
+    valid_days: Option<u32>,
+    /// Index keys: written, never needed when reading back.
+    #[serde(default)]
+    gsi2pk: String,
+    #[serde(default)]
+    gsi2sk: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,7 +197,19 @@ struct SeatItem {
     joined_via: JoinedVia,
     via_id: String,
     shard: u16,
+    #[serde(default)]
     lsi1sk: String,
+    /// Index keys: written, never needed when reading back.
+    #[serde(default)]
+    gsi2pk: String,
+    #[serde(default)]
+    gsi2sk: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdminItem {
+    license_id: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -230,6 +274,7 @@ impl From<InvitationItem> for InvitationRecord {
             status: i.status,
             expires_at: i.expires_at,
             created_at: i.created_at,
+            valid_days: i.valid_days,
         }
     }
 }
@@ -248,6 +293,53 @@ impl From<SeatItem> for SeatRecord {
     }
 }
 
+fn event_item(event: &Event) -> Result<Item, StoreError> {
+    to_item(event, event_key(event))
+}
+
+fn code_item(code: &CodeRecord) -> Result<Item, StoreError> {
+    to_item(
+        &CodeItem {
+            code_id: code.code_id.clone(),
+            code_hash: code.code_hash.as_str().to_owned(),
+            license_id: code.license_id.clone(),
+            last4: code.last4.clone(),
+            max_uses: code.max_uses,
+            expires_at: code.expires_at,
+            revoked: code.revoked,
+            note: code.note.clone(),
+            created_at: code.created_at,
+            gsi2pk: format!("CODES#{}", code.license_id),
+            gsi2sk: code.code_id.clone(),
+        },
+        code_key(&code.code_hash),
+    )
+}
+
+fn invitation_item(invitation: &InvitationRecord) -> Result<Item, StoreError> {
+    let pending_email = invitation
+        .email
+        .as_ref()
+        .filter(|_| invitation.status == InvitationStatus::Pending);
+    to_item(
+        &InvitationItem {
+            invitation_id: invitation.invitation_id.clone(),
+            token_hash: invitation.token_hash.as_str().to_owned(),
+            license_id: invitation.license_id.clone(),
+            email: invitation.email.clone(),
+            status: invitation.status,
+            expires_at: invitation.expires_at,
+            created_at: invitation.created_at,
+            gsi1pk: pending_email.map(|e| format!("EMAIL#{}", e.as_str())),
+            gsi1sk: pending_email.map(|_| invitation.invitation_id.clone()),
+            valid_days: invitation.valid_days,
+            gsi2pk: format!("INVS#{}", invitation.license_id),
+            gsi2sk: invitation.invitation_id.clone(),
+        },
+        invitation_key(&invitation.token_hash),
+    )
+}
+
 fn seat_item(seat: &SeatRecord) -> Result<Item, StoreError> {
     to_item(
         &SeatItem {
@@ -259,6 +351,8 @@ fn seat_item(seat: &SeatRecord) -> Result<Item, StoreError> {
             via_id: seat.via_id.clone(),
             shard: seat.shard,
             lsi1sk: joined_sort_key(seat.joined_at, &seat.license_id),
+            gsi2pk: format!("SEATS#{}#{}", seat.license_id, seat.shard),
+            gsi2sk: seat_position(seat),
         },
         seat_key(&seat.user_id, &seat.license_id),
     )
@@ -413,6 +507,8 @@ impl DynamoStore {
             .attribute_definitions(attr("gsi1pk")?)
             .attribute_definitions(attr("gsi1sk")?)
             .attribute_definitions(attr("lsi1sk")?)
+            .attribute_definitions(attr("gsi2pk")?)
+            .attribute_definitions(attr("gsi2sk")?)
             .key_schema(schema("pk", KeyType::Hash)?)
             .key_schema(schema("sk", KeyType::Range)?)
             .global_secondary_indexes(
@@ -420,6 +516,15 @@ impl DynamoStore {
                     .index_name(GSI_EMAIL)
                     .key_schema(schema("gsi1pk", KeyType::Hash)?)
                     .key_schema(schema("gsi1sk", KeyType::Range)?)
+                    .projection(all.clone())
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(GSI_LICENSE)
+                    .key_schema(schema("gsi2pk", KeyType::Hash)?)
+                    .key_schema(schema("gsi2sk", KeyType::Range)?)
                     .projection(all.clone())
                     .build()
                     .map_err(build_err)?,
@@ -575,22 +680,12 @@ impl DynamoStore {
             .build())
     }
 
-    /// Creates `item` plus one counter per cap, all or nothing.
-    async fn create_with_counters(
-        &self,
-        op: &str,
-        item: Item,
-        counter_keys: impl Iterator<Item = Item>,
-        caps: Vec<Option<u32>>,
-        id: &str,
-    ) -> Result<(), StoreError> {
-        let mut writes = vec![self.put(item, "attribute_not_exists(pk)")?];
-        for (key, cap) in counter_keys.zip(caps) {
-            writes.push(self.put(
-                to_item(&CounterItem { cap, used: 0 }, key)?,
-                "attribute_not_exists(pk)",
-            )?);
-        }
+    /// Puts every item, each only if absent, all or nothing.
+    async fn create_all(&self, op: &str, items: Vec<Item>, id: &str) -> Result<(), StoreError> {
+        let writes = items
+            .into_iter()
+            .map(|item| self.put(item, "attribute_not_exists(pk)"))
+            .collect::<Result<Vec<_>, _>>()?;
         match self.transact(op, writes).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes))
@@ -603,6 +698,154 @@ impl DynamoStore {
             ))),
             Err(TransactFailure::Store(err)) => Err(err),
         }
+    }
+
+    /// Runs a transaction whose conditions only guard a state change:
+    /// `Ok(false)` when a condition failed, retried on conflicts.
+    async fn transact_guarded(
+        &self,
+        op: &str,
+        build: impl Fn() -> Result<Vec<TransactWriteItem>, StoreError>,
+    ) -> Result<bool, StoreError> {
+        for attempt in 0..4u32 {
+            match self.transact(op, build()?).await {
+                Ok(()) => return Ok(true),
+                Err(TransactFailure::Cancelled(codes)) => {
+                    if codes.iter().any(|c| c == "ConditionalCheckFailed") {
+                        return Ok(false);
+                    }
+                    if !codes.iter().any(|c| c == "TransactionConflict") {
+                        return Err(StoreError::Internal(format!("{op} cancelled: {codes:?}")));
+                    }
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                Err(TransactFailure::Store(err)) => return Err(err),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{op}: transaction conflicts"
+        )))
+    }
+
+    fn update(
+        &self,
+        key: Item,
+        expression: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression(condition);
+        for (name, value) in names {
+            update = update.expression_attribute_names(*name, *value);
+        }
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(build_err)?)
+            .build())
+    }
+
+    /// Queries one partition of an index (or the table) newest first, at
+    /// most `limit` items whose sort key meets `sk`.
+    async fn query_desc(
+        &self,
+        index: Option<&str>,
+        (pk_name, pk): (&str, String),
+        sk_name: &str,
+        sk: SortKey<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        let condition = match sk {
+            SortKey::Any => format!("{pk_name} = :pk"),
+            SortKey::Before(before) => {
+                values.insert(":sk".into(), s(before));
+                format!("{pk_name} = :pk AND {sk_name} < :sk")
+            }
+            SortKey::Equals(exact) => {
+                values.insert(":sk".into(), s(exact));
+                format!("{pk_name} = :pk AND {sk_name} = :sk")
+            }
+        };
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(&condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", &e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if items.len() < limit => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Merges the 16 shard partitions of a sharded listing into one
+    /// newest-first page: each shard's first `limit + 1` items below
+    /// `before` hold the global first `limit + 1`.
+    async fn merged_shards<T>(
+        &self,
+        index: Option<&str>,
+        pk_of_shard: impl Fn(u16) -> (&'static str, String),
+        sk_name: &str,
+        before: Option<&str>,
+        limit: usize,
+        decode: impl Fn(Item) -> Result<(String, T), StoreError>,
+    ) -> Result<KeyPage<T>, StoreError> {
+        let mut all = Vec::new();
+        for shard in 0..COUNTER_SHARDS {
+            for item in self
+                .query_desc(
+                    index,
+                    pk_of_shard(shard),
+                    sk_name,
+                    SortKey::before(before),
+                    limit + 1,
+                )
+                .await?
+            {
+                all.push(decode(item)?);
+            }
+        }
+        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.truncate(limit + 1);
+        let next = (all.len() > limit).then(|| all[limit - 1].0.clone());
+        all.truncate(limit);
+        Ok(KeyPage {
+            items: all.into_iter().map(|(_, item)| item).collect(),
+            next,
+        })
+    }
+
+    async fn counters(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Counter>, StoreError> {
+        let n = keys.len();
+        let mut found = self.batch_get(keys.clone(), consistent).await?;
+        keys.iter()
+            .zip(0u16..)
+            .map(|(key, index)| counter_from(index, pk_of(key).and_then(|pk| found.remove(pk))))
+            .take(n)
+            .collect()
     }
 
     fn increment(&self, key: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
@@ -649,6 +892,20 @@ impl DynamoStore {
             Err(err) if is_conditional_failure(&err) => Ok(None),
             Err(err) => Err(classify("PutItem", &err)),
         }
+    }
+}
+
+/// A condition on the sort key of a query.
+#[derive(Clone, Copy)]
+enum SortKey<'a> {
+    Any,
+    Before(&'a str),
+    Equals(&'a str),
+}
+
+impl<'a> SortKey<'a> {
+    fn before(key: Option<&'a str>) -> Self {
+        key.map_or(SortKey::Any, SortKey::Before)
     }
 }
 
@@ -765,6 +1022,7 @@ impl Store for DynamoStore {
                     .build(),
             ),
         }
+        writes.push(self.put(event_item(&plan.event)?, "attribute_not_exists(pk)")?);
         match self.transact("TransactWriteItems claim", writes).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) => {
@@ -797,7 +1055,7 @@ impl Store for DynamoStore {
             .transpose()
     }
 
-    async fn release_seat(&self, seat: &SeatRecord) -> Result<bool, StoreError> {
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<bool, StoreError> {
         for attempt in 0..4u32 {
             let writes = vec![
                 TransactWriteItem::builder()
@@ -826,6 +1084,7 @@ impl Store for DynamoStore {
                             .map_err(build_err)?,
                     )
                     .build(),
+                self.put(event_item(event)?, "attribute_not_exists(pk)")?,
             ];
             match self.transact("TransactWriteItems release", writes).await {
                 Ok(()) => return Ok(true),
@@ -1103,9 +1362,10 @@ impl Store for DynamoStore {
     }
 
     async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError> {
-        let item = to_item(
+        let id = &license.license_id;
+        let mut items = vec![to_item(
             &LicenseItem {
-                license_id: license.license_id.clone(),
+                license_id: id.clone(),
                 name: license.name.clone(),
                 organization: license.organization.clone(),
                 product: license.product.clone(),
@@ -1116,91 +1376,342 @@ impl Store for DynamoStore {
                 admins: license.admins.clone(),
                 created_at: license.created_at,
             },
-            license_key(&license.license_id),
-        )?;
-        let id = &license.license_id;
-        let caps = split_capacity(license.seats_total)
-            .into_iter()
-            .map(Some)
-            .collect();
-        self.create_with_counters(
-            "TransactWriteItems create license",
-            item,
-            (0..COUNTER_SHARDS).map(|i| seat_counter_key(id, i)),
-            caps,
-            id,
-        )
-        .await
-    }
-
-    async fn create_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
-        let item = to_item(
-            &CodeItem {
-                code_id: code.code_id.clone(),
-                code_hash: code.code_hash.as_str().to_owned(),
-                license_id: code.license_id.clone(),
-                last4: code.last4.clone(),
-                max_uses: code.max_uses,
-                expires_at: code.expires_at,
-                revoked: code.revoked,
-                note: code.note.clone(),
-                created_at: code.created_at,
-            },
-            code_key(&code.code_hash),
-        )?;
-        let id = &code.code_id;
-        self.create_with_counters(
-            "TransactWriteItems create code",
-            item,
-            (0..COUNTER_SHARDS).map(|i| use_counter_key(id, i)),
-            use_caps(code.max_uses),
-            id,
-        )
-        .await
-    }
-
-    async fn create_invitation(&self, invitation: &InvitationRecord) -> Result<(), StoreError> {
-        let pending_email = invitation
-            .email
-            .as_ref()
-            .filter(|_| invitation.status == InvitationStatus::Pending);
-        let item = to_item(
-            &InvitationItem {
-                invitation_id: invitation.invitation_id.clone(),
-                token_hash: invitation.token_hash.as_str().to_owned(),
-                license_id: invitation.license_id.clone(),
-                email: invitation.email.clone(),
-                status: invitation.status,
-                expires_at: invitation.expires_at,
-                created_at: invitation.created_at,
-                gsi1pk: pending_email.map(|e| format!("EMAIL#{}", e.as_str())),
-                gsi1sk: pending_email.map(|_| {
-                    format!(
-                        "INV#{}#{}",
-                        invitation
-                            .created_at
-                            .to_rfc3339_opts(SecondsFormat::Millis, true),
-                        invitation.invitation_id
-                    )
-                }),
-            },
-            invitation_key(&invitation.token_hash),
-        )?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_conditional_failure(&err) => {
-                Err(StoreError::AlreadyExists(invitation.invitation_id.clone()))
-            }
-            Err(err) => Err(classify("PutItem invitation", &err)),
+            license_key(id),
+        )?];
+        for (i, cap) in (0..COUNTER_SHARDS).zip(split_capacity(license.seats_total)) {
+            items.push(to_item(
+                &CounterItem {
+                    cap: Some(cap),
+                    used: 0,
+                },
+                seat_counter_key(id, i),
+            )?);
         }
+        let mut subs: Vec<&str> = std::iter::once(&license.owner)
+            .chain(&license.admins)
+            .map(|p| p.sub.as_str())
+            .collect();
+        subs.sort_unstable();
+        subs.dedup();
+        for sub in subs {
+            items.push(to_item(
+                &AdminItem {
+                    license_id: id.clone(),
+                },
+                admin_key(sub, id),
+            )?);
+        }
+        self.create_all("TransactWriteItems create license", items, id)
+            .await
+    }
+
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
+        let mut items = vec![code_item(code)?, event_item(event)?];
+        for (i, cap) in (0..COUNTER_SHARDS).zip(use_caps(code.max_uses)) {
+            items.push(to_item(
+                &CounterItem { cap, used: 0 },
+                use_counter_key(&code.code_id, i),
+            )?);
+        }
+        self.create_all("TransactWriteItems create code", items, &code.code_id)
+            .await
+    }
+
+    async fn create_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let items = vec![invitation_item(invitation)?, event_item(event)?];
+        self.create_all(
+            "TransactWriteItems create invitation",
+            items,
+            &invitation.invitation_id,
+        )
+        .await
+    }
+
+    async fn administered_licenses(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<String>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :admin)")
+            .expression_attribute_values(":pk", s(format!("USER#{user_id}")))
+            .expression_attribute_values(":admin", s("ADMIN#"))
+            .set_exclusive_start_key(after.map(|a| admin_key(user_id, a)))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("Query admin entries", &e))?;
+        let mut ids = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<AdminItem>(item).map(|a| a.license_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = (ids.len() > limit).then(|| ids[limit - 1].clone());
+        ids.truncate(limit);
+        Ok(KeyPage { items: ids, next })
+    }
+
+    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+        let items = self
+            .query_desc(
+                Some(GSI_LICENSE),
+                ("gsi2pk", format!("CODES#{license_id}")),
+                "gsi2sk",
+                SortKey::Any,
+                usize::MAX >> 1,
+            )
+            .await?;
+        let mut codes = Vec::with_capacity(items.len());
+        for item in items {
+            let code: CodeRecord = from_item::<CodeItem>(item)?.into();
+            let keys = (0..COUNTER_SHARDS)
+                .map(|i| use_counter_key(&code.code_id, i))
+                .collect();
+            let uses = self
+                .counters(keys, false)
+                .await?
+                .iter()
+                .map(|c| c.used)
+                .sum();
+            codes.push((code, uses));
+        }
+        Ok(codes)
+    }
+
+    async fn code_by_id(
+        &self,
+        license_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeRecord>, StoreError> {
+        let items = self
+            .query_desc(
+                Some(GSI_LICENSE),
+                ("gsi2pk", format!("CODES#{license_id}")),
+                "gsi2sk",
+                SortKey::Equals(code_id),
+                1,
+            )
+            .await?;
+        items
+            .into_iter()
+            .next()
+            .map(|item| from_item::<CodeItem>(item).map(CodeRecord::from))
+            .transpose()
+    }
+
+    async fn revoke_code(&self, code: &CodeRecord, event: &Event) -> Result<bool, StoreError> {
+        self.transact_guarded("TransactWriteItems revoke code", || {
+            Ok(vec![
+                self.update(
+                    code_key(&code.code_hash),
+                    "SET revoked = :yes",
+                    "attribute_exists(pk) AND revoked = :no",
+                    &[],
+                    vec![
+                        (":yes", AttributeValue::Bool(true)),
+                        (":no", AttributeValue::Bool(false)),
+                    ],
+                )?,
+                self.put(event_item(event)?, "attribute_not_exists(pk)")?,
+            ])
+        })
+        .await
+    }
+
+    async fn license_invitations(
+        &self,
+        license_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<InvitationRecord>, StoreError> {
+        let mut items = self
+            .query_desc(
+                Some(GSI_LICENSE),
+                ("gsi2pk", format!("INVS#{license_id}")),
+                "gsi2sk",
+                SortKey::before(after),
+                limit + 1,
+            )
+            .await?
+            .into_iter()
+            .map(|item| from_item::<InvitationItem>(item).map(InvitationRecord::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = (items.len() > limit).then(|| items[limit - 1].invitation_id.clone());
+        items.truncate(limit);
+        Ok(KeyPage { items, next })
+    }
+
+    async fn invitation_by_id(
+        &self,
+        license_id: &str,
+        invitation_id: &str,
+    ) -> Result<Option<InvitationRecord>, StoreError> {
+        let items = self
+            .query_desc(
+                Some(GSI_LICENSE),
+                ("gsi2pk", format!("INVS#{license_id}")),
+                "gsi2sk",
+                SortKey::Equals(invitation_id),
+                1,
+            )
+            .await?;
+        let Some(item) = items.into_iter().next() else {
+            return Ok(None);
+        };
+        let found: InvitationRecord = from_item::<InvitationItem>(item)?.into();
+        // The index lags; the item itself is the truth.
+        self.invitation(&found.token_hash).await
+    }
+
+    async fn revoke_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        self.transact_guarded("TransactWriteItems revoke invitation", || {
+            Ok(vec![
+                self.update(
+                    invitation_key(&invitation.token_hash),
+                    "SET #status = :revoked REMOVE gsi1pk, gsi1sk",
+                    "#status = :pending",
+                    &[("#status", "status")],
+                    vec![(":revoked", s("revoked")), (":pending", s("pending"))],
+                )?,
+                self.put(event_item(event)?, "attribute_not_exists(pk)")?,
+            ])
+        })
+        .await
+    }
+
+    async fn reissue_invitation(
+        &self,
+        old: &InvitationRecord,
+        fresh: &InvitationRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        self.transact_guarded("TransactWriteItems reissue invitation", || {
+            Ok(vec![
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(invitation_key(&old.token_hash)))
+                            .condition_expression("#status = :pending")
+                            .expression_attribute_names("#status", "status")
+                            .expression_attribute_values(":pending", s("pending"))
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .build(),
+                self.put(invitation_item(fresh)?, "attribute_not_exists(pk)")?,
+                self.put(event_item(event)?, "attribute_not_exists(pk)")?,
+            ])
+        })
+        .await
+    }
+
+    async fn license_seats(
+        &self,
+        license_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<SeatRecord>, StoreError> {
+        self.merged_shards(
+            Some(GSI_LICENSE),
+            |shard| ("gsi2pk", format!("SEATS#{license_id}#{shard}")),
+            "gsi2sk",
+            after,
+            limit,
+            |item| {
+                let seat: SeatRecord = from_item::<SeatItem>(item)?.into();
+                Ok((seat_position(&seat), seat))
+            },
+        )
+        .await
+    }
+
+    async fn events(
+        &self,
+        license_id: &str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<Event>, StoreError> {
+        self.merged_shards(
+            None,
+            |shard| ("pk", format!("EVENTS#{license_id}#{shard}")),
+            "sk",
+            before,
+            limit,
+            |item| {
+                let event: Event = from_item(item)?;
+                Ok((event.event_id.clone(), event))
+            },
+        )
+        .await
+    }
+
+    async fn set_seats_total(
+        &self,
+        license_id: &str,
+        total: u32,
+        event: &Event,
+    ) -> Result<Result<(), u32>, StoreError> {
+        for attempt in 0..5u32 {
+            let keys = (0..COUNTER_SHARDS)
+                .map(|i| seat_counter_key(license_id, i))
+                .collect();
+            let counters = self.counters(keys, true).await?;
+            let Some(caps) = resplit_capacity(&counters, total) else {
+                return Ok(Err(counters.iter().map(|c| c.used).sum()));
+            };
+            // A claim between the read and this write can only make a shard
+            // fail `used <= cap`; then read again.
+            let mut writes = Vec::with_capacity(caps.len() + 2);
+            for (i, cap) in (0..COUNTER_SHARDS).zip(&caps) {
+                writes.push(self.update(
+                    seat_counter_key(license_id, i),
+                    "SET #cap = :cap",
+                    "#used <= :cap",
+                    &[("#cap", "cap"), ("#used", "used")],
+                    vec![(":cap", n(cap))],
+                )?);
+            }
+            writes.push(self.update(
+                license_key(license_id),
+                "SET seatsTotal = :total",
+                "attribute_exists(pk)",
+                &[],
+                vec![(":total", n(total))],
+            )?);
+            writes.push(self.put(event_item(event)?, "attribute_not_exists(pk)")?);
+            match self.transact("TransactWriteItems set seats", writes).await {
+                Ok(()) => return Ok(Ok(())),
+                Err(TransactFailure::Cancelled(codes)) => {
+                    let counter_raced = codes
+                        .iter()
+                        .take(usize::from(COUNTER_SHARDS))
+                        .any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict");
+                    if !counter_raced {
+                        return Err(StoreError::Internal(format!(
+                            "set seats cancelled: {codes:?}"
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                Err(TransactFailure::Store(err)) => return Err(err),
+            }
+        }
+        Err(StoreError::Unavailable("set seats: contended".into()))
     }
 }
 

@@ -8,12 +8,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{
-    ClaimContext, ClaimError, ClaimPlan, ClaimVia, LimitWindow, Page, Rejection, SeatCursor, Store,
-    use_caps,
+    ClaimContext, ClaimError, ClaimPlan, ClaimVia, KeyPage, LimitWindow, Page, Rejection,
+    SeatCursor, Store, resplit_capacity, seat_position, use_caps,
 };
 use crate::domain::{
-    CodeRecord, Counter, Email, InvitationRecord, InvitationStatus, LicenseRecord, SeatRecord,
-    SecretHash, Timestamp, split_capacity,
+    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, LicenseRecord,
+    SeatRecord, SecretHash, Timestamp, split_capacity,
 };
 use crate::error::StoreError;
 
@@ -28,6 +28,7 @@ struct State {
     /// Seats by (user id, license id).
     seats: BTreeMap<(String, String), SeatRecord>,
     limits: HashMap<String, LimitWindow>,
+    events: Vec<Event>,
 }
 
 #[derive(Default)]
@@ -58,6 +59,24 @@ fn counters(caps: impl IntoIterator<Item = Option<u32>>) -> Vec<Counter> {
             used: 0,
         })
         .collect()
+}
+
+/// The items after `after` in descending key order, `limit` at a time.
+fn key_page<T: Clone>(
+    mut items: Vec<(String, T)>,
+    after: Option<&str>,
+    limit: usize,
+) -> KeyPage<T> {
+    items.sort_by(|a, b| b.0.cmp(&a.0));
+    let rest: Vec<(String, T)> = items
+        .into_iter()
+        .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
+        .collect();
+    let next = (rest.len() > limit).then(|| rest[limit - 1].0.clone());
+    KeyPage {
+        items: rest.into_iter().take(limit).map(|(_, item)| item).collect(),
+        next,
+    }
 }
 
 fn seats_used(state: &State, license_id: &str) -> u32 {
@@ -156,6 +175,7 @@ impl Store for MemoryStore {
             c.used += 1;
         }
         state.seats.insert(seat_key, seat.clone());
+        state.events.push(plan.event.clone());
         Ok(())
     }
 
@@ -171,7 +191,7 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn release_seat(&self, seat: &SeatRecord) -> Result<bool, StoreError> {
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<bool, StoreError> {
         let mut state = self.lock();
         let key = (seat.user_id.clone(), seat.license_id.clone());
         let Some(removed) = state.seats.remove(&key) else {
@@ -184,6 +204,7 @@ impl Store for MemoryStore {
         {
             c.used = c.used.saturating_sub(1);
         }
+        state.events.push(event.clone());
         Ok(true)
     }
 
@@ -329,7 +350,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn create_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.codes.contains_key(&code.code_hash) {
             return Err(StoreError::AlreadyExists(code.code_id.clone()));
@@ -338,10 +359,15 @@ impl Store for MemoryStore {
             .use_counters
             .insert(code.code_id.clone(), counters(use_caps(code.max_uses)));
         state.codes.insert(code.code_hash.clone(), code.clone());
+        state.events.push(event.clone());
         Ok(())
     }
 
-    async fn create_invitation(&self, invitation: &InvitationRecord) -> Result<(), StoreError> {
+    async fn create_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.invitations.contains_key(&invitation.token_hash) {
             return Err(StoreError::AlreadyExists(invitation.invitation_id.clone()));
@@ -349,6 +375,196 @@ impl Store for MemoryStore {
         state
             .invitations
             .insert(invitation.token_hash.clone(), invitation.clone());
+        state.events.push(event.clone());
         Ok(())
+    }
+
+    async fn administered_licenses(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<String>, StoreError> {
+        let state = self.lock();
+        let mut ids: Vec<String> = state
+            .licenses
+            .values()
+            .filter(|l| l.owner.sub == user_id || l.admins.iter().any(|a| a.sub == user_id))
+            .map(|l| l.license_id.clone())
+            .filter(|id| after.is_none_or(|after| id.as_str() > after))
+            .collect();
+        ids.sort();
+        let next = (ids.len() > limit).then(|| ids[limit - 1].clone());
+        ids.truncate(limit);
+        Ok(KeyPage { items: ids, next })
+    }
+
+    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+        let state = self.lock();
+        let mut codes: Vec<(CodeRecord, u32)> = state
+            .codes
+            .values()
+            .filter(|c| c.license_id == license_id)
+            .map(|c| {
+                let uses = state
+                    .use_counters
+                    .get(&c.code_id)
+                    .map_or(0, |cs| cs.iter().map(|u| u.used).sum());
+                (c.clone(), uses)
+            })
+            .collect();
+        codes.sort_by(|a, b| b.0.code_id.cmp(&a.0.code_id));
+        Ok(codes)
+    }
+
+    async fn code_by_id(
+        &self,
+        license_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .codes
+            .values()
+            .find(|c| c.license_id == license_id && c.code_id == code_id)
+            .cloned())
+    }
+
+    async fn revoke_code(&self, code: &CodeRecord, event: &Event) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.codes.get_mut(&code.code_hash) {
+            Some(stored) if !stored.revoked => {
+                stored.revoked = true;
+                state.events.push(event.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn license_invitations(
+        &self,
+        license_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<InvitationRecord>, StoreError> {
+        let state = self.lock();
+        let items = state
+            .invitations
+            .values()
+            .filter(|i| i.license_id == license_id)
+            .map(|i| (i.invitation_id.clone(), i.clone()))
+            .collect();
+        Ok(key_page(items, after, limit))
+    }
+
+    async fn invitation_by_id(
+        &self,
+        license_id: &str,
+        invitation_id: &str,
+    ) -> Result<Option<InvitationRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .invitations
+            .values()
+            .find(|i| i.license_id == license_id && i.invitation_id == invitation_id)
+            .cloned())
+    }
+
+    async fn revoke_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.invitations.get_mut(&invitation.token_hash) {
+            Some(stored) if stored.status == InvitationStatus::Pending => {
+                stored.status = InvitationStatus::Revoked;
+                state.events.push(event.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn reissue_invitation(
+        &self,
+        old: &InvitationRecord,
+        fresh: &InvitationRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let pending = state
+            .invitations
+            .get(&old.token_hash)
+            .is_some_and(|i| i.status == InvitationStatus::Pending);
+        if !pending || state.invitations.contains_key(&fresh.token_hash) {
+            return Ok(false);
+        }
+        state.invitations.remove(&old.token_hash);
+        state
+            .invitations
+            .insert(fresh.token_hash.clone(), fresh.clone());
+        state.events.push(event.clone());
+        Ok(true)
+    }
+
+    async fn license_seats(
+        &self,
+        license_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<SeatRecord>, StoreError> {
+        let state = self.lock();
+        let items = state
+            .seats
+            .values()
+            .filter(|s| s.license_id == license_id)
+            .map(|s| (seat_position(s), s.clone()))
+            .collect();
+        Ok(key_page(items, after, limit))
+    }
+
+    async fn events(
+        &self,
+        license_id: &str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<Event>, StoreError> {
+        let state = self.lock();
+        let items = state
+            .events
+            .iter()
+            .filter(|e| e.license_id == license_id)
+            .map(|e| (e.event_id.clone(), e.clone()))
+            .collect();
+        Ok(key_page(items, before, limit))
+    }
+
+    async fn set_seats_total(
+        &self,
+        license_id: &str,
+        total: u32,
+        event: &Event,
+    ) -> Result<Result<(), u32>, StoreError> {
+        let mut state = self.lock();
+        let counters = state
+            .seat_counters
+            .get(license_id)
+            .cloned()
+            .ok_or_else(|| StoreError::Internal("no seat counters".into()))?;
+        let Some(caps) = resplit_capacity(&counters, total) else {
+            return Ok(Err(counters.iter().map(|c| c.used).sum()));
+        };
+        if let Some(cs) = state.seat_counters.get_mut(license_id) {
+            for (c, cap) in cs.iter_mut().zip(caps) {
+                c.cap = Some(cap);
+            }
+        }
+        if let Some(license) = state.licenses.get_mut(license_id) {
+            license.seats_total = total;
+        }
+        state.events.push(event.clone());
+        Ok(Ok(()))
     }
 }

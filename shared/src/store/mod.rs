@@ -12,7 +12,8 @@ pub use memory::MemoryStore;
 use async_trait::async_trait;
 
 use crate::domain::{
-    CodeRecord, Counter, Email, InvitationRecord, LicenseRecord, SeatRecord, SecretHash, Timestamp,
+    CodeRecord, Counter, Email, Event, InvitationRecord, LicenseRecord, SeatRecord, SecretHash,
+    Timestamp,
 };
 use crate::error::StoreError;
 
@@ -33,6 +34,8 @@ pub struct ClaimPlan {
     /// The new seat; `seat.shard` names the seat counter to increment.
     pub seat: SeatRecord,
     pub via: ClaimVia,
+    /// The audit event, written in the same transaction.
+    pub event: Event,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +107,24 @@ pub struct Page<T> {
     pub next: Option<SeatCursor>,
 }
 
+/// A page of an admin listing; `next` is the store's position string
+/// (an id, or `<joinedAt>#<userId>` for seats) to pass back as `after`.
+#[derive(Debug, Clone)]
+pub struct KeyPage<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Where a seat sorts in a license's seat list (newest first).
+pub fn seat_position(seat: &SeatRecord) -> String {
+    format!(
+        "{}#{}",
+        seat.joined_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        seat.user_id
+    )
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn code(&self, hash: &SecretHash) -> Result<Option<CodeRecord>, StoreError>;
@@ -128,9 +149,9 @@ pub trait Store: Send + Sync {
     async fn seat(&self, user_id: &str, license_id: &str)
     -> Result<Option<SeatRecord>, StoreError>;
 
-    /// Deletes the seat and decrements its counter atomically; `false` if
-    /// the seat was already gone.
-    async fn release_seat(&self, seat: &SeatRecord) -> Result<bool, StoreError>;
+    /// Deletes the seat, decrements its counter and records `event`
+    /// atomically; `false` if the seat was already gone.
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<bool, StoreError>;
 
     /// The user's seats, newest first, `limit` at a time.
     async fn user_seats(
@@ -176,11 +197,110 @@ pub trait Store: Send + Sync {
     /// Takes back one event counted by `limit_acquire` in `window`.
     async fn limit_release(&self, key: &str, window: LimitWindow) -> Result<(), StoreError>;
 
-    /// Creates a license with its seat counters; `AlreadyExists` if the id is taken.
+    /// Creates a license with its seat counters and its owner's and admins'
+    /// entries; `AlreadyExists` if the id is taken.
     async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError>;
-    /// Creates a code with its use counters.
-    async fn create_code(&self, code: &CodeRecord) -> Result<(), StoreError>;
-    async fn create_invitation(&self, invitation: &InvitationRecord) -> Result<(), StoreError>;
+    /// Creates a code with its use counters, and its event.
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError>;
+    async fn create_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<(), StoreError>;
+
+    // ---- license administration -------------------------------------------
+
+    /// Ids of the licenses `user_id` owns or administers, in id order.
+    async fn administered_licenses(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<String>, StoreError>;
+
+    /// Every code of a license with its uses, newest first.
+    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError>;
+
+    async fn code_by_id(
+        &self,
+        license_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeRecord>, StoreError>;
+
+    /// Marks the code revoked and records `event`; `false` if it already was.
+    async fn revoke_code(&self, code: &CodeRecord, event: &Event) -> Result<bool, StoreError>;
+
+    /// Invitations of a license, newest first (ids sort by time), after `after`.
+    async fn license_invitations(
+        &self,
+        license_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<InvitationRecord>, StoreError>;
+
+    async fn invitation_by_id(
+        &self,
+        license_id: &str,
+        invitation_id: &str,
+    ) -> Result<Option<InvitationRecord>, StoreError>;
+
+    /// Moves a pending invitation to revoked with `event`; `false` if it was
+    /// not pending.
+    async fn revoke_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces a pending invitation with `fresh` (same id, new token and
+    /// expiry): the old token stops working in the same write. `false` if
+    /// the invitation was no longer pending.
+    async fn reissue_invitation(
+        &self,
+        old: &InvitationRecord,
+        fresh: &InvitationRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError>;
+
+    /// Seats of a license, newest first, after a [`seat_position`].
+    async fn license_seats(
+        &self,
+        license_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<SeatRecord>, StoreError>;
+
+    /// The audit trail, newest first, events older than `before` (an event id).
+    async fn events(
+        &self,
+        license_id: &str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage<Event>, StoreError>;
+
+    /// Sets `seatsTotal`, re-splitting the counter caps so no shard is below
+    /// its seats in use. `Err(used)` when `total` is below the seats in use.
+    async fn set_seats_total(
+        &self,
+        license_id: &str,
+        total: u32,
+        event: &Event,
+    ) -> Result<Result<(), u32>, StoreError>;
+}
+
+/// New caps for the seat counters: at least each shard's `used`, summing to
+/// `total`, the rest spread evenly. `None` when `total` is below the seats in use.
+pub fn resplit_capacity(counters: &[Counter], total: u32) -> Option<Vec<u32>> {
+    let used: u32 = counters.iter().map(|c| c.used).sum();
+    let spare = total.checked_sub(used)?;
+    let n = u32::try_from(counters.len()).ok().filter(|n| *n > 0)?;
+    Some(
+        counters
+            .iter()
+            .zip(0u32..)
+            .map(|(c, i)| c.used + spare / n + u32::from(i < spare % n))
+            .collect(),
+    )
 }
 
 /// The caps of a code's use counters: split `max_uses`, or unlimited.

@@ -1,0 +1,85 @@
+//! Creating codes and invitations with their audit events: shared by the
+//! admin use cases, the seed loader, the devserver demo and the tests.
+
+use crate::domain::{
+    CodeRecord, Email, Event, EventKind, InvitationRecord, InvitationStatus, InviteCode,
+    InviteToken, Timestamp, time_ordered_id,
+};
+use crate::error::StoreError;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Default)]
+pub struct CodeOptions {
+    pub max_uses: Option<u32>,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+    pub note: Option<String>,
+}
+
+pub async fn add_code(
+    store: &dyn Store,
+    license_id: &str,
+    code: &InviteCode,
+    options: CodeOptions,
+    actor: &str,
+    now: Timestamp,
+) -> Result<CodeRecord, StoreError> {
+    let record = CodeRecord {
+        code_id: time_ordered_id("code", now),
+        code_hash: code.hash(),
+        license_id: license_id.to_owned(),
+        last4: code.last4().to_owned(),
+        max_uses: options.max_uses,
+        expires_at: options.expires_at,
+        revoked: options.revoked,
+        note: options.note,
+        created_at: now,
+    };
+    let mut event = Event::new(license_id, EventKind::CodeCreated, actor, now);
+    event.code_id = Some(record.code_id.clone());
+    store.create_code(&record, &event).await?;
+    Ok(record)
+}
+
+#[derive(Debug, Clone)]
+pub struct InvitationOptions {
+    pub email: Option<Email>,
+    pub expires_at: Option<Timestamp>,
+    pub valid_days: Option<u32>,
+    pub status: InvitationStatus,
+}
+
+impl Default for InvitationOptions {
+    fn default() -> Self {
+        Self {
+            email: None,
+            expires_at: None,
+            valid_days: None,
+            status: InvitationStatus::Pending,
+        }
+    }
+}
+
+pub async fn add_invitation(
+    store: &dyn Store,
+    license_id: &str,
+    token: &InviteToken,
+    options: InvitationOptions,
+    actor: &str,
+    now: Timestamp,
+) -> Result<InvitationRecord, StoreError> {
+    let record = InvitationRecord {
+        invitation_id: time_ordered_id("inv", now),
+        token_hash: token.hash(),
+        license_id: license_id.to_owned(),
+        email: options.email,
+        status: options.status,
+        expires_at: options.expires_at,
+        created_at: now,
+        valid_days: options.valid_days,
+    };
+    let mut event = Event::new(license_id, EventKind::InvitationCreated, actor, now);
+    event.invitation_id = Some(record.invitation_id.clone());
+    store.create_invitation(&record, &event).await?;
+    Ok(record)
+}

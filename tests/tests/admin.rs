@@ -1,0 +1,736 @@
+//! License administration on both stores: codes, invitations, seats and
+//! the audit trail, and that only the owner and admins get in.
+
+use std::sync::Arc;
+
+use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
+use shared::ApiError;
+use shared::config::{Config, Profile};
+use shared::domain::{Caller, Event, EventKind, InvitationStatus, Principal, Role};
+use shared::mail::Outbox;
+use shared::service::admin::{self, Delivery, NewCode};
+use shared::service::{invites, me, redeem};
+
+integration_tests::on_both_stores!(
+    only_the_owner_and_admins_get_in,
+    admins_list_their_licenses_with_roles,
+    codes_are_shown_once_and_revocation_stops_them_at_once,
+    open_links_come_with_their_url,
+    email_invitations_are_sent_merged_and_skip_members,
+    a_partial_mail_failure_is_reported_per_address,
+    a_resent_invitation_replaces_the_old_url,
+    a_revoked_invitation_stops_working_at_once,
+    freeing_a_seat_lets_the_next_user_in,
+    the_seat_count_equals_the_seat_list_after_any_sequence,
+    the_audit_trail_holds_one_event_per_change,
+    seats_can_grow_but_never_below_those_in_use,
+);
+
+fn owner() -> Caller {
+    user("owner-1", "owner@demo.edu")
+}
+
+async fn all_seats(t: &TestApp, license_id: &str) -> Vec<String> {
+    let mut users = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = admin::list_seats(&t.app, &owner(), license_id, 3, cursor.as_deref())
+            .await
+            .expect("seats");
+        users.extend(page.items.into_iter().map(|s| s.user_id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return users,
+        }
+    }
+}
+
+async fn all_events(t: &TestApp, license_id: &str) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = admin::events(&t.app, &owner(), license_id, 4, cursor.as_deref())
+            .await
+            .expect("events");
+        events.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return events,
+        }
+    }
+}
+
+async fn only_the_owner_and_admins_get_in(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let mut record = t.license_builder(5);
+    record.admins = vec![Principal {
+        sub: "admin-2".into(),
+        email: email("admin2@demo.edu"),
+    }];
+    let license = t.create(record).await;
+    let id = license.license_id.as_str();
+    let code = t.code(id, None).await;
+    let member = user("ann", "ann@demo.edu");
+    redeem::redeem(&t.app, &member, &code.formatted())
+        .await
+        .expect("member");
+    let admin2 = user("admin-2", "admin2@demo.edu");
+    assert_eq!(
+        admin::get_license(&t.app, &admin2, id)
+            .await
+            .map(|l| l.role)
+            .ok(),
+        Some(Role::Admin)
+    );
+    assert_eq!(
+        admin::get_license(&t.app, &owner(), id)
+            .await
+            .map(|l| l.license.seats_used)
+            .ok(),
+        Some(1)
+    );
+
+    for outsider in [member, user("eve", "eve@demo.edu")] {
+        let refused =
+            |r: Result<(), ApiError>| assert_eq!(r.err(), Some(ApiError::LicenseNotFound));
+        refused(admin::get_license(&t.app, &outsider, id).await.map(|_| ()));
+        refused(
+            admin::create_code(&t.app, &outsider, id, NewCode::default())
+                .await
+                .map(|_| ()),
+        );
+        refused(admin::list_codes(&t.app, &outsider, id).await.map(|_| ()));
+        refused(admin::revoke_code(&t.app, &outsider, id, "code_x").await);
+        refused(
+            admin::create_link(&t.app, &outsider, id, None)
+                .await
+                .map(|_| ()),
+        );
+        refused(
+            admin::invite_emails(&t.app, &outsider, id, &[email("x@demo.edu")], None)
+                .await
+                .map(|_| ()),
+        );
+        refused(
+            admin::list_invitations(&t.app, &outsider, id, None, 10, None)
+                .await
+                .map(|_| ()),
+        );
+        refused(admin::revoke_invitation(&t.app, &outsider, id, "inv_x").await);
+        refused(
+            admin::resend_invitation(&t.app, &outsider, id, "inv_x")
+                .await
+                .map(|_| ()),
+        );
+        refused(
+            admin::list_seats(&t.app, &outsider, id, 10, None)
+                .await
+                .map(|_| ()),
+        );
+        refused(admin::remove_seat(&t.app, &outsider, id, "ann").await);
+        refused(
+            admin::events(&t.app, &outsider, id, 10, None)
+                .await
+                .map(|_| ()),
+        );
+    }
+    assert_eq!(
+        admin::get_license(&t.app, &owner(), "lic-missing")
+            .await
+            .err(),
+        Some(ApiError::LicenseNotFound)
+    );
+    assert!(t.outbox.messages().is_empty());
+    assert_eq!(t.seats_used(id).await, 1);
+}
+
+async fn admins_list_their_licenses_with_roles(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(t.license(5).await.license_id);
+    }
+    let mut administered = t.license_builder(5);
+    administered.owner = Principal {
+        sub: "someone-else".into(),
+        email: email("else@demo.edu"),
+    };
+    administered.admins = vec![Principal {
+        sub: "owner-1".into(),
+        email: email("owner@demo.edu"),
+    }];
+    let administered = t.create(administered).await;
+    t.license_builder(5); // not created: never listed
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = admin::my_licenses(&t.app, &owner(), 2, cursor.as_deref())
+            .await
+            .expect("page");
+        seen.extend(
+            page.items
+                .into_iter()
+                .map(|l| (l.license.license_id, l.role)),
+        );
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 4);
+    assert!(seen.contains(&(administered.license_id.clone(), Role::Admin)));
+    for id in ids {
+        assert!(seen.contains(&(id, Role::Owner)));
+    }
+    let nothing = admin::my_licenses(&t.app, &user("ann", "ann@demo.edu"), 10, None)
+        .await
+        .expect("page");
+    assert!(nothing.items.is_empty());
+}
+
+async fn codes_are_shown_once_and_revocation_stops_them_at_once(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(10).await.license_id;
+    let created = admin::create_code(
+        &t.app,
+        &owner(),
+        &id,
+        NewCode {
+            max_uses: Some(3),
+            expires_at: Some(t.now() + chrono::TimeDelta::days(30)),
+            note: Some("  Lecture hall A  ".into()),
+        },
+    )
+    .await
+    .expect("created");
+    assert!(
+        created.code.starts_with("I-") && created.code.len() == 16,
+        "{}",
+        created.code
+    );
+    assert_eq!(created.note.as_deref(), Some("Lecture hall A"));
+    redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), &created.code)
+        .await
+        .expect("redeemed");
+
+    let codes = admin::list_codes(&t.app, &owner(), &id)
+        .await
+        .expect("codes");
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].last4, &created.code[created.code.len() - 4..]);
+    assert_eq!(codes[0].uses, 1);
+    assert_eq!(codes[0].max_uses, Some(3));
+    assert!(
+        !serde_json::to_string(&codes)
+            .expect("json")
+            .contains(&created.code[2..])
+    );
+
+    admin::revoke_code(&t.app, &owner(), &id, &created.code_id)
+        .await
+        .expect("revoked");
+    admin::revoke_code(&t.app, &owner(), &id, &created.code_id)
+        .await
+        .expect("again: no error");
+    assert_eq!(
+        redeem::redeem(&t.app, &user("bob", "bob@demo.edu"), &created.code)
+            .await
+            .err(),
+        Some(ApiError::CodeRevoked)
+    );
+    assert!(
+        admin::list_codes(&t.app, &owner(), &id)
+            .await
+            .expect("codes")[0]
+            .revoked
+    );
+    assert_eq!(
+        admin::revoke_code(&t.app, &owner(), &id, "code_unknown")
+            .await
+            .err(),
+        Some(ApiError::CodeNotFound)
+    );
+    assert!(matches!(
+        admin::create_code(
+            &t.app,
+            &owner(),
+            &id,
+            NewCode {
+                max_uses: Some(0),
+                ..NewCode::default()
+            }
+        )
+        .await,
+        Err(ApiError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        admin::create_code(
+            &t.app,
+            &owner(),
+            &id,
+            NewCode {
+                expires_at: Some(t.now()),
+                ..NewCode::default()
+            }
+        )
+        .await,
+        Err(ApiError::InvalidRequest(_))
+    ));
+}
+
+async fn open_links_come_with_their_url(backend: Backend) {
+    let mut config = Config::defaults(Profile::Local);
+    config.portal_base_url = "https://portal.example".into();
+    let t = TestApp::with(backend, config, None).await;
+    let id = t.license(3).await.license_id;
+    let link = admin::create_link(&t.app, &owner(), &id, Some(7))
+        .await
+        .expect("link");
+    assert!(link.url.starts_with("https://portal.example/invite/"));
+    assert_eq!(link.invitation.email, None);
+    assert_eq!(
+        link.invitation.expires_at,
+        Some(t.now() + chrono::TimeDelta::days(7))
+    );
+    let token = link.url.rsplit('/').next().expect("token");
+    let claimed = invites::accept(&t.app, &user("ann", "ann@demo.edu"), token)
+        .await
+        .expect("accepted");
+    assert!(!claimed.already_member);
+    let accepted = admin::list_invitations(
+        &t.app,
+        &owner(),
+        &id,
+        Some(InvitationStatus::Accepted),
+        10,
+        None,
+    )
+    .await
+    .expect("list");
+    assert_eq!(accepted.items.len(), 1);
+}
+
+async fn email_invitations_are_sent_merged_and_skip_members(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let mut record = t.license_builder(5);
+    record.name = "Lab <Beta> & Co".into();
+    let id = t.create(record).await.license_id;
+    let code = t.code(&id, None).await;
+    redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), &code.formatted())
+        .await
+        .expect("member");
+
+    let raw = vec![
+        " Bob@Demo.edu ".to_owned(),
+        "bob@demo.edu".to_owned(),
+        "ann@demo.edu".to_owned(),
+        "cy@demo.edu".to_owned(),
+    ];
+    let bad = vec!["bob@demo.edu".to_owned(), "not-an-address".to_owned()];
+    assert!(matches!(
+        admin::parse_emails(&bad),
+        Err(ApiError::InvalidRequest(_))
+    ));
+    let emails = admin::parse_emails(&raw).expect("valid");
+    let outcomes = admin::invite_emails(&t.app, &owner(), &id, &emails, Some(10))
+        .await
+        .expect("invited");
+    let deliveries: Vec<(String, Delivery)> = outcomes
+        .iter()
+        .map(|o| (o.email.clone(), o.delivery))
+        .collect();
+    assert_eq!(
+        deliveries,
+        vec![
+            ("bob@demo.edu".to_owned(), Delivery::Sent),
+            ("ann@demo.edu".to_owned(), Delivery::AlreadyMember),
+            ("cy@demo.edu".to_owned(), Delivery::Sent),
+        ]
+    );
+    let sent = t.outbox.messages();
+    assert_eq!(sent.len(), 2);
+    let to_bob = &sent[0];
+    assert_eq!(to_bob.to, vec!["bob@demo.edu".to_owned()]);
+    assert!(to_bob.text.contains("User owner-1 invited you"));
+    assert!(
+        !to_bob.text.contains("owner@demo.edu")
+            && !to_bob
+                .html
+                .as_deref()
+                .unwrap_or("")
+                .contains("owner@demo.edu")
+    );
+    let html = to_bob.html.as_deref().expect("html part");
+    assert!(html.contains("Lab &lt;Beta&gt; &amp; Co") && !html.contains("<Beta>"));
+    assert!(to_bob.text.contains("It expires on"));
+
+    // Bob sees it pending, and his URL works for him only.
+    let bob = user("bob", "bob@demo.edu");
+    let mine = me::my_invitations(&t.app, &bob, 10, None)
+        .await
+        .expect("mine");
+    assert_eq!(mine.pending.len(), 1);
+    let token = token_in(to_bob);
+    assert_eq!(
+        invites::accept(&t.app, &user("eve", "eve@demo.edu"), &token)
+            .await
+            .err(),
+        Some(ApiError::InviteEmailMismatch)
+    );
+    invites::accept(&t.app, &bob, &token)
+        .await
+        .expect("bob joins");
+    let pending = admin::list_invitations(
+        &t.app,
+        &owner(),
+        &id,
+        Some(InvitationStatus::Pending),
+        10,
+        None,
+    )
+    .await
+    .expect("pending");
+    assert_eq!(pending.items.len(), 1);
+    assert_eq!(pending.items[0].email.as_deref(), Some("cy@demo.edu"));
+    t.advance_secs(11 * 86_400);
+    let expired = admin::list_invitations(
+        &t.app,
+        &owner(),
+        &id,
+        Some(InvitationStatus::Expired),
+        10,
+        None,
+    )
+    .await
+    .expect("expired");
+    assert_eq!(expired.items.len(), 1);
+}
+
+async fn a_partial_mail_failure_is_reported_per_address(backend: Backend) {
+    let outbox = Arc::new(Outbox::default());
+    let mailer = Arc::new(RefusingOne {
+        refuse: "bad@demo.edu".into(),
+        outbox: outbox.clone(),
+    });
+    let t = TestApp::with(backend, Config::defaults(Profile::Local), Some(mailer)).await;
+    let id = t.license(5).await.license_id;
+    let emails = admin::parse_emails(&[
+        "a@demo.edu".into(),
+        "bad@demo.edu".into(),
+        "c@demo.edu".into(),
+    ])
+    .expect("valid");
+    let outcomes = admin::invite_emails(&t.app, &owner(), &id, &emails, None)
+        .await
+        .expect("invited");
+    let summary: Vec<(Delivery, Option<InvitationStatus>)> =
+        outcomes.iter().map(|o| (o.delivery, o.status)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (Delivery::Sent, Some(InvitationStatus::Pending)),
+            (Delivery::Failed, Some(InvitationStatus::Revoked)),
+            (Delivery::Sent, Some(InvitationStatus::Pending)),
+        ]
+    );
+    assert_eq!(outbox.messages().len(), 2);
+    let pending = admin::list_invitations(
+        &t.app,
+        &owner(),
+        &id,
+        Some(InvitationStatus::Pending),
+        10,
+        None,
+    )
+    .await
+    .expect("pending");
+    assert_eq!(
+        pending.items.len(),
+        2,
+        "nothing recorded as sent that was not"
+    );
+    let mine = me::my_invitations(&t.app, &user("bad", "bad@demo.edu"), 10, None)
+        .await
+        .expect("mine");
+    assert!(mine.pending.is_empty());
+}
+
+async fn a_resent_invitation_replaces_the_old_url(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], Some(3))
+        .await
+        .expect("invited");
+    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    let old_token = token_in(&t.outbox.messages()[0]);
+    t.advance_secs(2 * 86_400);
+    let resent = admin::resend_invitation(&t.app, &owner(), &id, &invitation_id)
+        .await
+        .expect("resent");
+    assert_eq!(resent.invitation_id, invitation_id);
+    assert_eq!(
+        resent.expires_at,
+        Some(t.now() + chrono::TimeDelta::days(3)),
+        "expiry restarted"
+    );
+    let new_token = token_in(&t.outbox.messages()[1]);
+    assert_ne!(old_token, new_token);
+    let bob = user("bob", "bob@demo.edu");
+    assert_eq!(
+        invites::accept(&t.app, &bob, &old_token).await.err(),
+        Some(ApiError::InviteNotFound)
+    );
+    t.advance_secs(2 * 86_400); // past the first expiry, within the new one
+    invites::accept(&t.app, &bob, &new_token)
+        .await
+        .expect("the new URL works");
+    assert_eq!(
+        admin::resend_invitation(&t.app, &owner(), &id, &invitation_id)
+            .await
+            .err(),
+        Some(ApiError::InviteAlreadyUsed)
+    );
+}
+
+async fn a_revoked_invitation_stops_working_at_once(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
+        .await
+        .expect("invited");
+    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    let token = token_in(&t.outbox.messages()[0]);
+    admin::revoke_invitation(&t.app, &owner(), &id, &invitation_id)
+        .await
+        .expect("revoked");
+    admin::revoke_invitation(&t.app, &owner(), &id, &invitation_id)
+        .await
+        .expect("again: no error");
+    let bob = user("bob", "bob@demo.edu");
+    assert_eq!(
+        invites::accept(&t.app, &bob, &token).await.err(),
+        Some(ApiError::InviteRevoked)
+    );
+    assert!(
+        me::my_invitations(&t.app, &bob, 10, None)
+            .await
+            .expect("mine")
+            .pending
+            .is_empty()
+    );
+    assert_eq!(
+        admin::revoke_invitation(&t.app, &owner(), &id, "inv_unknown")
+            .await
+            .err(),
+        Some(ApiError::InviteNotFound)
+    );
+    let revoked = admin::list_invitations(
+        &t.app,
+        &owner(),
+        &id,
+        Some(InvitationStatus::Revoked),
+        10,
+        None,
+    )
+    .await
+    .expect("list");
+    assert_eq!(revoked.items.len(), 1);
+}
+
+async fn freeing_a_seat_lets_the_next_user_in(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(1).await.license_id;
+    let code = t.code(&id, None).await;
+    let ann = user("ann", "ann@demo.edu");
+    let bob = user("bob", "bob@demo.edu");
+    redeem::redeem(&t.app, &ann, &code.formatted())
+        .await
+        .expect("ann");
+    assert_eq!(
+        redeem::redeem(&t.app, &bob, &code.formatted()).await.err(),
+        Some(ApiError::NoSeatsAvailable)
+    );
+    admin::remove_seat(&t.app, &owner(), &id, "ann")
+        .await
+        .expect("freed");
+    assert_eq!(
+        admin::remove_seat(&t.app, &owner(), &id, "ann").await.err(),
+        Some(ApiError::SeatNotFound)
+    );
+    assert!(
+        me::my_invitations(&t.app, &ann, 10, None)
+            .await
+            .expect("mine")
+            .licenses
+            .is_empty()
+    );
+    redeem::redeem(&t.app, &bob, &code.formatted())
+        .await
+        .expect("bob takes the freed seat");
+    assert_eq!(all_seats(&t, &id).await, vec!["bob".to_owned()]);
+}
+
+async fn the_seat_count_equals_the_seat_list_after_any_sequence(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(6).await.license_id;
+    let code = t.code(&id, None).await.formatted();
+    // A fixed pseudo-random walk of joins, leaves and removals.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for step in 0..40 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let who = format!("u{}", (state >> 33) % 9);
+        let caller = user(&who, &format!("{who}@demo.edu"));
+        match (state >> 40) % 3 {
+            0 => {
+                let _ = redeem::redeem(&t.app, &caller, &code).await;
+            }
+            1 => {
+                let _ = me::leave(&t.app, &caller, &id).await;
+            }
+            _ => {
+                let _ = admin::remove_seat(&t.app, &owner(), &id, &who).await;
+            }
+        }
+        t.advance_secs(1);
+        let listed = all_seats(&t, &id).await;
+        assert_eq!(
+            listed.len() as u32,
+            t.seats_used(&id).await,
+            "after step {step}"
+        );
+        assert!(listed.len() <= 6);
+    }
+}
+
+async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    let created = admin::create_code(&t.app, &owner(), &id, NewCode::default())
+        .await
+        .expect("code");
+    t.advance_secs(1);
+    let ann = user("ann", "ann@demo.edu");
+    redeem::redeem(&t.app, &ann, &created.code)
+        .await
+        .expect("ann joins");
+    redeem::redeem(&t.app, &ann, &created.code)
+        .await
+        .expect("repeat: no change");
+    t.advance_secs(1);
+    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
+        .await
+        .expect("invite");
+    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    t.advance_secs(1);
+    admin::resend_invitation(&t.app, &owner(), &id, &invitation_id)
+        .await
+        .expect("resend");
+    t.advance_secs(1);
+    invites::accept(
+        &t.app,
+        &user("bob", "bob@demo.edu"),
+        &token_in(&t.outbox.messages()[1]),
+    )
+    .await
+    .expect("bob");
+    t.advance_secs(1);
+    me::leave(&t.app, &ann, &id).await.expect("ann leaves");
+    t.advance_secs(1);
+    admin::remove_seat(&t.app, &owner(), &id, "bob")
+        .await
+        .expect("bob removed");
+    t.advance_secs(1);
+    admin::revoke_code(&t.app, &owner(), &id, &created.code_id)
+        .await
+        .expect("revoked");
+
+    let events = all_events(&t, &id).await;
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::CodeRevoked,
+            EventKind::SeatRemoved,
+            EventKind::SeatReleased,
+            EventKind::SeatClaimed,
+            EventKind::InvitationResent,
+            EventKind::InvitationCreated,
+            EventKind::SeatClaimed,
+            EventKind::CodeCreated,
+        ],
+        "newest first, one per change"
+    );
+    let claimed_by_ann = &events[6];
+    assert_eq!(claimed_by_ann.user_id.as_deref(), Some("ann"));
+    assert_eq!(
+        claimed_by_ann.code_id.as_deref(),
+        Some(created.code_id.as_str())
+    );
+    assert_eq!(
+        events[3].invitation_id.as_deref(),
+        Some(invitation_id.as_str())
+    );
+    assert_eq!(events[1].actor, "owner-1");
+    assert_eq!(events[2].actor, "ann");
+}
+
+async fn seats_can_grow_but_never_below_those_in_use(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(2).await.license_id;
+    let code = t.code(&id, None).await.formatted();
+    redeem::redeem(&t.app, &user("a", "a@demo.edu"), &code)
+        .await
+        .expect("a");
+    redeem::redeem(&t.app, &user("b", "b@demo.edu"), &code)
+        .await
+        .expect("b");
+    let event = || Event::new(&id, EventKind::SeatsChanged, "operator", t.now());
+    assert_eq!(
+        t.store()
+            .set_seats_total(&id, 1, &event())
+            .await
+            .expect("store"),
+        Err(2)
+    );
+    t.store()
+        .set_seats_total(&id, 40, &event())
+        .await
+        .expect("store")
+        .expect("grown");
+    for i in 0..38 {
+        redeem::redeem(
+            &t.app,
+            &user(&format!("n{i}"), &format!("n{i}@demo.edu")),
+            &code,
+        )
+        .await
+        .expect("room");
+    }
+    assert_eq!(
+        redeem::redeem(&t.app, &user("late", "late@demo.edu"), &code)
+            .await
+            .err(),
+        Some(ApiError::NoSeatsAvailable)
+    );
+    let license = admin::get_license(&t.app, &owner(), &id)
+        .await
+        .expect("license");
+    assert_eq!(
+        (license.license.seats_total, license.license.seats_used),
+        (40, 40)
+    );
+    t.store()
+        .set_seats_total(&id, 40, &event())
+        .await
+        .expect("store")
+        .expect("same size");
+    assert_eq!(
+        t.store()
+            .set_seats_total(&id, 39, &event())
+            .await
+            .expect("store"),
+        Err(40)
+    );
+}
