@@ -444,3 +444,262 @@ async fn arbitrary_input_never_causes_a_5xx() {
         }
     }
 }
+
+fn admin_routes(license_id: &str) -> Vec<(Function, &'static str, String, Option<&'static str>)> {
+    let l = license_id;
+    vec![
+        (
+            Function::LicenseAdmin,
+            "GET",
+            format!("/v1/licenses/{l}"),
+            None,
+        ),
+        (
+            Function::LicenseAdmin,
+            "POST",
+            format!("/v1/licenses/{l}/codes"),
+            Some("{}"),
+        ),
+        (
+            Function::LicenseAdmin,
+            "GET",
+            format!("/v1/licenses/{l}/codes"),
+            None,
+        ),
+        (
+            Function::LicenseAdmin,
+            "DELETE",
+            format!("/v1/licenses/{l}/codes/code_x"),
+            None,
+        ),
+        (
+            Function::InvitationAdmin,
+            "POST",
+            format!("/v1/licenses/{l}/invitations"),
+            Some(r#"{"emails":["x@demo.edu"]}"#),
+        ),
+        (
+            Function::InvitationAdmin,
+            "POST",
+            format!("/v1/licenses/{l}/invitations"),
+            None,
+        ),
+        (
+            Function::InvitationAdmin,
+            "GET",
+            format!("/v1/licenses/{l}/invitations?status=pending"),
+            None,
+        ),
+        (
+            Function::InvitationAdmin,
+            "DELETE",
+            format!("/v1/licenses/{l}/invitations/inv_x"),
+            None,
+        ),
+        (
+            Function::InvitationAdmin,
+            "POST",
+            format!("/v1/licenses/{l}/invitations/inv_x/resend"),
+            None,
+        ),
+        (
+            Function::LicenseAdmin,
+            "GET",
+            format!("/v1/licenses/{l}/seats"),
+            None,
+        ),
+        (
+            Function::LicenseAdmin,
+            "DELETE",
+            format!("/v1/licenses/{l}/seats/ann"),
+            None,
+        ),
+        (
+            Function::LicenseAdmin,
+            "GET",
+            format!("/v1/licenses/{l}/events"),
+            None,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_admin_route_refuses_members_and_strangers_with_404() {
+    let (t, license_id, code) = demo().await;
+    call(
+        &t,
+        Function::RedeemCode,
+        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    for (function, method, path, body) in admin_routes(&license_id) {
+        for (sub, email) in [("ann", "ann@demo.edu"), ("eve", "eve@demo.edu")] {
+            let mut event = Event::signed_in(method, &path, sub, email);
+            if let Some(body) = body {
+                event = event.body(body);
+            }
+            let (status, response, _) = call(&t, function, event).await;
+            assert_eq!(
+                (status, error_code(&response)),
+                (404, "LICENSE_NOT_FOUND"),
+                "{sub}: {method} {path}"
+            );
+        }
+    }
+    assert!(t.outbox.messages().is_empty());
+    let (status, body, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        Event::signed_in("GET", "/v1/licenses", "ann", "ann@demo.edu"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["licenses"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn admin_routes_answer_the_owner_through_their_functions() {
+    let (t, license_id, _) = demo().await;
+    let owner =
+        |method: &str, path: &str| Event::signed_in(method, path, "owner-1", "owner@demo.edu");
+    let l = &license_id;
+    let (status, body, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        owner("POST", &format!("/v1/licenses/{l}/codes")).body(r#"{"maxUses":5,"note":"Hall A"}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let full_code = body["code"].as_str().unwrap_or_default().to_owned();
+    let (status, body, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        owner("GET", &format!("/v1/licenses/{l}/codes")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        !body.to_string().contains(&full_code[2..]),
+        "listings never show the full code"
+    );
+    let (status, body, _) = call(
+        &t,
+        Function::InvitationAdmin,
+        owner("POST", &format!("/v1/licenses/{l}/invitations"))
+            .body(r#"{"emails":["bob@demo.edu"],"expiresInDays":7}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["invitations"][0]["delivery"], "sent");
+    let (status, body, _) = call(
+        &t,
+        Function::InvitationAdmin,
+        owner("POST", &format!("/v1/licenses/{l}/invitations")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body["url"].as_str().is_some_and(|u| u.contains("/invite/")));
+    let (status, body, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        owner("GET", &format!("/v1/licenses/{l}/events?limit=2")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["events"].as_array().map(Vec::len), Some(2));
+    assert!(body["nextCursor"].is_string());
+    let (status, body, _) = call(&t, Function::LicenseAdmin, owner("GET", "/v1/licenses")).await;
+    assert_eq!(
+        (status, body["licenses"][0]["role"].as_str()),
+        (200, Some("owner"))
+    );
+    // The other admin function does not serve these routes.
+    let (status, _, _) = call(
+        &t,
+        Function::InvitationAdmin,
+        owner("GET", &format!("/v1/licenses/{l}/codes")),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn bad_admin_input_is_invalid_request() {
+    let (t, license_id, _) = demo().await;
+    let l = &license_id;
+    let owner =
+        |method: &str, path: String| Event::signed_in(method, &path, "owner-1", "owner@demo.edu");
+    let too_many = serde_json::json!({"emails": (0..101).map(|i| format!("u{i}@demo.edu")).collect::<Vec<_>>()}).to_string();
+    let cases = [
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"maxUses":0}"#),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"maxUses":-3}"#),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"maxUses":99999999999}"#),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"expiresAt":"yesterday"}"#),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes"))
+                .body(r#"{"expiresAt":"2001-01-01T00:00:00Z"}"#),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"surprise":1}"#),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body("[]"),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations"))
+                .body(r#"{"emails":["ok@demo.edu","nope"]}"#),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations")).body(&too_many),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations")).body(r#"{"emails":"a@b.edu"}"#),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations")).body(r#"{"expiresInDays":0}"#),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("GET", format!("/v1/licenses/{l}/invitations?status=lost")),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("GET", format!("/v1/licenses/{l}/seats?cursor=abc")),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("GET", format!("/v1/licenses/{l}/events?limit=0")),
+        ),
+    ];
+    for (function, event) in cases {
+        let (status, body, _) = call(&t, function, event).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "INVALID_REQUEST"),
+            "{body}"
+        );
+    }
+    assert!(
+        t.outbox.messages().is_empty(),
+        "nothing sent for a refused call"
+    );
+}

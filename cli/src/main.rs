@@ -1,0 +1,207 @@
+//! `seatctl`: the vendor's back office. Works against any DynamoDB endpoint
+//! through the standard AWS environment (`AWS_REGION`, credentials,
+//! `AWS_ENDPOINT_URL_DYNAMODB`); the table comes from `--table` or `TABLE_NAME`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shared::domain::{Email, Event, EventKind, LicenseRecord, Principal, Timestamp};
+use shared::error::StoreError;
+use shared::seed::Seed;
+use shared::store::{DynamoStore, Store};
+
+const ACTOR: &str = "operator";
+
+#[derive(Parser)]
+#[command(name = "seatctl", version, about = "Operator CLI for seat invitations")]
+struct Cli {
+    /// DynamoDB table.
+    #[arg(
+        long,
+        env = "TABLE_NAME",
+        default_value = "seat-invitations",
+        global = true
+    )]
+    table: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table (keys, indexes, TTL) if it does not exist.
+    CreateTable,
+    /// Create a license.
+    CreateLicense {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        seats: u32,
+        /// The owner, as SUB:EMAIL.
+        #[arg(long)]
+        owner: String,
+        /// An admin, as SUB:EMAIL (repeatable).
+        #[arg(long = "admin")]
+        admins: Vec<String>,
+        /// Expiry, RFC 3339 (e.g. 2027-08-31T23:59:59Z).
+        #[arg(long)]
+        expires: Option<Timestamp>,
+        /// An allowed email domain (repeatable); none means any.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+    },
+    /// Change the seat count (never below the seats in use).
+    SetSeats {
+        #[arg(long)]
+        license: String,
+        #[arg(long)]
+        seats: u32,
+    },
+    /// Show a license with its usage and codes, as JSON.
+    Show {
+        #[arg(long)]
+        license: String,
+    },
+    /// Load a seed file (the devserver's format).
+    LoadSeed { file: std::path::PathBuf },
+}
+
+fn principal(raw: &str) -> Result<Principal, String> {
+    let (sub, email) = raw
+        .split_once(':')
+        .ok_or_else(|| format!("{raw:?} is not SUB:EMAIL"))?;
+    let email = Email::parse(email).ok_or_else(|| format!("{email:?} is not an email address"))?;
+    if sub.trim().is_empty() || sub.contains('#') {
+        return Err(format!("{sub:?} is not a valid user id"));
+    }
+    Ok(Principal {
+        sub: sub.trim().to_owned(),
+        email,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("seatctl: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let aws = aws_config::load_from_env().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &cli.table);
+    let now = chrono::Utc::now();
+    let store_err = |e: StoreError| e.to_string();
+    match cli.command {
+        Command::CreateTable => {
+            store.ensure_table().await.map_err(store_err)?;
+            println!("table {} is ready", cli.table);
+        }
+        Command::CreateLicense {
+            id,
+            name,
+            organization,
+            product,
+            seats,
+            owner,
+            admins,
+            expires,
+            domains,
+        } => {
+            if id.trim().is_empty() || id.contains('#') || id.contains('/') {
+                return Err(format!("{id:?} is not a valid license id"));
+            }
+            let license = LicenseRecord {
+                license_id: id.clone(),
+                name,
+                organization,
+                product,
+                seats_total: seats,
+                expires_at: expires,
+                allowed_email_domains: domains.iter().map(|d| d.trim().to_lowercase()).collect(),
+                owner: principal(&owner)?,
+                admins: admins
+                    .iter()
+                    .map(|a| principal(a))
+                    .collect::<Result<_, _>>()?,
+                created_at: now,
+            };
+            store.create_license(&license).await.map_err(store_err)?;
+            println!("license {id} created with {seats} seats");
+        }
+        Command::SetSeats { license, seats } => {
+            store
+                .license(&license)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| format!("no license {license}"))?;
+            let mut event = Event::new(&license, EventKind::SeatsChanged, ACTOR, now);
+            event.detail = Some(format!("seatsTotal set to {seats}"));
+            match store
+                .set_seats_total(&license, seats, &event)
+                .await
+                .map_err(store_err)?
+            {
+                Ok(()) => println!("license {license} now has {seats} seats"),
+                Err(used) => {
+                    return Err(format!(
+                        "license {license} has {used} seats in use; the seat count cannot go below that"
+                    ));
+                }
+            }
+        }
+        Command::Show { license } => {
+            let (record, used) = store
+                .licenses_with_usage(std::slice::from_ref(&license))
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("no license {license}"))?;
+            let codes: Vec<serde_json::Value> = store
+                .license_codes(&license)
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .map(|(c, uses)| {
+                    serde_json::json!({"codeId": c.code_id, "last4": c.last4, "maxUses": c.max_uses,
+                        "uses": uses, "expiresAt": c.expires_at, "revoked": c.revoked, "note": c.note})
+                })
+                .collect();
+            let out = serde_json::json!({
+                "license": record.view(used),
+                "owner": record.owner,
+                "admins": record.admins,
+                "createdAt": record.created_at,
+                "codes": codes,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+            );
+        }
+        Command::LoadSeed { file } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let seed = Seed::parse(&text).map_err(|e| e.to_string())?;
+            seed.load(&store, now).await.map_err(|e| e.to_string())?;
+            println!(
+                "loaded {} license(s) from {}",
+                seed.licenses.len(),
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `seatctl` against the DynamoDB emulator, as the back office runs it.
+
+use std::process::{Command, Output};
+
+use integration_tests::{Backend, TestApp, dynamodb_endpoint, user};
+use shared::config::{Config, Profile};
+use shared::domain::random_id;
+use shared::service::redeem;
+use shared::store::DynamoStore;
+
+fn seatctl(table: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seatctl"))
+        .args(args)
+        .env("TABLE_NAME", table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("seatctl runs")
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "seatctl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_back_office_creates_resizes_shows_and_seeds() {
+    let table = random_id("cli").to_lowercase();
+    ok(&seatctl(&table, &["create-table"]));
+    ok(&seatctl(&table, &["create-table"])); // idempotent
+    ok(&seatctl(
+        &table,
+        &[
+            "create-license",
+            "--id",
+            "lic-uni",
+            "--name",
+            "Campus",
+            "--organization",
+            "Uni",
+            "--product",
+            "ATLAS.ti",
+            "--seats",
+            "2",
+            "--owner",
+            "owner-1:Owner@Uni.edu",
+            "--admin",
+            "admin-2:admin@uni.edu",
+            "--domain",
+            "uni.edu",
+            "--expires",
+            "2030-01-01T00:00:00Z",
+        ],
+    ));
+    let duplicate = seatctl(
+        &table,
+        &[
+            "create-license",
+            "--id",
+            "lic-uni",
+            "--name",
+            "x",
+            "--organization",
+            "x",
+            "--product",
+            "x",
+            "--seats",
+            "1",
+            "--owner",
+            "o:o@uni.edu",
+        ],
+    );
+    assert!(!duplicate.status.success());
+    assert!(
+        !seatctl(
+            &table,
+            &[
+                "create-license",
+                "--id",
+                "x",
+                "--name",
+                "x",
+                "--organization",
+                "x",
+                "--product",
+                "x",
+                "--seats",
+                "1",
+                "--owner",
+                "no-email"
+            ]
+        )
+        .status
+        .success()
+    );
+
+    // Two members join through the real use case on the same table.
+    let client = integration_tests::dynamodb_client(&dynamodb_endpoint());
+    let store = std::sync::Arc::new(DynamoStore::new(client, &table));
+    let t = TestApp::on_store(
+        Backend::DynamoDb,
+        store,
+        Config::defaults(Profile::Local),
+        None,
+    );
+    let code = t.code("lic-uni", None).await;
+    redeem::redeem(&t.app, &user("a", "a@uni.edu"), &code.formatted())
+        .await
+        .expect("a");
+    redeem::redeem(&t.app, &user("b", "b@cs.uni.edu"), &code.formatted())
+        .await
+        .expect("b");
+
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&seatctl(&table, &["show", "--license", "lic-uni"])))
+            .expect("json");
+    assert_eq!(shown["license"]["seatsTotal"], 2);
+    assert_eq!(shown["license"]["seatsUsed"], 2);
+    assert_eq!(shown["license"]["allowedEmailDomains"][0], "uni.edu");
+    assert_eq!(shown["owner"]["email"], "owner@uni.edu");
+    assert_eq!(shown["codes"][0]["uses"], 2);
+
+    let too_small = seatctl(
+        &table,
+        &["set-seats", "--license", "lic-uni", "--seats", "1"],
+    );
+    assert!(!too_small.status.success());
+    assert!(String::from_utf8_lossy(&too_small.stderr).contains("2 seats in use"));
+    ok(&seatctl(
+        &table,
+        &["set-seats", "--license", "lic-uni", "--seats", "3"],
+    ));
+    redeem::redeem(&t.app, &user("c", "c@uni.edu"), &code.formatted())
+        .await
+        .expect("c fits now");
+    assert!(
+        !seatctl(
+            &table,
+            &["set-seats", "--license", "lic-none", "--seats", "3"]
+        )
+        .status
+        .success()
+    );
+
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed.json");
+    ok(&seatctl(&table, &["load-seed", seed]));
+    let demo: serde_json::Value =
+        serde_json::from_str(&ok(&seatctl(&table, &["show", "--license", "lic-demo"])))
+            .expect("json");
+    assert_eq!(demo["license"]["seatsTotal"], 5);
+    assert_eq!(demo["codes"][0]["last4"], "4HCD");
+    redeem::redeem(&t.app, &user("d", "d@demo.edu"), "I-7KQ2-M9TX-4HCD")
+        .await
+        .expect("seeded code works");
+}
