@@ -3,7 +3,7 @@
 //!
 //! - `devserver` serves (embedded store and outbox unless configured).
 //! - `devserver token --sub S --email E [--unverified] [--ttl SECS]` prints
-//!   a bearer token for the local JWT authorizer.
+//!   a bearer token for the local JWT authorizer (`--name` adds a `name` claim).
 
 mod event;
 mod jwt;
@@ -50,7 +50,7 @@ async fn main() {
         Some("token") => print_token(&authorizer, &args[1..]),
         Some("--help" | "-h" | "help") => {
             println!(
-                "usage: devserver [token --sub SUB --email EMAIL [--unverified] [--ttl SECS]]"
+                "usage: devserver [token --sub SUB --email EMAIL [--name NAME] [--unverified] [--ttl SECS]]"
             );
             Ok(())
         }
@@ -66,6 +66,7 @@ async fn main() {
 fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
     let mut sub = None;
     let mut email = None;
+    let mut name = None;
     let mut verified = true;
     let mut ttl = 86_400;
     let mut it = args.iter();
@@ -73,6 +74,7 @@ fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
         match arg.as_str() {
             "--sub" => sub = it.next().cloned(),
             "--email" => email = it.next().cloned(),
+            "--name" => name = it.next().cloned(),
             "--unverified" => verified = false,
             "--ttl" => {
                 ttl = it
@@ -86,7 +88,10 @@ fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
     let (Some(sub), Some(email)) = (sub, email) else {
         return Err("token needs --sub and --email".into());
     };
-    println!("{}", authorizer.mint(&sub, &email, verified, ttl)?);
+    println!(
+        "{}",
+        authorizer.mint_named(&sub, &email, name.as_deref(), verified, ttl)?
+    );
     Ok(())
 }
 
@@ -185,6 +190,13 @@ async fn demo(server: &Server, port: u16) -> Result<(), String> {
     let student = server
         .authorizer
         .mint("student-1", "student@demo.edu", true, 86_400)?;
+    let owner = server.authorizer.mint_named(
+        "owner-1",
+        "owner@demo.edu",
+        Some("Dana Admin"),
+        true,
+        86_400,
+    )?;
     let base = format!("http://127.0.0.1:{port}");
     println!(
         "\nDemo license \"ATLAS.ti Campus\" (lic-demo, 5 seats) is ready.\n\
@@ -193,6 +205,7 @@ async fn demo(server: &Server, port: u16) -> Result<(), String> {
          \n  curl -s -X POST {base}/v1/redemptions \\\n    -H 'Authorization: Bearer {student}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"code\": \"{code}\"}}'\n\
          \nThen see it under \"My Invitations\":\n\
          \n  curl -s {base}/v1/me/invitations -H 'Authorization: Bearer {student}'\n\
+         \nThe license owner's token, for the admin routes:\n\n  {owner}\n\
          \nMore tokens: cargo run --bin devserver -- token --sub alice --email alice@demo.edu\n",
         code = code.formatted(),
         token = token.expose(),
