@@ -400,50 +400,77 @@ async fn contact_owner_validates_and_hides_the_owner() {
     assert_eq!((status, error_code(&body)), (404, "LICENSE_NOT_FOUND"));
 }
 
-#[tokio::test]
-async fn arbitrary_input_never_causes_a_5xx() {
-    let (t, license_id, _) = demo().await;
+async fn arbitrary_input_never_causes_a_5xx(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license_id = t.license(3).await.license_id;
     let bodies = [
         "",
         "{",
         "null",
-        "0",
         "[]",
         "{\"code\":{}}",
         "{\"code\":\"\\u0000\"}",
-        "{\"subject\":\"x\",\"message\":[]}",
+        "{\"emails\":[\"\\u0000@x.y\"]}",
         "\u{feff}{}",
         "{\"a\":1e999}",
     ];
-    let paths = [
-        "/v1/redemptions".to_owned(),
-        "/v1/invites/%20".to_owned(),
-        format!("/v1/invites/{}/accept", "A".repeat(200)),
-        format!("/v1/licenses/{license_id}/contact-owner"),
-        "/v1/licenses/%23x/contact-owner".to_owned(),
-        "/v1/me/licenses/LIC%23x".to_owned(),
-        "/v1/me/invitations?limit=1&cursor=%00".to_owned(),
-        "/v1//v1/redemptions".to_owned(),
+    let long = "L".repeat(190);
+    let huge = "H".repeat(3_000);
+    let ids = [
+        license_id.as_str(),
+        "%23x",
+        "LIC%23x#SEATS#0",
+        "ü-é",
+        long.as_str(),
+        huge.as_str(),
     ];
-    for method in ["GET", "POST", "DELETE", "PATCH"] {
-        for path in &paths {
-            for body in bodies {
-                let event = Event::signed_in(method, path, "ann", "ann@demo.edu").body(body);
-                let (status, response, _) = call(&t, Function::All, event).await;
-                assert!(
-                    (200..500).contains(&status),
-                    "{method} {path} {body:?}: {status}"
-                );
-                if status >= 400 {
+    let mut paths = vec![
+        "/v1/redemptions".to_owned(),
+        "/v1/me/invitations?limit=1&cursor=%00".to_owned(),
+        "/v1/licenses".to_owned(),
+    ];
+    for id in ids {
+        paths.extend([
+            format!("/v1/invites/{id}"),
+            format!("/v1/invites/{id}/accept"),
+            format!("/v1/me/licenses/{id}"),
+            format!("/v1/licenses/{id}"),
+            format!("/v1/licenses/{id}/contact-owner"),
+            format!("/v1/licenses/{id}/codes"),
+            format!("/v1/licenses/{id}/codes/{id}"),
+            format!("/v1/licenses/{id}/invitations"),
+            format!("/v1/licenses/{id}/invitations/{id}/resend"),
+            format!("/v1/licenses/{id}/seats/{id}"),
+            format!("/v1/licenses/{id}/events?cursor={id}"),
+        ]);
+    }
+    for (sub, email) in [
+        ("ann", "ann@demo.edu"),
+        ("owner-1", "owner@demo.edu"),
+        (long.as_str(), "x@demo.edu"),
+    ] {
+        for method in ["GET", "POST", "DELETE"] {
+            for path in &paths {
+                for body in bodies {
+                    let event = Event::signed_in(method, path, sub, email).body(body);
+                    let (status, response, _) = call(&t, Function::All, event).await;
                     assert!(
-                        !error_code(&response).is_empty(),
-                        "{method} {path}: no error code"
+                        (200..500).contains(&status),
+                        "{sub} {method} {path:.80} {body:?}: {status} {response}"
                     );
+                    if status >= 400 {
+                        assert!(
+                            !error_code(&response).is_empty(),
+                            "{method} {path:.80}: no error code"
+                        );
+                    }
                 }
             }
         }
     }
 }
+
+integration_tests::on_both_stores!(arbitrary_input_never_causes_a_5xx);
 
 fn admin_routes(license_id: &str) -> Vec<(Function, &'static str, String, Option<&'static str>)> {
     let l = license_id;

@@ -60,11 +60,18 @@ impl Route<'_> {
     }
 }
 
+const MAX_SEGMENT_BYTES: usize = 200;
+
 /// Matches method and path. Anything before the `v1` segment (an API
 /// Gateway stage or a base path mapping) is ignored.
 fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
     use Method as M;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // No id of ours is this long, and DynamoDB keys have size limits: such a
+    // path names nothing.
+    if segments.iter().any(|s| s.len() > MAX_SEGMENT_BYTES) {
+        return Err(ApiError::RouteNotFound);
+    }
     let v1 = segments
         .iter()
         .position(|s| *s == "v1")
