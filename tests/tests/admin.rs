@@ -19,6 +19,8 @@ integration_tests::on_both_stores!(
     email_invitations_are_sent_merged_and_skip_members,
     a_partial_mail_failure_is_reported_per_address,
     a_resent_invitation_replaces_the_old_url,
+    a_resend_that_cannot_be_mailed_changes_nothing,
+    declining_is_recorded_in_the_audit_trail,
     a_revoked_invitation_stops_working_at_once,
     freeing_a_seat_lets_the_next_user_in,
     the_seat_count_equals_the_seat_list_after_any_sequence,
@@ -733,4 +735,48 @@ async fn seats_can_grow_but_never_below_those_in_use(backend: Backend) {
             .expect("store"),
         Err(40)
     );
+}
+
+async fn a_resend_that_cannot_be_mailed_changes_nothing(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
+        .await
+        .expect("invited");
+    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    let token = token_in(&t.outbox.messages()[0]);
+    let refusing = Arc::new(RefusingOne {
+        refuse: "bob@demo.edu".into(),
+        outbox: Arc::new(Outbox::default()),
+    });
+    let broken = TestApp::on_store(
+        backend,
+        t.app.store.clone(),
+        Config::defaults(Profile::Local),
+        Some(refusing),
+    );
+    assert!(matches!(
+        admin::resend_invitation(&broken.app, &owner(), &id, &invitation_id).await,
+        Err(ApiError::ServiceUnavailable { .. })
+    ));
+    invites::accept(&t.app, &user("bob", "bob@demo.edu"), &token)
+        .await
+        .expect("the old URL still works");
+}
+
+async fn declining_is_recorded_in_the_audit_trail(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
+        .await
+        .expect("invited");
+    t.advance_secs(1);
+    let token = token_in(&t.outbox.messages()[0]);
+    invites::decline(&t.app, &user("bob", "bob@demo.edu"), &token)
+        .await
+        .expect("declined");
+    let events = all_events(&t, &id).await;
+    assert_eq!(events[0].kind, EventKind::InvitationDeclined);
+    assert_eq!(events[0].actor, "bob");
+    assert_eq!(events.len(), 2);
 }

@@ -246,6 +246,8 @@ pub enum EventKind {
     CodeRevoked,
     InvitationCreated,
     InvitationRevoked,
+    /// The invitee declined.
+    InvitationDeclined,
     InvitationResent,
     /// The invitation email could not be sent; the invitation was withdrawn.
     InvitationUndeliverable,

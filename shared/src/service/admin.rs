@@ -401,7 +401,11 @@ pub async fn invite_emails(
                 );
                 event.invitation_id = Some(record.invitation_id.clone());
                 event.detail = Some("the invitation email could not be sent".into());
-                if app.store.revoke_invitation(&record, &event).await? {
+                if app
+                    .store
+                    .close_invitation(&record, InvitationStatus::Revoked, &event)
+                    .await?
+                {
                     record.status = InvitationStatus::Revoked;
                 }
                 Delivery::Failed
@@ -563,8 +567,20 @@ pub async fn revoke_invitation(
         app.now(),
     );
     event.invitation_id = Some(invitation.invitation_id.clone());
-    if !app.store.revoke_invitation(&invitation, &event).await? {
-        return Err(ApiError::InviteAlreadyUsed);
+    if !app
+        .store
+        .close_invitation(&invitation, InvitationStatus::Revoked, &event)
+        .await?
+    {
+        // Another admin may have revoked it a moment ago: that is success.
+        let now_status = app
+            .store
+            .invitation(&invitation.token_hash)
+            .await?
+            .map(|i| i.status);
+        if now_status != Some(InvitationStatus::Revoked) {
+            return Err(ApiError::InviteAlreadyUsed);
+        }
     }
     tracing::info!(license_id, invitation_id, "invitation revoked");
     Ok(())
@@ -609,12 +625,15 @@ pub async fn resend_invitation(
         now,
     );
     event.invitation_id = Some(old.invitation_id.clone());
-    if !app.store.reissue_invitation(&old, &fresh, &event).await? {
-        return Err(ApiError::InviteAlreadyUsed);
-    }
+    // Mail first: if it cannot be sent, nothing changed and the old URL
+    // still works. (Should the invitation be accepted in between, the new
+    // URL in that email finds it used.)
     app.mailer
         .send(&invitation_email(app, caller, &license, &fresh, &token))
         .await?;
+    if !app.store.reissue_invitation(&old, &fresh, &event).await? {
+        return Err(ApiError::InviteAlreadyUsed);
+    }
     tracing::info!(license_id, invitation_id, "invitation resent");
     Ok(fresh.view(now, None, true))
 }

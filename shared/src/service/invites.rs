@@ -5,8 +5,8 @@ use serde::Serialize;
 use super::claim::{Claimed, Route, claim_seat};
 use crate::App;
 use crate::domain::{
-    Caller, Invitation, InvitationRecord, InvitationStatus, InviteToken, LicenseRecord,
-    LicenseSummary,
+    Caller, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
+    LicenseRecord, LicenseSummary,
 };
 use crate::error::ApiError;
 
@@ -104,8 +104,18 @@ pub async fn decline(app: &App, caller: &Caller, raw_token: &str) -> Result<Invi
     {
         return Err(ApiError::InviteEmailMismatch);
     }
+    let mut event = Event::new(
+        &license.license_id,
+        EventKind::InvitationDeclined,
+        &caller.user_id,
+        app.now(),
+    );
+    event.invitation_id = Some(invitation.invitation_id.clone());
     if invitation.status_at(app.now()) != InvitationStatus::Pending
-        || !app.store.decline_invitation(&invitation.token_hash).await?
+        || !app
+            .store
+            .close_invitation(&invitation, InvitationStatus::Declined, &event)
+            .await?
     {
         return Err(ApiError::InviteAlreadyUsed);
     }

@@ -1222,26 +1222,6 @@ impl Store for DynamoStore {
         Ok(found)
     }
 
-    async fn decline_invitation(&self, token_hash: &SecretHash) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(invitation_key(token_hash)))
-            .update_expression("SET #status = :declined REMOVE gsi1pk, gsi1sk")
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":declined", s("declined"))
-            .expression_attribute_values(":pending", s("pending"))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_conditional_failure(&err) => Ok(false),
-            Err(err) => Err(classify("UpdateItem decline", &err)),
-        }
-    }
-
     async fn limit_window(&self, key: &str) -> Result<Option<LimitWindow>, StoreError> {
         window_from(self.get("GetItem limit", limit_key(key), true).await?)
     }
@@ -1573,19 +1553,29 @@ impl Store for DynamoStore {
         self.invitation(&found.token_hash).await
     }
 
-    async fn revoke_invitation(
+    async fn close_invitation(
         &self,
         invitation: &InvitationRecord,
+        status: InvitationStatus,
         event: &Event,
     ) -> Result<bool, StoreError> {
-        self.transact_guarded("TransactWriteItems revoke invitation", || {
+        let status = match status {
+            InvitationStatus::Declined => "declined",
+            InvitationStatus::Revoked => "revoked",
+            other => {
+                return Err(StoreError::Internal(format!(
+                    "cannot close an invitation as {other:?}"
+                )));
+            }
+        };
+        self.transact_guarded("TransactWriteItems close invitation", || {
             Ok(vec![
                 self.update(
                     invitation_key(&invitation.token_hash),
-                    "SET #status = :revoked REMOVE gsi1pk, gsi1sk",
+                    "SET #status = :closed REMOVE gsi1pk, gsi1sk",
                     "#status = :pending",
                     &[("#status", "status")],
-                    vec![(":revoked", s("revoked")), (":pending", s("pending"))],
+                    vec![(":closed", s(status)), (":pending", s("pending"))],
                 )?,
                 self.put(event_item(event)?, "attribute_not_exists(pk)")?,
             ])

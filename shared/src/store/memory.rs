@@ -266,17 +266,6 @@ impl Store for MemoryStore {
         Ok(found)
     }
 
-    async fn decline_invitation(&self, token_hash: &SecretHash) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        match state.invitations.get_mut(token_hash) {
-            Some(inv) if inv.status == InvitationStatus::Pending => {
-                inv.status = InvitationStatus::Declined;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
     async fn limit_window(&self, key: &str) -> Result<Option<LimitWindow>, StoreError> {
         Ok(self.lock().limits.get(key).copied())
     }
@@ -471,15 +460,16 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn revoke_invitation(
+    async fn close_invitation(
         &self,
         invitation: &InvitationRecord,
+        status: InvitationStatus,
         event: &Event,
     ) -> Result<bool, StoreError> {
         let mut state = self.lock();
         match state.invitations.get_mut(&invitation.token_hash) {
             Some(stored) if stored.status == InvitationStatus::Pending => {
-                stored.status = InvitationStatus::Revoked;
+                stored.status = status;
                 state.events.push(event.clone());
                 Ok(true)
             }

@@ -12,8 +12,8 @@ pub use memory::MemoryStore;
 use async_trait::async_trait;
 
 use crate::domain::{
-    CodeRecord, Counter, Email, Event, InvitationRecord, LicenseRecord, SeatRecord, SecretHash,
-    Timestamp,
+    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, LicenseRecord,
+    SeatRecord, SecretHash, Timestamp,
 };
 use crate::error::StoreError;
 
@@ -171,9 +171,6 @@ pub trait Store: Send + Sync {
     async fn pending_invitations(&self, email: &Email)
     -> Result<Vec<InvitationRecord>, StoreError>;
 
-    /// Moves a pending invitation to declined; `false` if it was not pending.
-    async fn decline_invitation(&self, token_hash: &SecretHash) -> Result<bool, StoreError>;
-
     async fn limit_window(&self, key: &str) -> Result<Option<LimitWindow>, StoreError>;
 
     /// Counts one event: in the open window, or in a new one opened now.
@@ -244,11 +241,12 @@ pub trait Store: Send + Sync {
         invitation_id: &str,
     ) -> Result<Option<InvitationRecord>, StoreError>;
 
-    /// Moves a pending invitation to revoked with `event`; `false` if it was
-    /// not pending.
-    async fn revoke_invitation(
+    /// Moves a pending invitation to `status` (declined or revoked) and
+    /// records `event`; `false` if it was no longer pending.
+    async fn close_invitation(
         &self,
         invitation: &InvitationRecord,
+        status: InvitationStatus,
         event: &Event,
     ) -> Result<bool, StoreError>;
 
