@@ -2,7 +2,9 @@
 //! acceptance. Read this file top to bottom to know how a seat is taken.
 //!
 //! 1. Read the license, the caller's seat on it, and the sharded seat
-//!    counters (plus the code's use counters) in one round trip.
+//!    counters (plus the code's use counters) in one round trip — for a
+//!    code this container has seen before, in the same round trip as the
+//!    code itself.
 //! 2. Already a member? Answer with that seat: never a second one.
 //! 3. Check the license (expiry, email domains), pick a seat counter shard
 //!    with free capacity (weighted by what it has free) and, for a code, a
@@ -24,7 +26,7 @@ use crate::domain::{
     JoinedVia, License, Seat, SeatRecord,
 };
 use crate::error::ApiError;
-use crate::store::{ClaimError, ClaimPlan, ClaimVia, Rejection};
+use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Rejection};
 
 /// Attempts in all; each full shard found costs one, and every refusal
 /// means another claim made progress, so this bound is never the limit
@@ -54,6 +56,7 @@ pub(crate) async fn claim_seat(
     email: &Email,
     license_id: &str,
     route: Route<'_>,
+    mut prefetched: Option<ClaimContext>,
 ) -> Result<Claimed, ApiError> {
     let user_id = caller.user_id.as_str();
     let code_id = match &route {
@@ -63,10 +66,15 @@ pub(crate) async fn claim_seat(
     let mut consistent = false;
     let mut contention = 0;
     for _ in 0..MAX_ATTEMPTS {
-        let ctx = app
-            .store
-            .claim_context(license_id, user_id, code_id, consistent)
-            .await?;
+        let ctx = match prefetched.take() {
+            // Read speculatively alongside the code (see redeem.rs).
+            Some(ctx) => ctx,
+            None => {
+                app.store
+                    .claim_context(license_id, user_id, code_id, consistent)
+                    .await?
+            }
+        };
         let Some(license) = ctx.license else {
             return Err(match route {
                 Route::Code(_) => ApiError::CodeNotFound,

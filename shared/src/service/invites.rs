@@ -71,6 +71,7 @@ pub async fn accept(app: &App, caller: &Caller, raw_token: &str) -> Result<Claim
                 email,
                 &license.license_id,
                 Route::Invitation(&invitation),
+                None,
             )
             .await;
         }
@@ -93,6 +94,7 @@ pub async fn accept(app: &App, caller: &Caller, raw_token: &str) -> Result<Claim
         email,
         &license.license_id,
         Route::Invitation(&invitation),
+        None,
     )
     .await
 }
