@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's one test command: cargo fmt --check, clippy -D warnings and
 # cargo test, with DynamoDB and SES emulated by two local moto servers
-# (scripts/moto_locked.py, installed into .venv with pinned versions).
+# (scripts/moto_locked.py, installed into .venv with pinned versions); then
+# the deployment checks: sam validate --lint, cfn-lint, the arm64 release
+# build of every function with sam build, and a smoke test of each built
+# bootstrap under qemu-aarch64 (scripts/sam_checks.sh, smoke_lambda.sh).
 # Usage: scripts/test.sh [extra args for cargo test, e.g. -- --nocapture]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,3 +109,8 @@ export AWS_EC2_METADATA_DISABLED=true
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
 step cargo test --workspace "$@"
+
+# --- deployment: template lint, arm64 build, smoke test of the artifacts ----
+# (installs pinned cargo-lambda, zig, SAM CLI, cfn-lint and qemu-user itself)
+step ./scripts/sam_checks.sh
+step ./scripts/smoke_lambda.sh

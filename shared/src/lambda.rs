@@ -7,12 +7,16 @@ use crate::App;
 use crate::config::{Config, Profile};
 use crate::http::{Function, handle};
 
-/// Logs as JSON lines without ANSI colours; `RUST_LOG` filters (default info).
+/// Logs as JSON lines without ANSI colours; `RUST_LOG` is a level (`error`,
+/// `warn`, `info`, `debug`, `trace`; default `info`). A level, not the full
+/// filter syntax, keeps the regex engine out of every binary.
 pub fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.trim().parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_target(false);
     let _ = if json {
         builder.json().without_time().with_ansi(false).try_init()
