@@ -13,7 +13,11 @@ use crate::http::{Function, handle};
 pub fn init_tracing(json: bool) {
     let level = std::env::var("RUST_LOG")
         .ok()
-        .and_then(|v| v.trim().parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .and_then(|v| {
+            v.trim()
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .ok()
+        })
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)

@@ -494,6 +494,19 @@ impl DynamoStore {
                 .build()
                 .map_err(build_err)
         };
+        let gsi = |name: &str, pk: &str, sk: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(schema(pk, KeyType::Hash)?)
+                .key_schema(schema(sk, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(build_err)
+        };
         let all = Projection::builder()
             .projection_type(ProjectionType::All)
             .build();
@@ -511,24 +524,8 @@ impl DynamoStore {
             .attribute_definitions(attr("gsi2sk")?)
             .key_schema(schema("pk", KeyType::Hash)?)
             .key_schema(schema("sk", KeyType::Range)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(GSI_EMAIL)
-                    .key_schema(schema("gsi1pk", KeyType::Hash)?)
-                    .key_schema(schema("gsi1sk", KeyType::Range)?)
-                    .projection(all.clone())
-                    .build()
-                    .map_err(build_err)?,
-            )
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(GSI_LICENSE)
-                    .key_schema(schema("gsi2pk", KeyType::Hash)?)
-                    .key_schema(schema("gsi2sk", KeyType::Range)?)
-                    .projection(all.clone())
-                    .build()
-                    .map_err(build_err)?,
-            )
+            .global_secondary_indexes(gsi(GSI_EMAIL, "gsi1pk", "gsi1sk")?)
+            .global_secondary_indexes(gsi(GSI_LICENSE, "gsi2pk", "gsi2sk")?)
             .local_secondary_indexes(
                 LocalSecondaryIndex::builder()
                     .index_name(LSI_JOINED)
@@ -1151,10 +1148,7 @@ impl Store for DynamoStore {
         }
         let more = items.len() > limit;
         items.truncate(limit);
-        let next = more.then(|| items.last()).flatten().map(|s| SeatCursor {
-            joined_at: s.joined_at,
-            license_id: s.license_id.clone(),
-        });
+        let next = more.then(|| items.last()).flatten().map(SeatCursor::after);
         Ok(Page { items, next })
     }
 

@@ -232,10 +232,7 @@ impl Store for MemoryStore {
         let next = (start + items.len() < seats.len())
             .then(|| items.last())
             .flatten()
-            .map(|s| SeatCursor {
-                joined_at: s.joined_at,
-                license_id: s.license_id.clone(),
-            });
+            .map(SeatCursor::after);
         Ok(Page { items, next })
     }
 

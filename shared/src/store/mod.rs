@@ -101,6 +101,15 @@ pub struct SeatCursor {
     pub license_id: String,
 }
 
+impl SeatCursor {
+    pub fn after(seat: &SeatRecord) -> Self {
+        Self {
+            joined_at: seat.joined_at,
+            license_id: seat.license_id.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
