@@ -794,6 +794,17 @@ impl DynamoStore {
         }
     }
 
+    /// One partition of the `gsi2` index (a license's codes or invitations).
+    async fn by_license(
+        &self,
+        pk: String,
+        sk: SortKey<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.query_desc(Some(GSI_LICENSE), ("gsi2pk", pk), "gsi2sk", sk, limit)
+            .await
+    }
+
     /// Merges the 16 shard partitions of a sharded listing into one
     /// newest-first page: each shard's first `limit + 1` items below
     /// `before` hold the global first `limit + 1`.
@@ -1437,13 +1448,7 @@ impl Store for DynamoStore {
 
     async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
         let items = self
-            .query_desc(
-                Some(GSI_LICENSE),
-                ("gsi2pk", format!("CODES#{license_id}")),
-                "gsi2sk",
-                SortKey::Any,
-                usize::MAX >> 1,
-            )
+            .by_license(format!("CODES#{license_id}"), SortKey::Any, usize::MAX >> 1)
             .await?;
         let mut codes = Vec::with_capacity(items.len());
         for item in items {
@@ -1468,13 +1473,7 @@ impl Store for DynamoStore {
         code_id: &str,
     ) -> Result<Option<CodeRecord>, StoreError> {
         let items = self
-            .query_desc(
-                Some(GSI_LICENSE),
-                ("gsi2pk", format!("CODES#{license_id}")),
-                "gsi2sk",
-                SortKey::Equals(code_id),
-                1,
-            )
+            .by_license(format!("CODES#{license_id}"), SortKey::Equals(code_id), 1)
             .await?;
         items
             .into_iter()
@@ -1509,10 +1508,8 @@ impl Store for DynamoStore {
         limit: usize,
     ) -> Result<KeyPage<InvitationRecord>, StoreError> {
         let mut items = self
-            .query_desc(
-                Some(GSI_LICENSE),
-                ("gsi2pk", format!("INVS#{license_id}")),
-                "gsi2sk",
+            .by_license(
+                format!("INVS#{license_id}"),
                 SortKey::before(after),
                 limit + 1,
             )
@@ -1531,10 +1528,8 @@ impl Store for DynamoStore {
         invitation_id: &str,
     ) -> Result<Option<InvitationRecord>, StoreError> {
         let items = self
-            .query_desc(
-                Some(GSI_LICENSE),
-                ("gsi2pk", format!("INVS#{license_id}")),
-                "gsi2sk",
+            .by_license(
+                format!("INVS#{license_id}"),
                 SortKey::Equals(invitation_id),
                 1,
             )
