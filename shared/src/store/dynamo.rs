@@ -856,21 +856,15 @@ impl DynamoStore {
             .collect()
     }
 
+    /// `used + 1` on a counter; `condition` may use `#used` and `#cap`.
     fn increment(&self, key: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
-        Ok(TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .update_expression("SET #used = #used + :one")
-                    .condition_expression(condition)
-                    .expression_attribute_names("#used", "used")
-                    .expression_attribute_names("#cap", "cap")
-                    .expression_attribute_values(":one", n(1))
-                    .build()
-                    .map_err(build_err)?,
-            )
-            .build())
+        self.update(
+            key,
+            "SET #used = #used + :one",
+            condition,
+            &[("#used", "used"), ("#cap", "cap")],
+            vec![(":one", n(1))],
+        )
     }
 
     async fn put_new_window(
@@ -1013,22 +1007,13 @@ impl Store for DynamoStore {
                 use_counter_key(code_id, *shard),
                 "attribute_exists(pk) AND (attribute_not_exists(#cap) OR #used < #cap)",
             )?),
-            ClaimVia::Invitation { token_hash } => writes.push(
-                TransactWriteItem::builder()
-                    .update(
-                        Update::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(invitation_key(token_hash)))
-                            .update_expression("SET #status = :accepted REMOVE gsi1pk, gsi1sk")
-                            .condition_expression("#status = :pending")
-                            .expression_attribute_names("#status", "status")
-                            .expression_attribute_values(":accepted", s("accepted"))
-                            .expression_attribute_values(":pending", s("pending"))
-                            .build()
-                            .map_err(build_err)?,
-                    )
-                    .build(),
-            ),
+            ClaimVia::Invitation { token_hash } => writes.push(self.update(
+                invitation_key(token_hash),
+                "SET #status = :accepted REMOVE gsi1pk, gsi1sk",
+                "#status = :pending",
+                &[("#status", "status")],
+                vec![(":accepted", s("accepted")), (":pending", s("pending"))],
+            )?),
         }
         writes.push(self.put(event_item(&plan.event)?, "attribute_not_exists(pk)")?);
         match self.transact("TransactWriteItems claim", writes).await {
@@ -1078,20 +1063,13 @@ impl Store for DynamoStore {
                             .map_err(build_err)?,
                     )
                     .build(),
-                TransactWriteItem::builder()
-                    .update(
-                        Update::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(seat_counter_key(&seat.license_id, seat.shard)))
-                            .update_expression("SET #used = #used - :one")
-                            .condition_expression("#used > :zero")
-                            .expression_attribute_names("#used", "used")
-                            .expression_attribute_values(":one", n(1))
-                            .expression_attribute_values(":zero", n(0))
-                            .build()
-                            .map_err(build_err)?,
-                    )
-                    .build(),
+                self.update(
+                    seat_counter_key(&seat.license_id, seat.shard),
+                    "SET #used = #used - :one",
+                    "#used > :zero",
+                    &[("#used", "used")],
+                    vec![(":one", n(1)), (":zero", n(0))],
+                )?,
                 self.put(event_item(event)?, "attribute_not_exists(pk)")?,
             ];
             match self.transact("TransactWriteItems release", writes).await {
