@@ -47,6 +47,17 @@ async fn all_seats(t: &TestApp, license_id: &str) -> Vec<String> {
     }
 }
 
+/// The license's invitations with `status`, as its owner lists them.
+async fn invitations_in(
+    t: &TestApp,
+    license_id: &str,
+    status: InvitationStatus,
+) -> admin::Listing<shared::domain::Invitation> {
+    admin::list_invitations(&t.app, &owner(), license_id, Some(status), 10, None)
+        .await
+        .expect("invitations")
+}
+
 async fn all_events(t: &TestApp, license_id: &str) -> Vec<Event> {
     let mut events = Vec::new();
     let mut cursor = None;
@@ -299,16 +310,7 @@ async fn open_links_come_with_their_url(backend: Backend) {
         .await
         .expect("accepted");
     assert!(!claimed.already_member);
-    let accepted = admin::list_invitations(
-        &t.app,
-        &owner(),
-        &id,
-        Some(InvitationStatus::Accepted),
-        10,
-        None,
-    )
-    .await
-    .expect("list");
+    let accepted = invitations_in(&t, &id, InvitationStatus::Accepted).await;
     assert_eq!(accepted.items.len(), 1);
 }
 
@@ -382,29 +384,11 @@ async fn email_invitations_are_sent_merged_and_skip_members(backend: Backend) {
     invites::accept(&t.app, &bob, &token)
         .await
         .expect("bob joins");
-    let pending = admin::list_invitations(
-        &t.app,
-        &owner(),
-        &id,
-        Some(InvitationStatus::Pending),
-        10,
-        None,
-    )
-    .await
-    .expect("pending");
+    let pending = invitations_in(&t, &id, InvitationStatus::Pending).await;
     assert_eq!(pending.items.len(), 1);
     assert_eq!(pending.items[0].email.as_deref(), Some("cy@demo.edu"));
     t.advance_secs(11 * 86_400);
-    let expired = admin::list_invitations(
-        &t.app,
-        &owner(),
-        &id,
-        Some(InvitationStatus::Expired),
-        10,
-        None,
-    )
-    .await
-    .expect("expired");
+    let expired = invitations_in(&t, &id, InvitationStatus::Expired).await;
     assert_eq!(expired.items.len(), 1);
 }
 
@@ -436,16 +420,7 @@ async fn a_partial_mail_failure_is_reported_per_address(backend: Backend) {
         ]
     );
     assert_eq!(outbox.messages().len(), 2);
-    let pending = admin::list_invitations(
-        &t.app,
-        &owner(),
-        &id,
-        Some(InvitationStatus::Pending),
-        10,
-        None,
-    )
-    .await
-    .expect("pending");
+    let pending = invitations_in(&t, &id, InvitationStatus::Pending).await;
     assert_eq!(
         pending.items.len(),
         2,
@@ -526,16 +501,7 @@ async fn a_revoked_invitation_stops_working_at_once(backend: Backend) {
             .err(),
         Some(ApiError::InviteNotFound)
     );
-    let revoked = admin::list_invitations(
-        &t.app,
-        &owner(),
-        &id,
-        Some(InvitationStatus::Revoked),
-        10,
-        None,
-    )
-    .await
-    .expect("list");
+    let revoked = invitations_in(&t, &id, InvitationStatus::Revoked).await;
     assert_eq!(revoked.items.len(), 1);
 }
 

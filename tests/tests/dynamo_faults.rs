@@ -91,6 +91,15 @@ fn cancelled(reasons: &[&str]) -> HttpResponse {
     )
 }
 
+/// A BatchGetItem that always shows a free license and no seat.
+fn endless_reads() -> aws_smithy_mocks::Rule {
+    mock!(Client::batch_get_item)
+        .sequence()
+        .output(|| claim_context(false))
+        .repeatedly()
+        .build()
+}
+
 /// An app on the DynamoDB adapter whose client answers from `rules`.
 fn app_with(client: Client) -> TestApp {
     let store = Arc::new(DynamoStore::new(client, TABLE));
@@ -142,11 +151,7 @@ async fn a_transaction_conflict_is_retried_and_then_succeeds() {
 
 #[tokio::test]
 async fn persistent_conflicts_end_in_503_after_bounded_retries() {
-    let reads = mock!(Client::batch_get_item)
-        .sequence()
-        .output(|| claim_context(false))
-        .repeatedly()
-        .build();
+    let reads = endless_reads();
     let writes = mock!(Client::transact_write_items)
         .sequence()
         .http_response(|| cancelled(&["None", "TransactionConflict", "None"]))
@@ -163,11 +168,7 @@ async fn persistent_conflicts_end_in_503_after_bounded_retries() {
 
 #[tokio::test]
 async fn throttling_ends_in_503_with_retry_after() {
-    let reads = mock!(Client::batch_get_item)
-        .sequence()
-        .output(|| claim_context(false))
-        .repeatedly()
-        .build();
+    let reads = endless_reads();
     let writes = mock!(Client::transact_write_items)
         .sequence()
         .http_response(|| dynamo_error(400, "ProvisionedThroughputExceededException", json!({})))
