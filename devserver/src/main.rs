@@ -1,5 +1,6 @@
-//! `devserver`: the whole API of API.md on `127.0.0.1:$PORT`, through the
-//! same handler code the Lambda functions run.
+//! `devserver`: the whole API on `127.0.0.1:$PORT`, through the same handler
+//! code the Lambda functions run, the license portal's pages, and a
+//! development sign-in provider for them.
 //!
 //! - `devserver` serves (embedded store and outbox unless configured).
 //! - `devserver token --sub S --email E [--unverified] [--ttl SECS]` prints
@@ -7,6 +8,7 @@
 
 mod event;
 mod jwt;
+mod oidc;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -35,6 +37,8 @@ struct Server {
     app: shared::App,
     outbox: Option<Arc<Outbox>>,
     authorizer: Authorizer,
+    portal: portal::Portal,
+    sign_in: oidc::Provider,
     requests: AtomicU64,
 }
 
@@ -96,7 +100,7 @@ fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
 }
 
 async fn serve(authorizer: Authorizer) -> Result<(), String> {
-    let config = Config::from_env(Profile::Local)?;
+    let mut config = Config::from_env(Profile::Local)?;
     let port: u16 = std::env::var("PORT")
         .ok()
         .map(|p| {
@@ -105,31 +109,48 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
         })
         .transpose()?
         .unwrap_or(3000);
+    let base = format!("http://127.0.0.1:{port}");
+    // Invite URLs in the outbox's mail open this devserver's portal.
+    if std::env::var("PORTAL_BASE_URL").is_err() {
+        config.portal_base_url = base.clone();
+    }
+    let seed = match std::env::var("SEED_FILE").ok().filter(|s| !s.is_empty()) {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("SEED_FILE {path}: {e}"))?;
+            Some((path, Seed::parse(&text).map_err(|e| e.to_string())?))
+        }
+        None => None,
+    };
+    let seed_users = match &seed {
+        Some((_, seed)) => seed_users(seed),
+        None => seed_users(&demo_seed()?),
+    };
+    let sign_in = oidc::Provider::new(port, seed_users);
+    let portal_config = portal::PortalConfig::from_env(Some(&sign_in.issuer()))?;
     let parts = shared::App::build(config).await?;
     let server = Arc::new(Server {
         app: parts.app,
         outbox: parts.outbox,
         authorizer,
+        portal: portal::Portal::new(portal_config),
+        sign_in,
         requests: AtomicU64::new(0),
     });
-    match std::env::var("SEED_FILE").ok().filter(|s| !s.is_empty()) {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("SEED_FILE {path}: {e}"))?;
-            Seed::parse(&text)
-                .map_err(|e| e.to_string())?
-                .load(server.app.store.as_ref(), server.app.now())
+    match seed {
+        Some((path, seed)) => {
+            seed.load(server.app.store.as_ref(), server.app.now())
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("Loaded seed file {path}.");
+            println!("Loaded seed file {path}.\n\nOpen the license portal: {base}/");
         }
-        None => demo(&server, port).await?,
+        None => demo(&server, &base).await?,
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("Serving the API on http://{addr} (Ctrl-C stops).");
+    println!("Serving the API and the license portal on http://{addr} (Ctrl-C stops).");
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted.map_err(|e| e.to_string())?,
@@ -151,19 +172,33 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
     }
 }
 
-/// With no seed file: a demo license with a fresh code and open invite link,
-/// and everything a newcomer needs to try it.
-async fn demo(server: &Server, port: u16) -> Result<(), String> {
-    let now = server.app.now();
-    let store = server.app.store.as_ref();
-    let seed = Seed::parse(
+/// Owners and admins named in a seed sign in through the development
+/// provider as their seeded `sub`, so their licenses are theirs.
+fn seed_users(seed: &Seed) -> std::collections::HashMap<String, String> {
+    seed.licenses
+        .iter()
+        .flat_map(|l| std::iter::once(&l.owner).chain(&l.admins))
+        .map(|p| (p.email.as_str().to_owned(), p.sub.clone()))
+        .collect()
+}
+
+fn demo_seed() -> Result<Seed, String> {
+    Seed::parse(
         r#"{"licenses": [{
             "licenseId": "lic-demo", "name": "ATLAS.ti Campus", "organization": "Demo University",
             "product": "ATLAS.ti", "seatsTotal": 5, "expiresAt": null, "allowedEmailDomains": [],
             "owner": {"sub": "owner-1", "email": "owner@demo.edu"}, "admins": []
         }]}"#,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())
+}
+
+/// With no seed file: a demo license with a fresh code and open invite link,
+/// and everything a newcomer needs to try it.
+async fn demo(server: &Server, base: &str) -> Result<(), String> {
+    let now = server.app.now();
+    let store = server.app.store.as_ref();
+    let seed = demo_seed()?;
     match seed.load(store, now).await {
         Ok(()) | Err(shared::seed::SeedError::Store(StoreError::AlreadyExists(_))) => {}
         Err(err) => return Err(err.to_string()),
@@ -197,13 +232,12 @@ async fn demo(server: &Server, port: u16) -> Result<(), String> {
         true,
         86_400,
     )?;
-    let base = format!("http://127.0.0.1:{port}");
     println!(
         "\nDemo license \"ATLAS.ti Campus\" (lic-demo, 5 seats) is ready.\n\
-         \n  invite code:     {code}\n  invite URL path: /v1/invites/{token}\n  student token:   {student}\n\
-         \nRedeem the code as the demo student:\n\
+         \nIn a browser (sign in as any address; the demo owner is owner@demo.edu):\n\
+         \n  license portal:   {base}/\n  invite URL:       {base}/invite/{token}\n  Activate Product: {base}/activate   with the code {code}\n\
+         \nWith curl, as the demo student:\n\
          \n  curl -s -X POST {base}/v1/redemptions \\\n    -H 'Authorization: Bearer {student}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"code\": \"{code}\"}}'\n\
-         \nThen see it under \"My Invitations\":\n\
          \n  curl -s {base}/v1/me/invitations -H 'Authorization: Bearer {student}'\n\
          \nThe license owner's token, for the admin routes:\n\n  {owner}\n\
          \nMore tokens: cargo run --bin devserver -- token --sub alice --email alice@demo.edu\n",
@@ -220,6 +254,16 @@ impl Server {
         if path == "/_dev/outbox" {
             return self.outbox_reply();
         }
+        let accepts_gzip = parts
+            .headers
+            .get(hyper::header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("gzip"));
+        if let Some(page) = self.portal.respond(&parts.method, &path, accepts_gzip) {
+            tracing::info!(method = %parts.method, path = %redact(&path), status = page.status().as_u16(), "portal");
+            let (head, bytes) = page.into_parts();
+            return Response::from_parts(head, Full::new(Bytes::from(bytes)));
+        }
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
@@ -228,6 +272,22 @@ impl Server {
                 )));
             }
         };
+        if path.starts_with(oidc::PREFIX) {
+            let origin = parts
+                .headers
+                .get(hyper::header::ORIGIN)
+                .and_then(|v| v.to_str().ok());
+            let reply = self.sign_in.handle(
+                &self.authorizer,
+                parts.method.as_str(),
+                &path,
+                parts.uri.query(),
+                &body,
+                origin,
+            );
+            tracing::info!(method = %parts.method, path = %path, status = reply.status, "sign-in");
+            return sign_in_reply(reply);
+        }
         let authorization = parts
             .headers
             .get(hyper::header::AUTHORIZATION)
@@ -270,19 +330,48 @@ impl Server {
     }
 }
 
-/// Invite tokens are secrets: they never reach the log.
-fn redact(path: &str) -> String {
-    match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["", "v1", "invites", _, rest @ ..] => {
-            let mut redacted = "/v1/invites/<token>".to_owned();
-            for part in rest {
-                redacted.push('/');
-                redacted.push_str(part);
-            }
-            redacted
+fn sign_in_reply(reply: oidc::Reply) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(reply.content_type),
+    );
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    let values = [
+        (hyper::header::LOCATION, reply.location),
+        (
+            hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            reply.allow_origin,
+        ),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.and_then(|v| hyper::header::HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
         }
-        _ => path.to_owned(),
     }
+    response
+}
+
+/// Invite tokens are secrets: they never reach the log, wherever they sit
+/// in the path (`/v1/invites/<t>`, `/invite/<t>`, with a stage prefix or
+/// doubled slashes).
+fn redact(path: &str) -> String {
+    let mut after_invites = false;
+    path.split('/')
+        .map(|segment| {
+            let secret = after_invites && !segment.is_empty();
+            if !segment.is_empty() {
+                after_invites = matches!(segment, "invites" | "invite");
+            }
+            if secret { "<token>" } else { segment }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn convert(response: lambda_http::Response<lambda_http::Body>) -> Reply {
@@ -310,6 +399,9 @@ mod tests {
             "/v1/invites/<token>/accept"
         );
         assert_eq!(redact("/v1/invites/abc"), "/v1/invites/<token>");
+        assert_eq!(redact("//v1/invites/abc"), "//v1/invites/<token>");
+        assert_eq!(redact("/prod/v1/invites//abc"), "/prod/v1/invites//<token>");
+        assert_eq!(redact("/invite/abc"), "/invite/<token>");
         assert_eq!(redact("/v1/redemptions"), "/v1/redemptions");
     }
 }

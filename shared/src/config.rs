@@ -69,7 +69,13 @@ impl Config {
                 MailerKind::Outbox
             },
             sender_email: "no-reply@seats.example".into(),
-            portal_base_url: "http://localhost:3000".into(),
+            // In Lambda, empty: invite URLs use the domain the request came
+            // in on, where the portal is served.
+            portal_base_url: if lambda {
+                String::new()
+            } else {
+                "http://localhost:3000".into()
+            },
             limits: Limits::default(),
         }
     }

@@ -57,6 +57,12 @@ impl Event {
         Self { value }
     }
 
+    /// The domain the request came in on (`requestContext.domainName`).
+    pub fn domain_name(mut self, domain: &str) -> Self {
+        self.value["requestContext"]["domainName"] = json!(domain);
+        self
+    }
+
     pub fn claim(mut self, name: &str, value: &str) -> Self {
         self.value["requestContext"]["authorizer"]["jwt"]["claims"][name] = json!(value);
         self

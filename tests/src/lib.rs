@@ -214,6 +214,7 @@ impl TestApp {
             expires_at,
             valid_days: None,
             status,
+            invited_by: None,
         };
         add_invitation(
             self.store(),
@@ -250,6 +251,7 @@ pub fn user(sub: &str, address: &str) -> Caller {
         email: Some(email(address)),
         email_verified: true,
         name: Some(format!("User {sub}")),
+        site: None,
     }
 }
 

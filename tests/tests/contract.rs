@@ -516,13 +516,13 @@ async fn contact_owner_is_for_members_and_invitees_and_is_limited(backend: Backe
     let eve = user("eve", "eve@demo.edu");
 
     assert_eq!(
-        contact::contact_owner(&t.app, &eve, &license.license_id, "Hi", "Let me in")
+        contact::contact_owner(&t.app, &eve, &license.license_id, "Hi", "Let me in", None)
             .await
             .err(),
         Some(ApiError::LicenseNotFound)
     );
     assert_eq!(
-        contact::contact_owner(&t.app, &ann, "lic-unknown", "Hi", "Hello")
+        contact::contact_owner(&t.app, &ann, "lic-unknown", "Hi", "Hello", None)
             .await
             .err(),
         Some(ApiError::LicenseNotFound)
@@ -533,6 +533,7 @@ async fn contact_owner_is_for_members_and_invitees_and_is_limited(backend: Backe
         &license.license_id,
         "Question",
         "Before I join",
+        None,
     )
     .await
     .expect("invitee");
@@ -542,20 +543,29 @@ async fn contact_owner_is_for_members_and_invitees_and_is_limited(backend: Backe
         &license.license_id,
         "Renewal",
         "Line 1\nLine 2",
+        None,
     )
     .await
     .expect("1");
-    contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "Again")
+    contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "Again", None)
         .await
         .expect("2");
-    match contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "Third").await {
+    match contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "Third", None).await
+    {
         Err(ApiError::TooManyMessages { retry_after_secs }) => assert_eq!(retry_after_secs, 3_600),
         other => panic!("expected TOO_MANY_MESSAGES, got {other:?}"),
     }
     t.advance_secs(3_600);
-    contact::contact_owner(&t.app, &ann, &license.license_id, "Renewal", "New window")
-        .await
-        .expect("3");
+    contact::contact_owner(
+        &t.app,
+        &ann,
+        &license.license_id,
+        "Renewal",
+        "New window",
+        None,
+    )
+    .await
+    .expect("3");
 
     let sent = t.outbox.messages();
     assert_eq!(sent.len(), 4);
@@ -583,17 +593,25 @@ async fn a_refused_email_is_not_counted_against_the_sender(backend: Backend) {
         .expect("member");
     for _ in 0..3 {
         assert!(matches!(
-            contact::contact_owner(&refusing.app, &ann, &license.license_id, "Hi", "Hello").await,
+            contact::contact_owner(
+                &refusing.app,
+                &ann,
+                &license.license_id,
+                "Hi",
+                "Hello",
+                None
+            )
+            .await,
             Err(ApiError::ServiceUnavailable { .. })
         ));
     }
     // Same store, a working mailer: the one allowed message still goes out.
     let working = TestApp::on_store(backend, refusing.app.store.clone(), config, None);
-    contact::contact_owner(&working.app, &ann, &license.license_id, "Hi", "Hello")
+    contact::contact_owner(&working.app, &ann, &license.license_id, "Hi", "Hello", None)
         .await
         .expect("sent");
     assert!(matches!(
-        contact::contact_owner(&working.app, &ann, &license.license_id, "Hi", "Hello").await,
+        contact::contact_owner(&working.app, &ann, &license.license_id, "Hi", "Hello", None).await,
         Err(ApiError::TooManyMessages { .. })
     ));
 }

@@ -127,7 +127,8 @@ async fn contact_owner_over_ses_refused_then_sent() {
         .expect("member");
 
     // Sender not verified yet: SES refuses, the member gets a 503 and keeps her quota.
-    let refused = contact::contact_owner(&t.app, &ann, &license.license_id, "Hi", "Hello").await;
+    let refused =
+        contact::contact_owner(&t.app, &ann, &license.license_id, "Hi", "Hello", None).await;
     assert!(
         matches!(refused, Err(ApiError::ServiceUnavailable { .. })),
         "{refused:?}"
@@ -138,11 +139,11 @@ async fn contact_owner_over_ses_refused_then_sent() {
         .send()
         .await
         .expect("verify");
-    contact::contact_owner(&t.app, &ann, &license.license_id, "Hi", "Hello")
+    contact::contact_owner(&t.app, &ann, &license.license_id, "Hi", "Hello", None)
         .await
         .expect("sent");
     assert!(matches!(
-        contact::contact_owner(&t.app, &ann, &license.license_id, "Hi", "Again").await,
+        contact::contact_owner(&t.app, &ann, &license.license_id, "Hi", "Again", None).await,
         Err(ApiError::TooManyMessages { .. })
     ));
     let sent: Vec<_> = sent_messages()

@@ -29,6 +29,9 @@ pub struct Caller {
     pub email_verified: bool,
     /// The display name (`name` claim), shown to invitees as the inviter.
     pub name: Option<String>,
+    /// The `https://` origin the request came in on (API Gateway's domain
+    /// name), for links back to the portal when none is configured.
+    pub site: Option<String>,
 }
 
 impl Caller {
@@ -72,6 +75,18 @@ impl LicenseRecord {
                 .allowed_email_domains
                 .iter()
                 .any(|d| email.in_domain(d))
+    }
+
+    /// Why `email` cannot join this license now (expiry, email domains),
+    /// seats aside. The claim and the invite preview ask the same question.
+    pub fn refusal(&self, email: &Email, now: Timestamp) -> Option<ApiError> {
+        if self.is_expired(now) {
+            Some(ApiError::LicenseExpired)
+        } else if !self.admits(email) {
+            Some(ApiError::EmailDomainNotAllowed)
+        } else {
+            None
+        }
     }
 
     pub fn role_of(&self, user_id: &str) -> Role {
@@ -145,6 +160,8 @@ pub struct InvitationRecord {
     /// Days the link stays valid from when it was (re)issued; a resend
     /// restarts the expiry with this. `None`: as `expires_at` says.
     pub valid_days: Option<u32>,
+    /// The inviter's display name (never an address), shown to the invitee.
+    pub invited_by: Option<String>,
 }
 
 impl InvitationRecord {
@@ -155,6 +172,23 @@ impl InvitationRecord {
             }
             other => other,
         }
+    }
+
+    /// Why `email` cannot accept this invitation now, membership aside:
+    /// its status, then the address it is bound to.
+    pub fn refusal(&self, email: &Email, now: Timestamp) -> Option<ApiError> {
+        match self.status_at(now) {
+            InvitationStatus::Pending => {}
+            InvitationStatus::Expired => return Some(ApiError::InviteExpired),
+            InvitationStatus::Revoked => return Some(ApiError::InviteRevoked),
+            InvitationStatus::Accepted | InvitationStatus::Declined => {
+                return Some(ApiError::InviteAlreadyUsed);
+            }
+        }
+        self.email
+            .as_ref()
+            .is_some_and(|bound| bound != email)
+            .then_some(ApiError::InviteEmailMismatch)
     }
 
     /// The API shape; the invitee's address is shown in full only to

@@ -8,6 +8,19 @@ use crate::domain::{Caller, Email};
 use crate::error::ApiError;
 
 pub fn caller(req: &Request) -> Result<Caller, ApiError> {
+    let site = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .domain_name
+            .as_deref()
+            .filter(|d| {
+                !d.is_empty()
+                    && d.len() <= 253
+                    && d.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+            })
+            .map(|d| format!("https://{d}")),
+        _ => None,
+    };
     let claims = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer
@@ -40,5 +53,6 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
                     .collect::<String>()
             })
             .filter(|n| !n.is_empty()),
+        site,
     })
 }

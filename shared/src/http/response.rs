@@ -18,7 +18,26 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
 }
 
 pub fn error_response(err: &ApiError) -> Response<Body> {
-    let body = serde_json::json!({"error": {"code": err.code(), "message": err.message()}});
+    envelope(
+        err,
+        serde_json::json!({"code": err.code(), "message": err.message()}),
+    )
+}
+
+/// The envelope with the license the error is about (a redemption the
+/// license's owner could help with).
+pub(crate) fn error_response_with_license(
+    err: &ApiError,
+    license: &crate::domain::LicenseSummary,
+) -> Response<Body> {
+    envelope(
+        err,
+        serde_json::json!({"code": err.code(), "message": err.message(), "license": license}),
+    )
+}
+
+fn envelope(err: &ApiError, error: serde_json::Value) -> Response<Body> {
+    let body = serde_json::json!({ "error": error });
     let mut response = build(err.status(), Body::Text(body.to_string()));
     if let Some(secs) = err.retry_after() {
         response

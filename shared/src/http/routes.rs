@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::admin::AdminRoute;
 use super::identity::caller;
 use super::request::json_body;
-use super::response::{error_response, json_response, no_content};
+use super::response::{error_response, error_response_with_license, json_response, no_content};
 use crate::App;
 use crate::error::ApiError;
 use crate::service::{Claimed, contact, invites, me, redeem};
@@ -145,8 +145,19 @@ async fn dispatch(
                 code: String,
             }
             let body: Body = json_body(req)?;
-            let claimed = redeem::redeem(app, &caller, &body.code).await?;
-            Ok(claimed_response(&claimed))
+            match redeem::redeem(app, &caller, &body.code).await {
+                Ok(claimed) => Ok(claimed_response(&claimed)),
+                // Where the owner can help, the page may offer to write to them.
+                Err(
+                    err @ (ApiError::CodeUsedUp
+                    | ApiError::NoSeatsAvailable
+                    | ApiError::LicenseExpired),
+                ) => Ok(match redeem::license_of_code(app, &body.code).await {
+                    Some(license) => error_response_with_license(&err, &license),
+                    None => error_response(&err),
+                }),
+                Err(err) => Err(err),
+            }
         }
         Route::PreviewInvite(token) => {
             let preview = invites::preview(app, &caller, token).await?;
@@ -178,11 +189,20 @@ async fn dispatch(
             struct Body {
                 subject: String,
                 message: String,
+                /// A code of the license, from someone who could not join.
+                #[serde(default)]
+                code: Option<String>,
             }
             let body: Body = json_body(req)?;
-            let message_id =
-                contact::contact_owner(app, &caller, license_id, &body.subject, &body.message)
-                    .await?;
+            let message_id = contact::contact_owner(
+                app,
+                &caller,
+                license_id,
+                &body.subject,
+                &body.message,
+                body.code.as_deref(),
+            )
+            .await?;
             Ok(json_response(
                 StatusCode::ACCEPTED,
                 &serde_json::json!({ "messageId": message_id }),

@@ -306,8 +306,14 @@ pub fn parse_emails(raw: &[String]) -> Result<Vec<Email>, ApiError> {
     Ok(emails)
 }
 
-fn invite_url(app: &App, token: &InviteToken) -> String {
-    format!("{}/invite/{}", app.config.portal_base_url, token.expose())
+/// `PORTAL_BASE_URL`, or when a deployment leaves it empty, the origin the
+/// admin's request came in on (the portal is served on the API's domain).
+fn invite_url(app: &App, caller: &Caller, token: &InviteToken) -> String {
+    let base = match (app.config.portal_base_url.as_str(), &caller.site) {
+        ("", Some(site)) => site.as_str(),
+        (configured, _) => configured,
+    };
+    format!("{base}/invite/{}", token.expose())
 }
 
 /// An open, single-use invite link.
@@ -324,6 +330,7 @@ pub async fn create_link(
     let options = InvitationOptions {
         expires_at: Some(now + TimeDelta::days(i64::from(days))),
         valid_days: Some(days),
+        invited_by: caller.name.clone(),
         ..InvitationOptions::default()
     };
     let record = add_invitation(
@@ -337,7 +344,7 @@ pub async fn create_link(
     .await?;
     Ok(OpenLink {
         invitation: record.view(now, None, true),
-        url: invite_url(app, &token),
+        url: invite_url(app, caller, &token),
     })
 }
 
@@ -375,6 +382,7 @@ pub async fn invite_emails(
             expires_at: Some(now + TimeDelta::days(i64::from(days))),
             valid_days: Some(days),
             status: InvitationStatus::Pending,
+            invited_by: caller.name.clone(),
         };
         let mut record = add_invitation(
             app.store.as_ref(),
@@ -469,7 +477,7 @@ fn invitation_email(
         .name
         .clone()
         .unwrap_or_else(|| "Your license administrator".to_owned());
-    let url = invite_url(app, token);
+    let url = invite_url(app, caller, token);
     let expiry = invitation.expires_at.map_or_else(
         || "It does not expire.".to_owned(),
         |at| format!("It expires on {}.", at.format("%B %-d, %Y")),

@@ -90,11 +90,8 @@ pub(crate) async fn claim_seat(
             });
         }
         let now = app.now();
-        if license.is_expired(now) {
-            return Err(ApiError::LicenseExpired);
-        }
-        if !license.admits(email) {
-            return Err(ApiError::EmailDomainNotAllowed);
+        if let Some(refusal) = license.refusal(email, now) {
+            return Err(refusal);
         }
         let Some(shard) = pick_shard(&ctx.seat_counters) else {
             if consistent {

@@ -39,12 +39,15 @@ pub fn validate(subject: &str, message: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `code`: a code of the license, which lets someone who could not join
+/// (code used up, no seats, license expired) write to the owner.
 pub async fn contact_owner(
     app: &App,
     caller: &Caller,
     license_id: &str,
     subject: &str,
     message: &str,
+    code: Option<&str>,
 ) -> Result<String, ApiError> {
     validate(subject, message)?;
     let license = app
@@ -67,7 +70,13 @@ pub async fn contact_owner(
         }
         _ => false,
     };
-    if !is_member && !is_invitee {
+    let holds_code = match code {
+        Some(code) if !is_member && !is_invitee => {
+            super::redeem::proves_license(app, caller, code, license_id).await?
+        }
+        _ => false,
+    };
+    if !is_member && !is_invitee && !holds_code {
         return Err(ApiError::LicenseNotFound);
     }
     // Replies go to this address, so it must be one the caller proved.

@@ -1,4 +1,8 @@
 //! Invite URLs: preview, accept, decline.
+//!
+//! A preview never changes anything (mail scanners open every link); it
+//! tells the invite page what Accept would answer, from the same checks
+//! Accept makes.
 
 use serde::Serialize;
 
@@ -6,7 +10,7 @@ use super::claim::{Claimed, Route, claim_seat};
 use crate::App;
 use crate::domain::{
     Caller, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
-    LicenseRecord, LicenseSummary,
+    JoinedVia, License, LicenseRecord,
 };
 use crate::error::ApiError;
 
@@ -14,7 +18,27 @@ use crate::error::ApiError;
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
     pub invitation: Invitation,
-    pub license: LicenseSummary,
+    pub license: License,
+    /// The inviter's display name; never an address.
+    pub invited_by: Option<String>,
+    pub viewer: Viewer,
+}
+
+/// The caller's side of an invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Viewer {
+    /// The caller's own address, as their sign-in provider gave it.
+    pub email: Option<String>,
+    pub email_verified: bool,
+    /// Holds a seat on the license.
+    pub member: bool,
+    pub joined_via: Option<JoinedVia>,
+    /// Holds the seat through this very invitation.
+    pub accepted_this: bool,
+    /// The error code Accept would answer now; `None`: Accept succeeds (or,
+    /// for a member, answers `alreadyMember`).
+    pub blocker: Option<&'static str>,
 }
 
 async fn find(app: &App, raw_token: &str) -> Result<(InvitationRecord, LicenseRecord), ApiError> {
@@ -47,46 +71,59 @@ fn view_for(
 
 pub async fn preview(app: &App, caller: &Caller, raw_token: &str) -> Result<Preview, ApiError> {
     let (invitation, license) = find(app, raw_token).await?;
+    let ctx = app
+        .store
+        .claim_context(&license.license_id, &caller.user_id, None, false)
+        .await?;
+    let seats_used: u32 = ctx.seat_counters.iter().map(|c| c.used).sum();
+    let seats_free: u32 = ctx.seat_counters.iter().map(|c| c.free()).sum();
+    let now = app.now();
+    // The order of `accept` and `claim_seat`: a member gets their seat
+    // back from any invitation of the license not bound to someone else.
+    let member = ctx.seat.is_some();
+    let blocker = match caller.verified_email() {
+        Err(err) => Some(err),
+        Ok(email) => match invitation.refusal(email, now) {
+            Some(ApiError::InviteEmailMismatch) => Some(ApiError::InviteEmailMismatch),
+            Some(_) | None if member => None,
+            Some(refusal) => Some(refusal),
+            None => license
+                .refusal(email, now)
+                .or((seats_free == 0).then_some(ApiError::NoSeatsAvailable)),
+        },
+    };
     Ok(Preview {
         invitation: view_for(app, caller, &invitation, &license),
-        license: license.summary(),
+        license: license.view(seats_used),
+        invited_by: invitation.invited_by.clone(),
+        viewer: Viewer {
+            email: caller.email.as_ref().map(|e| e.as_str().to_owned()),
+            email_verified: caller.email_verified,
+            member,
+            joined_via: ctx.seat.as_ref().map(|s| s.joined_via),
+            accepted_this: ctx
+                .seat
+                .as_ref()
+                .is_some_and(|s| s.via_id == invitation.invitation_id),
+            blocker: blocker.map(|err| err.code()),
+        },
     })
 }
 
 pub async fn accept(app: &App, caller: &Caller, raw_token: &str) -> Result<Claimed, ApiError> {
     let (invitation, license) = find(app, raw_token).await?;
     let email = caller.verified_email()?;
-    match invitation.status_at(app.now()) {
-        InvitationStatus::Pending => {}
-        // Someone following their own link again gets their seat back, not an error.
-        _ if app
+    if let Some(refusal) = invitation.refusal(email, app.now()) {
+        let member = app
             .store
             .seat(&caller.user_id, &license.license_id)
             .await?
-            .is_some() =>
-        {
-            return claim_seat(
-                app,
-                caller,
-                email,
-                &license.license_id,
-                Route::Invitation(&invitation),
-                None,
-            )
-            .await;
+            .is_some();
+        // Someone following their own link again gets their seat back, not
+        // an error; a pending invitation bound to another address stays theirs.
+        if !member || refusal == ApiError::InviteEmailMismatch {
+            return Err(refusal);
         }
-        InvitationStatus::Expired => return Err(ApiError::InviteExpired),
-        InvitationStatus::Revoked => return Err(ApiError::InviteRevoked),
-        InvitationStatus::Accepted | InvitationStatus::Declined => {
-            return Err(ApiError::InviteAlreadyUsed);
-        }
-    }
-    if invitation
-        .email
-        .as_ref()
-        .is_some_and(|bound| bound != email)
-    {
-        return Err(ApiError::InviteEmailMismatch);
     }
     claim_seat(
         app,

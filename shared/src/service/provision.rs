@@ -47,6 +47,7 @@ pub struct InvitationOptions {
     pub expires_at: Option<Timestamp>,
     pub valid_days: Option<u32>,
     pub status: InvitationStatus,
+    pub invited_by: Option<String>,
 }
 
 impl Default for InvitationOptions {
@@ -56,6 +57,7 @@ impl Default for InvitationOptions {
             expires_at: None,
             valid_days: None,
             status: InvitationStatus::Pending,
+            invited_by: None,
         }
     }
 }
@@ -77,6 +79,7 @@ pub async fn add_invitation(
         expires_at: options.expires_at,
         created_at: now,
         valid_days: options.valid_days,
+        invited_by: options.invited_by,
     };
     let mut event = Event::new(license_id, EventKind::InvitationCreated, actor, now);
     event.invitation_id = Some(record.invitation_id.clone());

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::claim::{Claimed, Route, claim_seat};
 use crate::App;
-use crate::domain::{Caller, CodeRecord, Email, InviteCode, SecretHash};
+use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseSummary, SecretHash};
 use crate::error::ApiError;
 
 const CODE_ROUTES_MAX: usize = 10_000;
@@ -47,11 +47,79 @@ fn limit_key(user_id: &str) -> String {
     format!("redeem#{user_id}")
 }
 
+/// Refuses with `TOO_MANY_ATTEMPTS` while the caller's failed-redemption
+/// window is full.
+fn check_attempts(app: &App, window: Option<crate::store::LimitWindow>) -> Result<(), ApiError> {
+    let limits = &app.config.limits;
+    let now = app.now();
+    match window {
+        Some(window)
+            if window.is_open(limits.redeem_window_secs, now)
+                && window.count >= limits.redeem_max_failures =>
+        {
+            Err(ApiError::TooManyAttempts {
+                retry_after_secs: window.retry_after(limits.redeem_window_secs, now),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Counts one failed attempt; not being able to count must not hide the
+/// answer the user needs.
+async fn count_failure(app: &App, caller: &Caller, err: &ApiError) {
+    let limits = &app.config.limits;
+    if let Err(store_err) = app
+        .store
+        .limit_hit(
+            &limit_key(&caller.user_id),
+            limits.redeem_window_secs,
+            app.now(),
+        )
+        .await
+    {
+        tracing::warn!(error = %store_err, "failed redemption not counted");
+    }
+    tracing::info!(user_id = %caller.user_id, code = err.code(), "redemption failed");
+}
+
+/// Whether `raw_code` is a live (not revoked) code of `license_id`: what a
+/// non-member shows to write to the owner of a license they could not
+/// join. A wrong code counts as a failed redemption, so this is no way
+/// around the guessing limit.
+pub async fn proves_license(
+    app: &App,
+    caller: &Caller,
+    raw_code: &str,
+    license_id: &str,
+) -> Result<bool, ApiError> {
+    check_attempts(
+        app,
+        app.store.limit_window(&limit_key(&caller.user_id)).await?,
+    )?;
+    let record = match InviteCode::parse(raw_code) {
+        Some(code) => app.store.code(&code.hash()).await?,
+        None => None,
+    };
+    let proves = record.is_some_and(|r| r.license_id == license_id && !r.revoked);
+    if !proves {
+        count_failure(app, caller, &ApiError::CodeNotFound).await;
+    }
+    Ok(proves)
+}
+
+/// The license a code belongs to, for an answer the owner could help with
+/// (used up, no seats, expired). `None` when it cannot be read.
+pub async fn license_of_code(app: &App, raw_code: &str) -> Option<LicenseSummary> {
+    let code = InviteCode::parse(raw_code)?;
+    let record = app.store.code(&code.hash()).await.ok()??;
+    let license = app.store.license(&record.license_id).await.ok()??;
+    Some(license.summary())
+}
+
 pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claimed, ApiError> {
     let email = caller.verified_email()?;
-    let limits = &app.config.limits;
     let key = limit_key(&caller.user_id);
-    let now = app.now();
     let code = InviteCode::parse(raw_code);
     let known = code.as_ref().and_then(|c| app.code_routes.get(&c.hash()));
     // Independent reads, one round trip: the limit, the code and, for a
@@ -75,14 +143,7 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
             }
         }
     );
-    if let Some(window) = window?
-        && window.is_open(limits.redeem_window_secs, now)
-        && window.count >= limits.redeem_max_failures
-    {
-        return Err(ApiError::TooManyAttempts {
-            retry_after_secs: window.retry_after(limits.redeem_window_secs, now),
-        });
-    }
+    check_attempts(app, window?)?;
     let result = match record? {
         Some(record) => {
             app.code_routes.remember(&record);
@@ -99,15 +160,7 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
     if let Err(err) = &result
         && counts_as_failure(err)
     {
-        // Not being able to count must not hide the answer the user needs.
-        if let Err(store_err) = app
-            .store
-            .limit_hit(&key, limits.redeem_window_secs, now)
-            .await
-        {
-            tracing::warn!(error = %store_err, "failed redemption not counted");
-        }
-        tracing::info!(user_id = %caller.user_id, code = err.code(), "redemption failed");
+        count_failure(app, caller, err).await;
     }
     result
 }

@@ -180,6 +180,8 @@ struct InvitationItem {
     gsi1sk: Option<String>,
     #[serde(default)]
     valid_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    invited_by: Option<String>,
     /// Index keys: written, never needed when reading back.
     #[serde(default)]
     gsi2pk: String,
@@ -275,6 +277,7 @@ impl From<InvitationItem> for InvitationRecord {
             expires_at: i.expires_at,
             created_at: i.created_at,
             valid_days: i.valid_days,
+            invited_by: i.invited_by,
         }
     }
 }
@@ -333,6 +336,7 @@ fn invitation_item(invitation: &InvitationRecord) -> Result<Item, StoreError> {
             gsi1pk: pending_email.map(|e| format!("EMAIL#{}", e.as_str())),
             gsi1sk: pending_email.map(|_| invitation.invitation_id.clone()),
             valid_days: invitation.valid_days,
+            invited_by: invitation.invited_by.clone(),
             gsi2pk: format!("INVS#{}", invitation.license_id),
             gsi2sk: invitation.invitation_id.clone(),
         },
