@@ -234,12 +234,15 @@ async fn demo(server: &Server, base: &str) -> Result<(), String> {
     )?;
     println!(
         "\nDemo license \"ATLAS.ti Campus\" (lic-demo, 5 seats) is ready.\n\
-         \nIn a browser (sign in as any address; the demo owner is owner@demo.edu):\n\
-         \n  license portal:   {base}/\n  invite URL:       {base}/invite/{token}\n  Activate Product: {base}/activate   with the code {code}\n\
-         \nWith curl, as the demo student:\n\
+         \nOpen it in a browser; sign in with any address (owner@demo.edu is the license owner):\n\
+         \n  license portal:  {base}/\
+         \n  invite URL:      {base}/invite/{token}\
+         \n  invite code:     {code}   (type it into Activate Product: {base}/activate)\n\
+         \nOr call the API with curl:\n\
+         \n  student token:   {student}\
+         \n  owner token:     {owner}\n\
          \n  curl -s -X POST {base}/v1/redemptions \\\n    -H 'Authorization: Bearer {student}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"code\": \"{code}\"}}'\n\
          \n  curl -s {base}/v1/me/invitations -H 'Authorization: Bearer {student}'\n\
-         \nThe license owner's token, for the admin routes:\n\n  {owner}\n\
          \nMore tokens: cargo run --bin devserver -- token --sub alice --email alice@demo.edu\n",
         code = code.formatted(),
         token = token.expose(),

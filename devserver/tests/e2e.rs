@@ -1,110 +1,11 @@
 //! The devserver binary as a newcomer runs it: started with a seed file on
 //! a free port, a token minted with `devserver token`, then plain HTTP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_devserver");
+use std::process::Command;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start(envs: &[(&str, &str)]) -> (Server, Vec<String>) {
-    let port = free_port();
-    let mut command = Command::new(BIN);
-    command
-        .env("PORT", port.to_string())
-        .env_remove("STORE")
-        .env_remove("MAILER")
-        .env_remove("SEED_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in envs {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("devserver starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server { child, port };
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        let ready = line.starts_with("Serving the API");
-        lines.push(line);
-        if ready || Instant::now() > deadline {
-            break;
-        }
-    }
-    assert!(
-        lines.iter().any(|l| l.starts_with("Serving the API")),
-        "devserver did not start: {lines:?}"
-    );
-    (server, lines)
-}
-
-fn token(sub: &str, email: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["token", "--sub", sub, "--email", email])
-        .output()
-        .expect("token command");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned()
-}
-
-/// One HTTP/1.1 request; returns status, headers (lower-cased) and body.
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> (u16, String, serde_json::Value) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let body = body.unwrap_or("");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read");
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        head.to_lowercase(),
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
-}
+use common::{BIN, request, start, token};
 
 #[test]
 fn a_seeded_server_serves_the_member_journey() {
@@ -207,9 +108,23 @@ fn without_a_seed_it_offers_a_demo_that_works() {
             .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_owned()))
             .unwrap_or_else(|| panic!("no {label} in {lines:?}"))
     };
-    let code = find("invite code:");
+    let code = find("invite code:")
+        .split_whitespace()
+        .next()
+        .expect("code")
+        .to_owned();
     let student = find("student token:");
-    let invite_path = find("invite URL path:");
+    let invite_url = find("invite URL:");
+    let base = format!("http://127.0.0.1:{}", server.port);
+    assert_eq!(find("license portal:"), format!("{base}/"));
+    let token = invite_url
+        .strip_prefix(&format!("{base}/invite/"))
+        .expect("an invite URL of this devserver");
+    // The invite URL is a page a person can open; the page asks the API.
+    let (status, head, _) = request(server.port, "GET", &format!("/invite/{token}"), None, None);
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/html"), "{head}");
+    let invite_path = format!("/v1/invites/{token}");
     assert!(lines.iter().any(|l| l.contains("curl -s -X POST")));
     let (status, _, body) = request(
         server.port,

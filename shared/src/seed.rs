@@ -4,7 +4,9 @@
 
 use serde::Deserialize;
 
-use crate::domain::{Email, InviteCode, InviteToken, LicenseRecord, Principal, Timestamp};
+use crate::domain::{
+    Email, InvitationStatus, InviteCode, InviteToken, LicenseRecord, Principal, Timestamp,
+};
 use crate::error::StoreError;
 use crate::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
 use crate::store::Store;
@@ -61,6 +63,11 @@ pub struct SeedInvitation {
     pub email: Option<Email>,
     #[serde(default)]
     pub expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub revoked: bool,
+    /// The inviter's display name, shown on the invite page.
+    #[serde(default)]
+    pub invited_by: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +130,12 @@ impl Seed {
                 let options = InvitationOptions {
                     email: inv.email.clone(),
                     expires_at: inv.expires_at,
+                    status: if inv.revoked {
+                        InvitationStatus::Revoked
+                    } else {
+                        InvitationStatus::Pending
+                    },
+                    invited_by: inv.invited_by.clone(),
                     ..InvitationOptions::default()
                 };
                 add_invitation(store, &lic.license_id, &token, options, SEED_ACTOR, now).await?;

@@ -19,6 +19,7 @@ integration_tests::on_both_stores!(
     a_redemption_the_owner_could_help_with_names_the_license,
     a_code_holder_who_could_not_join_may_write_to_the_owner,
     without_a_configured_portal_url_invite_urls_use_the_api_domain,
+    my_invitations_accepts_and_declines_by_id_for_the_invitee_only,
 );
 
 fn blocker(preview: &invites::Preview) -> Option<&'static str> {
@@ -342,4 +343,64 @@ async fn without_a_configured_portal_url_invite_urls_use_the_api_domain(backend:
         !body["url"].as_str().expect("url").contains("evil"),
         "{body}"
     );
+}
+
+async fn my_invitations_accepts_and_declines_by_id_for_the_invitee_only(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(3).await;
+    t.invitation(&license.license_id, Some("bob@uni.edu")).await;
+    t.invitation(&license.license_id, Some("carol@uni.edu"))
+        .await;
+    let pending_id = |who: &Caller| {
+        let app = &t.app;
+        let who = who.clone();
+        async move {
+            let mine = shared::service::me::my_invitations(app, &who, 50, None)
+                .await
+                .expect("listed");
+            mine.pending[0].invitation.invitation_id.clone()
+        }
+    };
+    let bob = user("bob", "bob@uni.edu");
+    let carol = user("carol", "carol@uni.edu");
+    let bobs = pending_id(&bob).await;
+    let carols = pending_id(&carol).await;
+    // Nobody accepts or declines another person's invitation by its id.
+    assert_eq!(
+        invites::accept_mine(&t.app, &carol, &bobs).await.err(),
+        Some(ApiError::InviteNotFound)
+    );
+    assert_eq!(
+        invites::decline_mine(&t.app, &bob, &carols).await.err(),
+        Some(ApiError::InviteNotFound)
+    );
+    let unverified = Caller {
+        email_verified: false,
+        ..bob.clone()
+    };
+    assert_eq!(
+        invites::accept_mine(&t.app, &unverified, &bobs).await.err(),
+        Some(ApiError::EmailNotVerified)
+    );
+    let claimed = invites::accept_mine(&t.app, &bob, &bobs)
+        .await
+        .expect("accepted");
+    assert!(!claimed.already_member);
+    assert_eq!(claimed.seat.joined_via, JoinedVia::Invite);
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+    let declined = invites::decline_mine(&t.app, &carol, &carols)
+        .await
+        .expect("declined");
+    assert_eq!(declined.status, InvitationStatus::Declined);
+    assert_eq!(t.seats_used(&license.license_id).await, 1);
+    // Neither is pending any more.
+    assert_eq!(
+        invites::accept_mine(&t.app, &carol, &carols).await.err(),
+        Some(ApiError::InviteNotFound)
+    );
+
+    let path = format!("/v1/me/invitations/{bobs}/accept");
+    let again = Event::signed_in("POST", &path, "bob", "bob@uni.edu");
+    let (status, body) = call(&t, again).await;
+    assert_eq!((status, error_code(&body)), (404, "INVITE_NOT_FOUND"));
 }

@@ -35,6 +35,8 @@ enum Route<'a> {
     AcceptInvite(&'a str),
     DeclineInvite(&'a str),
     MyInvitations,
+    AcceptMyInvitation(&'a str),
+    DeclineMyInvitation(&'a str),
     LeaveLicense(&'a str),
     ContactOwner(&'a str),
     Admin(AdminRoute<'a>),
@@ -44,9 +46,11 @@ impl Route<'_> {
     fn owner(&self) -> Function {
         match self {
             Route::Redeem => Function::RedeemCode,
-            Route::PreviewInvite(_) | Route::AcceptInvite(_) | Route::DeclineInvite(_) => {
-                Function::AcceptInvite
-            }
+            Route::PreviewInvite(_)
+            | Route::AcceptInvite(_)
+            | Route::DeclineInvite(_)
+            | Route::AcceptMyInvitation(_)
+            | Route::DeclineMyInvitation(_) => Function::AcceptInvite,
             Route::MyInvitations | Route::LeaveLicense(_) => Function::ListInvitations,
             Route::ContactOwner(_) => Function::ContactOwner,
             Route::Admin(
@@ -82,6 +86,8 @@ fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
         ["invites", token, "accept"] => vec![(M::POST, Route::AcceptInvite(token))],
         ["invites", token, "decline"] => vec![(M::POST, Route::DeclineInvite(token))],
         ["me", "invitations"] => vec![(M::GET, Route::MyInvitations)],
+        ["me", "invitations", id, "accept"] => vec![(M::POST, Route::AcceptMyInvitation(id))],
+        ["me", "invitations", id, "decline"] => vec![(M::POST, Route::DeclineMyInvitation(id))],
         ["me", "licenses", id] => vec![(M::DELETE, Route::LeaveLicense(id))],
         ["licenses"] => vec![(M::GET, Route::Admin(AdminRoute::Licenses))],
         ["licenses", id] => vec![(M::GET, Route::Admin(AdminRoute::License(id)))],
@@ -166,6 +172,17 @@ async fn dispatch(
         Route::AcceptInvite(token) => {
             let claimed = invites::accept(app, &caller, token).await?;
             Ok(claimed_response(&claimed))
+        }
+        Route::AcceptMyInvitation(id) => {
+            let claimed = invites::accept_mine(app, &caller, id).await?;
+            Ok(claimed_response(&claimed))
+        }
+        Route::DeclineMyInvitation(id) => {
+            let invitation = invites::decline_mine(app, &caller, id).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({ "invitation": invitation }),
+            ))
         }
         Route::DeclineInvite(token) => {
             let invitation = invites::decline(app, &caller, token).await?;

@@ -110,8 +110,51 @@ pub async fn preview(app: &App, caller: &Caller, raw_token: &str) -> Result<Prev
     })
 }
 
+/// One of the caller's own pending email invitations, by id (the "My
+/// Invitations" list shows them without their URLs, whose tokens are only
+/// stored hashed).
+async fn find_mine(
+    app: &App,
+    caller: &Caller,
+    invitation_id: &str,
+) -> Result<(InvitationRecord, LicenseRecord), ApiError> {
+    let email = caller.verified_email()?;
+    let invitation = app
+        .store
+        .pending_invitations(email)
+        .await?
+        .into_iter()
+        .find(|inv| inv.invitation_id == invitation_id)
+        .ok_or(ApiError::InviteNotFound)?;
+    let license = app
+        .store
+        .license(&invitation.license_id)
+        .await?
+        .ok_or(ApiError::InviteNotFound)?;
+    Ok((invitation, license))
+}
+
 pub async fn accept(app: &App, caller: &Caller, raw_token: &str) -> Result<Claimed, ApiError> {
     let (invitation, license) = find(app, raw_token).await?;
+    accept_found(app, caller, invitation, license).await
+}
+
+/// Accepts one of the caller's pending email invitations from "My Invitations".
+pub async fn accept_mine(
+    app: &App,
+    caller: &Caller,
+    invitation_id: &str,
+) -> Result<Claimed, ApiError> {
+    let (invitation, license) = find_mine(app, caller, invitation_id).await?;
+    accept_found(app, caller, invitation, license).await
+}
+
+async fn accept_found(
+    app: &App,
+    caller: &Caller,
+    invitation: InvitationRecord,
+    license: LicenseRecord,
+) -> Result<Claimed, ApiError> {
     let email = caller.verified_email()?;
     if let Some(refusal) = invitation.refusal(email, app.now()) {
         let member = app
@@ -138,6 +181,25 @@ pub async fn accept(app: &App, caller: &Caller, raw_token: &str) -> Result<Claim
 
 pub async fn decline(app: &App, caller: &Caller, raw_token: &str) -> Result<Invitation, ApiError> {
     let (invitation, license) = find(app, raw_token).await?;
+    decline_found(app, caller, invitation, license).await
+}
+
+/// Declines one of the caller's pending email invitations from "My Invitations".
+pub async fn decline_mine(
+    app: &App,
+    caller: &Caller,
+    invitation_id: &str,
+) -> Result<Invitation, ApiError> {
+    let (invitation, license) = find_mine(app, caller, invitation_id).await?;
+    decline_found(app, caller, invitation, license).await
+}
+
+async fn decline_found(
+    app: &App,
+    caller: &Caller,
+    invitation: InvitationRecord,
+    license: LicenseRecord,
+) -> Result<Invitation, ApiError> {
     if let Some(bound) = &invitation.email
         && caller.verified_email()? != bound
     {
