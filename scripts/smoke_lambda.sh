@@ -7,7 +7,8 @@
 #     else natively; STORE=memory and MAILER=outbox, so no AWS is needed;
 #   - `cargo lambda invoke` sends one API Gateway HTTP API (v2) event with JWT
 #     claims (built from tests/fixtures/apigw-v2-jwt-authorizer.json) and the
-#     response's status and JSON body are checked.
+#     response's status and JSON body are checked (for the portal: the page
+#     and its Content-Security-Policy).
 # Every wait is bounded; every process started here is stopped by its PID.
 #
 # Usage: scripts/smoke_lambda.sh [BOOTSTRAP...]
@@ -101,6 +102,7 @@ REQUESTS = {
     "licenseadmin": ("GET", "/v1/licenses", "/v1/licenses", None, 200, "key:licenses"),
     "invitationadmin": ("GET", "/v1/licenses/{licenseId}/invitations",
                         "/v1/licenses/lic-smoke/invitations", None, 404, "error:LICENSE_NOT_FOUND"),
+    "portal": ("GET", "/invite/{token}", "/invite/smoke-token", None, 200, "html:portal-config"),
 }
 if key not in REQUESTS:
     sys.exit(f"{bootstrap}: no smoke request for a function named {folder!r}")
@@ -143,18 +145,27 @@ check_response() {
 import json, sys
 resp_file, want_status, check = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 raw = open(resp_file).read()
+kind, _, name = check.partition(":")
 try:
     resp = json.loads(raw)
     body = resp.get("body") or ""
+    if resp.get("isBase64Encoded"):
+        import base64
+        body = base64.b64decode(body).decode("utf-8")
     status = resp.get("statusCode")
-    doc = json.loads(body) if body else None
+    doc = body if kind == "html" else (json.loads(body) if body else None)
 except (ValueError, AttributeError) as e:
     sys.exit(f"not an API Gateway response ({e}): {raw[:500]!r}")
 problems = []
 if status != want_status:
     problems.append(f"statusCode {status}, want {want_status}")
-kind, _, name = check.partition(":")
-if not isinstance(doc, dict):
+if kind == "html":
+    csp = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}.get("content-security-policy", "")
+    if name not in doc:
+        problems.append(f"the page has no {name!r}")
+    if "script-src 'self'" not in csp:
+        problems.append(f"no strict Content-Security-Policy: {csp!r}")
+elif not isinstance(doc, dict):
     problems.append("body is not a JSON object")
 elif kind == "key" and name not in doc:
     problems.append(f"body has no {name!r}")
@@ -199,6 +210,7 @@ smoke() {
     AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     STORE=memory MAILER=outbox RUST_LOG=info PORTAL_BASE_URL=https://portal.example.com \
+    OIDC_ISSUER=https://issuer.example OIDC_CLIENT_ID=smoke \
     "${cmd[@]}" >"$WORK/function-$n.log" 2>&1 &
   fn_pid=$!
   PIDS+=("$fn_pid")

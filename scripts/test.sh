@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command: cargo fmt --check, clippy -D warnings and
 # cargo test, with DynamoDB and SES emulated by two local moto servers
-# (scripts/moto_locked.py, installed into .venv with pinned versions); then
+# (scripts/moto_locked.py, installed into .venv with pinned versions) and the
+# license portal driven in Debian's Chromium (scripts/install_browser.sh;
+# screenshots land in test-output/screenshots/); then
 # the deployment checks: sam validate --lint, cfn-lint, the arm64 release
 # build of every function with sam build, and a smoke test of each built
 # bootstrap under qemu-aarch64 (scripts/sam_checks.sh, smoke_lambda.sh).
@@ -104,6 +106,9 @@ export TEST_SES_ENDPOINT="http://127.0.0.1:$SES_PORT"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
+
+# --- the browser tests' Chromium, chromedriver and axe-core (pinned) --------
+step ./scripts/install_browser.sh
 
 # --- cargo -----------------------------------------------------------------
 step cargo fmt --all -- --check
