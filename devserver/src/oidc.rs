@@ -188,13 +188,7 @@ impl Provider {
 
     fn authorize_page(&self, params: &HashMap<String, String>) -> Reply {
         if let Err(problem) = self.check_request(params) {
-            return Reply {
-                status: 400,
-                ..Reply::html(page(
-                    "Sign-in request refused",
-                    &format!("<p>{}</p>", esc(&problem)),
-                ))
-            };
+            return refused(&problem);
         }
         let hidden: String = [
             "response_type",
@@ -207,9 +201,17 @@ impl Provider {
         ]
         .iter()
         .filter_map(|k| params.get(*k).map(|v| (k, v)))
-        .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, esc(v)))
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{k}" value="{}">"#,
+                portal::escape_html(v)
+            )
+        })
         .collect();
-        let email = params.get("login_hint").map(|e| esc(e)).unwrap_or_default();
+        let email = params
+            .get("login_hint")
+            .map(|e| portal::escape_html(e))
+            .unwrap_or_default();
         let body = format!(
             r#"<p class="note">Development sign-in: no password. Sign in as any address.</p>
 <form method="post" action="{PREFIX}/authorize">{hidden}
@@ -229,13 +231,7 @@ impl Provider {
 
     fn authorize(&self, params: &HashMap<String, String>) -> Reply {
         if let Err(problem) = self.check_request(params) {
-            return Reply {
-                status: 400,
-                ..Reply::html(page(
-                    "Sign-in request refused",
-                    &format!("<p>{}</p>", esc(&problem)),
-                ))
-            };
+            return refused(&problem);
         }
         let Some(email) = params
             .get("email")
@@ -345,6 +341,16 @@ impl Provider {
     }
 }
 
+fn refused(problem: &str) -> Reply {
+    Reply {
+        status: 400,
+        ..Reply::html(page(
+            "Sign-in request refused",
+            &format!("<p>{}</p>", portal::escape_html(problem)),
+        ))
+    }
+}
+
 /// A stable user id for an address nobody seeded.
 fn sub_for(email: &str) -> String {
     let digest = Sha256::digest(email.as_bytes());
@@ -364,14 +370,6 @@ fn form(raw: &[u8]) -> HashMap<String, String> {
 
 fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn page(title: &str, body: &str) -> String {

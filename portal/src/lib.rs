@@ -234,7 +234,8 @@ fn content_type(file: &str) -> &'static str {
     }
 }
 
-pub(crate) fn escape_html(text: &str) -> String {
+/// Text made safe to place in HTML (content or a quoted attribute).
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

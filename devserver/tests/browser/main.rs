@@ -94,6 +94,16 @@ async fn activate(b: &mut harness::Browser, code: &str) {
     b.click("#activate-submit").await;
 }
 
+/// Activate Product with `code` is refused with `error`.
+async fn refused(b: &mut harness::Browser, code: &str, error: &str) {
+    activate(b, code).await;
+    b.wait_state("activate", "failed").await;
+    assert_eq!(
+        b.attr("#activate-error", "data-error").await.as_deref(),
+        Some(error)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activate_product_success_and_every_refusal() {
     let (server, _seed) = devserver(&seed(), Store::Memory, &[("REDEEM_MAX_FAILURES", "3")]);
@@ -129,37 +139,17 @@ async fn activate_product_success_and_every_refusal() {
     b.shot("success").await;
     b.axe().await;
 
-    activate(&mut b, FULL).await;
-    b.wait_state("activate", "failed").await;
-    assert_eq!(
-        b.attr("#activate-error", "data-error").await.as_deref(),
-        Some("NO_SEATS_AVAILABLE")
-    );
+    refused(&mut b, FULL, "NO_SEATS_AVAILABLE").await;
     b.shot("no-seats").await;
 
-    activate(&mut b, DOMAIN).await;
-    b.wait_state("activate", "failed").await;
-    assert_eq!(
-        b.attr("#activate-error", "data-error").await.as_deref(),
-        Some("EMAIL_DOMAIN_NOT_ALLOWED")
-    );
+    refused(&mut b, DOMAIN, "EMAIL_DOMAIN_NOT_ALLOWED").await;
     b.shot("domain-not-allowed").await;
 
-    activate(&mut b, OLD).await;
-    b.wait_state("activate", "failed").await;
-    assert_eq!(
-        b.attr("#activate-error", "data-error").await.as_deref(),
-        Some("LICENSE_EXPIRED")
-    );
+    refused(&mut b, OLD, "LICENSE_EXPIRED").await;
     b.shot("license-expired").await;
 
     // Used up: the owner can help, and the page offers to write to them.
-    activate(&mut b, USED_UP).await;
-    b.wait_state("activate", "failed").await;
-    assert_eq!(
-        b.attr("#activate-error", "data-error").await.as_deref(),
-        Some("CODE_USED_UP")
-    );
+    refused(&mut b, USED_UP, "CODE_USED_UP").await;
     b.shot("used-up").await;
     b.axe().await;
     b.click("#contact-owner").await;
@@ -184,20 +174,10 @@ async fn activate_product_success_and_every_refusal() {
 
     // Failures so far: used up (1). Two unknown codes reach the limit of 3.
     for _ in 0..2 {
-        activate(&mut b, "I-ZZZZ-ZZZZ-ZZZZ").await;
-        b.wait_state("activate", "failed").await;
-        assert_eq!(
-            b.attr("#activate-error", "data-error").await.as_deref(),
-            Some("CODE_NOT_FOUND")
-        );
+        refused(&mut b, "I-ZZZZ-ZZZZ-ZZZZ", "CODE_NOT_FOUND").await;
     }
     b.shot("code-not-found").await;
-    activate(&mut b, GOOD).await;
-    b.wait_state("activate", "failed").await;
-    assert_eq!(
-        b.attr("#activate-error", "data-error").await.as_deref(),
-        Some("TOO_MANY_ATTEMPTS")
-    );
+    refused(&mut b, GOOD, "TOO_MANY_ATTEMPTS").await;
     let text = b.text("#activate-error").await;
     assert!(text.contains("Try again after"), "{text}");
     b.shot("too-many-attempts").await;
