@@ -137,4 +137,18 @@ fn without_a_seed_it_offers_a_demo_that_works() {
     let (status, _, body) = request(server.port, "GET", &invite_path, Some(&student), None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["license"]["licenseId"], "lic-demo");
+
+    // Invitation emails carry invite URLs that open this devserver's portal.
+    let owner = find("owner token:");
+    let (status, _, body) = request(
+        server.port,
+        "POST",
+        "/v1/licenses/lic-demo/invitations",
+        Some(&owner),
+        Some(r#"{"emails":["bob@demo.edu"]}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, _, outbox) = request(server.port, "GET", "/_dev/outbox", None, None);
+    let text = outbox["messages"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains(&format!("{base}/invite/")), "{text}");
 }
