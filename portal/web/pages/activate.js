@@ -69,8 +69,10 @@ export default async function activate(ctx) {
           } else if (e.code === "EMAIL_DOMAIN_NOT_ALLOWED") {
             contact = button("Switch account", () => run(contact, () => signOut("/activate")), "btn", { id: "switch-account" });
           }
+          // When the API named the license, say which one it is about.
+          const about = e.license && h("p", { class: "about" }, `${e.license.name} · ${e.license.organization} · ${e.license.product}`);
           showError(h("div", { id: "activate-error", class: "notice error", role: "alert", "data-error": e.code },
-            h("p", null, errorText(e)), contact && actions(contact)), contactSlot);
+            about, h("p", null, errorText(e)), contact && actions(contact)), contactSlot);
           return;
         }
         success(r);

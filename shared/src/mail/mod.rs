@@ -1,8 +1,9 @@
 //! The mail port and its adapters: an in-process outbox (local default)
-//! and Amazon SES.
+//! and Amazon SES; the emails themselves in [`templates`].
 
 mod outbox;
 mod ses;
+pub mod templates;
 
 pub use outbox::Outbox;
 pub use ses::SesMailer;

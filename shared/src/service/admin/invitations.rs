@@ -1,251 +1,22 @@
-//! License administration: what the owner and admins of a license may do.
-//! Anyone else gets `LICENSE_NOT_FOUND`, so existence is not revealed.
+//! Invitations of a license: email invitations in bulk, open links,
+//! listing, revoke and resend.
 
 use chrono::TimeDelta;
 use serde::Serialize;
 
-use super::cursor;
-use super::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
+use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{
-    Caller, CodeRecord, Email, Event, EventKind, Invitation, InvitationRecord, InvitationStatus,
-    InviteCode, InviteToken, License, LicenseRecord, Role, Seat, Timestamp,
+    Caller, Email, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
+    LicenseRecord, Timestamp,
 };
 use crate::error::ApiError;
-use crate::mail::OutgoingEmail;
+use crate::mail::{OutgoingEmail, templates};
+use crate::service::provision::{InvitationOptions, add_invitation};
 
 pub const MAX_EMAILS_PER_CALL: usize = 100;
 pub const DEFAULT_INVITE_DAYS: u32 = 14;
 pub const MAX_INVITE_DAYS: u32 = 365;
-pub const MAX_NOTE_CHARS: usize = 200;
-
-/// The license, if `caller` owns or administers it.
-pub async fn authorize(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-) -> Result<LicenseRecord, ApiError> {
-    match app.store.license(license_id).await? {
-        Some(license) if license.role_of(&caller.user_id) != Role::Member => Ok(license),
-        _ => Err(ApiError::LicenseNotFound),
-    }
-}
-
-async fn seats_used(app: &App, license_id: &str) -> Result<u32, ApiError> {
-    Ok(app
-        .store
-        .licenses_with_usage(&[license_id.to_owned()])
-        .await?
-        .first()
-        .map_or(0, |(_, used)| *used))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminLicense {
-    #[serde(flatten)]
-    pub license: License,
-    pub role: Role,
-}
-
-/// One page of an admin listing and the cursor of the next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-/// The licenses the caller owns or administers (an admin's start page).
-pub async fn my_licenses(
-    app: &App,
-    caller: &Caller,
-    limit: usize,
-    cursor: Option<&str>,
-) -> Result<Listing<AdminLicense>, ApiError> {
-    let after = cursor.map(|c| cursor::decode("licenses", c)).transpose()?;
-    let page = app
-        .store
-        .administered_licenses(&caller.user_id, after.as_deref(), limit)
-        .await?;
-    let items = app
-        .store
-        .licenses_with_usage(&page.items)
-        .await?
-        .into_iter()
-        .map(|(license, used)| AdminLicense {
-            role: license.role_of(&caller.user_id),
-            license: license.view(used),
-        })
-        .collect();
-    Ok(Listing {
-        items,
-        next_cursor: page.next.map(|p| cursor::encode("licenses", &p)),
-    })
-}
-
-pub async fn get_license(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-) -> Result<AdminLicense, ApiError> {
-    let license = authorize(app, caller, license_id).await?;
-    Ok(AdminLicense {
-        role: license.role_of(&caller.user_id),
-        license: license.view(seats_used(app, license_id).await?),
-    })
-}
-
-// ---- codes ------------------------------------------------------------------
-
-#[derive(Debug, Clone, Default)]
-pub struct NewCode {
-    pub max_uses: Option<u32>,
-    pub expires_at: Option<Timestamp>,
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreatedCode {
-    /// The full code: shown here only, never again.
-    pub code: String,
-    pub code_id: String,
-    pub max_uses: Option<u32>,
-    pub expires_at: Option<Timestamp>,
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CodeView {
-    pub code_id: String,
-    pub last4: String,
-    pub max_uses: Option<u32>,
-    pub uses: u32,
-    pub expires_at: Option<Timestamp>,
-    pub revoked: bool,
-    pub note: Option<String>,
-    pub created_at: Timestamp,
-}
-
-fn validate_note(note: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(note) = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
-        return Ok(None);
-    };
-    if note.chars().count() > MAX_NOTE_CHARS || note.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "note must be at most {MAX_NOTE_CHARS} characters without control characters"
-        )));
-    }
-    Ok(Some(note))
-}
-
-pub async fn create_code(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-    new: NewCode,
-) -> Result<CreatedCode, ApiError> {
-    let license = authorize(app, caller, license_id).await?;
-    if new.max_uses == Some(0) {
-        return Err(ApiError::invalid("maxUses must be at least 1, or null"));
-    }
-    let now = app.now();
-    if new.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::invalid("expiresAt must be in the future"));
-    }
-    let note = validate_note(new.note)?;
-    let options = CodeOptions {
-        max_uses: new.max_uses,
-        expires_at: new.expires_at,
-        revoked: false,
-        note,
-    };
-    // A 60-bit collision is astronomically unlikely; retry once anyway.
-    for _ in 0..2 {
-        let code = InviteCode::generate();
-        match add_code(
-            app.store.as_ref(),
-            &license.license_id,
-            &code,
-            options.clone(),
-            &caller.user_id,
-            now,
-        )
-        .await
-        {
-            Ok(record) => {
-                tracing::info!(license_id, code_id = %record.code_id, "code created");
-                return Ok(CreatedCode {
-                    code: code.formatted(),
-                    code_id: record.code_id,
-                    max_uses: record.max_uses,
-                    expires_at: record.expires_at,
-                    note: record.note,
-                });
-            }
-            Err(crate::error::StoreError::AlreadyExists(_)) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(ApiError::Internal)
-}
-
-fn code_view(code: CodeRecord, uses: u32) -> CodeView {
-    CodeView {
-        code_id: code.code_id,
-        last4: code.last4,
-        max_uses: code.max_uses,
-        uses,
-        expires_at: code.expires_at,
-        revoked: code.revoked,
-        note: code.note,
-        created_at: code.created_at,
-    }
-}
-
-pub async fn list_codes(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-) -> Result<Vec<CodeView>, ApiError> {
-    authorize(app, caller, license_id).await?;
-    Ok(app
-        .store
-        .license_codes(license_id)
-        .await?
-        .into_iter()
-        .map(|(code, uses)| code_view(code, uses))
-        .collect())
-}
-
-/// Revokes a code; revoking it again is not an error.
-pub async fn revoke_code(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-    code_id: &str,
-) -> Result<(), ApiError> {
-    authorize(app, caller, license_id).await?;
-    let code = app
-        .store
-        .code_by_id(license_id, code_id)
-        .await?
-        .ok_or(ApiError::CodeNotFound)?;
-    let mut event = Event::new(
-        license_id,
-        EventKind::CodeRevoked,
-        &caller.user_id,
-        app.now(),
-    );
-    event.code_id = Some(code.code_id.clone());
-    if app.store.revoke_code(&code, &event).await? {
-        tracing::info!(license_id, code_id, "code revoked");
-    }
-    Ok(())
-}
-
-// ---- invitations --------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -314,6 +85,23 @@ fn invite_url(app: &App, caller: &Caller, token: &InviteToken) -> String {
         (configured, _) => configured,
     };
     format!("{base}/invite/{}", token.expose())
+}
+
+/// The invitee's email, with the inviter's display name and a fresh URL.
+fn invitation_email(
+    app: &App,
+    caller: &Caller,
+    license: &LicenseRecord,
+    invitation: &InvitationRecord,
+    token: &InviteToken,
+) -> OutgoingEmail {
+    templates::invitation_email(
+        &app.config.sender_email,
+        caller.name.as_deref(),
+        license,
+        invitation,
+        &invite_url(app, caller, token),
+    )
 }
 
 /// An open, single-use invite link.
@@ -446,70 +234,6 @@ async fn member_emails(app: &App, license_id: &str) -> Result<Vec<Email>, ApiErr
             Some(next) => after = Some(next),
             None => return Ok(emails),
         }
-    }
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The invitee's email: plain text and HTML, the inviter's name but never
-/// the inviter's address.
-fn invitation_email(
-    app: &App,
-    caller: &Caller,
-    license: &LicenseRecord,
-    invitation: &InvitationRecord,
-    token: &InviteToken,
-) -> OutgoingEmail {
-    let inviter = caller
-        .name
-        .clone()
-        .unwrap_or_else(|| "Your license administrator".to_owned());
-    let url = invite_url(app, caller, token);
-    let expiry = invitation.expires_at.map_or_else(
-        || "It does not expire.".to_owned(),
-        |at| format!("It expires on {}.", at.format("%B %-d, %Y")),
-    );
-    let to = invitation.email.as_ref().map(|e| e.as_str().to_owned());
-    OutgoingEmail {
-        from: app.config.sender_email.clone(),
-        to: to.into_iter().collect(),
-        reply_to: Vec::new(),
-        subject: format!(
-            "{inviter} invited you to {} ({})",
-            license.name, license.organization
-        ),
-        text: format!(
-            "{inviter} invited you to join the license \"{name}\" of {organization} for {product}.\n\n\
-             Open this link and sign in to accept:\n{url}\n\n{expiry}\n\n\
-             If you did not expect this invitation, ignore this email.\n",
-            name = license.name,
-            organization = license.organization,
-            product = license.product,
-        ),
-        html: Some(format!(
-            "<p>{inviter} invited you to join the license <strong>{name}</strong> of {organization} for {product}.</p>\
-             <p><a href=\"{url}\">Accept the invitation</a></p><p>{expiry}</p>\
-             <p>If you did not expect this invitation, ignore this email.</p>",
-            inviter = escape_html(&inviter),
-            name = escape_html(&license.name),
-            organization = escape_html(&license.organization),
-            product = escape_html(&license.product),
-            url = escape_html(&url),
-            expiry = escape_html(&expiry),
-        )),
     }
 }
 
@@ -646,74 +370,6 @@ pub async fn resend_invitation(
     Ok(fresh.view(now, None, true))
 }
 
-// ---- seats and audit trail ------------------------------------------------------
-
-pub async fn list_seats(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-    limit: usize,
-    cursor: Option<&str>,
-) -> Result<Listing<Seat>, ApiError> {
-    authorize(app, caller, license_id).await?;
-    let after = cursor.map(|c| cursor::decode("seats", c)).transpose()?;
-    let page = app
-        .store
-        .license_seats(license_id, after.as_deref(), limit)
-        .await?;
-    Ok(Listing {
-        items: page.items.iter().map(|s| s.view()).collect(),
-        next_cursor: page.next.map(|p| cursor::encode("seats", &p)),
-    })
-}
-
-/// Frees a member's seat, atomically with the seat count.
-pub async fn remove_seat(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-    user_id: &str,
-) -> Result<(), ApiError> {
-    authorize(app, caller, license_id).await?;
-    let seat = app
-        .store
-        .seat(user_id, license_id)
-        .await?
-        .ok_or(ApiError::SeatNotFound)?;
-    let mut event = Event::new(
-        license_id,
-        EventKind::SeatRemoved,
-        &caller.user_id,
-        app.now(),
-    );
-    event.user_id = Some(user_id.to_owned());
-    event.shard = seat.shard;
-    if !app.store.release_seat(&seat, &event).await? {
-        return Err(ApiError::SeatNotFound);
-    }
-    tracing::info!(license_id, user_id, "seat removed by admin");
-    Ok(())
-}
-
-pub async fn events(
-    app: &App,
-    caller: &Caller,
-    license_id: &str,
-    limit: usize,
-    cursor: Option<&str>,
-) -> Result<Listing<Event>, ApiError> {
-    authorize(app, caller, license_id).await?;
-    let before = cursor.map(|c| cursor::decode("events", c)).transpose()?;
-    let page = app
-        .store
-        .events(license_id, before.as_deref(), limit)
-        .await?;
-    Ok(Listing {
-        items: page.items,
-        next_cursor: page.next.map(|p| cursor::encode("events", &p)),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,14 +385,6 @@ mod tests {
         assert_eq!(emails.len(), 2);
         assert!(parse_emails(&["nope".to_owned()]).is_err());
         assert!(parse_emails(&vec!["a@b.edu".to_owned(); 101]).is_err());
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape_html("<b>\"A&B\"</b>"),
-            "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;"
-        );
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! Invite codes of a license: create (the full code is shown once), list
+//! with uses, revoke.
+
+use serde::Serialize;
+
+use super::authorize;
+use crate::App;
+use crate::domain::{Caller, CodeRecord, Event, EventKind, InviteCode, Timestamp};
+use crate::error::ApiError;
+use crate::service::provision::{CodeOptions, add_code};
+
+pub const MAX_NOTE_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewCode {
+    pub max_uses: Option<u32>,
+    pub expires_at: Option<Timestamp>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedCode {
+    /// The full code: shown here only, never again.
+    pub code: String,
+    pub code_id: String,
+    pub max_uses: Option<u32>,
+    pub expires_at: Option<Timestamp>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeView {
+    pub code_id: String,
+    pub last4: String,
+    pub max_uses: Option<u32>,
+    pub uses: u32,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+    pub note: Option<String>,
+    pub created_at: Timestamp,
+}
+
+fn validate_note(note: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(note) = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if note.chars().count() > MAX_NOTE_CHARS || note.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "note must be at most {MAX_NOTE_CHARS} characters without control characters"
+        )));
+    }
+    Ok(Some(note))
+}
+
+pub async fn create_code(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    new: NewCode,
+) -> Result<CreatedCode, ApiError> {
+    let license = authorize(app, caller, license_id).await?;
+    if new.max_uses == Some(0) {
+        return Err(ApiError::invalid("maxUses must be at least 1, or null"));
+    }
+    let now = app.now();
+    if new.expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::invalid("expiresAt must be in the future"));
+    }
+    let note = validate_note(new.note)?;
+    let options = CodeOptions {
+        max_uses: new.max_uses,
+        expires_at: new.expires_at,
+        revoked: false,
+        note,
+    };
+    // A 60-bit collision is astronomically unlikely; retry once anyway.
+    for _ in 0..2 {
+        let code = InviteCode::generate();
+        match add_code(
+            app.store.as_ref(),
+            &license.license_id,
+            &code,
+            options.clone(),
+            &caller.user_id,
+            now,
+        )
+        .await
+        {
+            Ok(record) => {
+                tracing::info!(license_id, code_id = %record.code_id, "code created");
+                return Ok(CreatedCode {
+                    code: code.formatted(),
+                    code_id: record.code_id,
+                    max_uses: record.max_uses,
+                    expires_at: record.expires_at,
+                    note: record.note,
+                });
+            }
+            Err(crate::error::StoreError::AlreadyExists(_)) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Internal)
+}
+
+fn code_view(code: CodeRecord, uses: u32) -> CodeView {
+    CodeView {
+        code_id: code.code_id,
+        last4: code.last4,
+        max_uses: code.max_uses,
+        uses,
+        expires_at: code.expires_at,
+        revoked: code.revoked,
+        note: code.note,
+        created_at: code.created_at,
+    }
+}
+
+pub async fn list_codes(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+) -> Result<Vec<CodeView>, ApiError> {
+    authorize(app, caller, license_id).await?;
+    Ok(app
+        .store
+        .license_codes(license_id)
+        .await?
+        .into_iter()
+        .map(|(code, uses)| code_view(code, uses))
+        .collect())
+}
+
+/// Revokes a code; revoking it again is not an error.
+pub async fn revoke_code(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    code_id: &str,
+) -> Result<(), ApiError> {
+    authorize(app, caller, license_id).await?;
+    let code = app
+        .store
+        .code_by_id(license_id, code_id)
+        .await?
+        .ok_or(ApiError::CodeNotFound)?;
+    let mut event = Event::new(
+        license_id,
+        EventKind::CodeRevoked,
+        &caller.user_id,
+        app.now(),
+    );
+    event.code_id = Some(code.code_id.clone());
+    if app.store.revoke_code(&code, &event).await? {
+        tracing::info!(license_id, code_id, "code revoked");
+    }
+    Ok(())
+}

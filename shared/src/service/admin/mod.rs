@@ -1,0 +1,105 @@
+//! License administration: what the owner and admins of a license may do.
+//! Anyone else gets `LICENSE_NOT_FOUND`, so existence is not revealed.
+//!
+//! One module per subdomain: [`licenses`] (this file), [`codes`],
+//! [`invitations`], [`seats`] and [`audit`]; the invitation email is in
+//! `crate::mail::templates`.
+
+mod audit;
+mod codes;
+mod invitations;
+mod seats;
+
+pub use audit::events;
+pub use codes::{
+    CodeView, CreatedCode, MAX_NOTE_CHARS, NewCode, create_code, list_codes, revoke_code,
+};
+pub use invitations::{
+    DEFAULT_INVITE_DAYS, Delivery, InvitationOutcome, MAX_EMAILS_PER_CALL, MAX_INVITE_DAYS,
+    OpenLink, create_link, invite_emails, list_invitations, parse_emails, resend_invitation,
+    revoke_invitation, validate_days,
+};
+pub use seats::{list_seats, remove_seat};
+
+use serde::Serialize;
+
+use super::cursor;
+use crate::App;
+use crate::domain::{Caller, License, LicenseRecord, Role};
+use crate::error::ApiError;
+
+/// The license, if `caller` owns or administers it.
+pub async fn authorize(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+) -> Result<LicenseRecord, ApiError> {
+    match app.store.license(license_id).await? {
+        Some(license) if license.role_of(&caller.user_id) != Role::Member => Ok(license),
+        _ => Err(ApiError::LicenseNotFound),
+    }
+}
+
+async fn seats_used(app: &App, license_id: &str) -> Result<u32, ApiError> {
+    Ok(app
+        .store
+        .licenses_with_usage(&[license_id.to_owned()])
+        .await?
+        .first()
+        .map_or(0, |(_, used)| *used))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminLicense {
+    #[serde(flatten)]
+    pub license: License,
+    pub role: Role,
+}
+
+/// One page of an admin listing and the cursor of the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The licenses the caller owns or administers (an admin's start page).
+pub async fn my_licenses(
+    app: &App,
+    caller: &Caller,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Listing<AdminLicense>, ApiError> {
+    let after = cursor.map(|c| cursor::decode("licenses", c)).transpose()?;
+    let page = app
+        .store
+        .administered_licenses(&caller.user_id, after.as_deref(), limit)
+        .await?;
+    let items = app
+        .store
+        .licenses_with_usage(&page.items)
+        .await?
+        .into_iter()
+        .map(|(license, used)| AdminLicense {
+            role: license.role_of(&caller.user_id),
+            license: license.view(used),
+        })
+        .collect();
+    Ok(Listing {
+        items,
+        next_cursor: page.next.map(|p| cursor::encode("licenses", &p)),
+    })
+}
+
+pub async fn get_license(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+) -> Result<AdminLicense, ApiError> {
+    let license = authorize(app, caller, license_id).await?;
+    Ok(AdminLicense {
+        role: license.role_of(&caller.user_id),
+        license: license.view(seats_used(app, license_id).await?),
+    })
+}

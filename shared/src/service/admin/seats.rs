@@ -1,0 +1,53 @@
+//! Seats of a license: the list, and freeing a member's seat.
+
+use super::{Listing, authorize, cursor};
+use crate::App;
+use crate::domain::{Caller, Event, EventKind, Seat};
+use crate::error::ApiError;
+
+pub async fn list_seats(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Listing<Seat>, ApiError> {
+    authorize(app, caller, license_id).await?;
+    let after = cursor.map(|c| cursor::decode("seats", c)).transpose()?;
+    let page = app
+        .store
+        .license_seats(license_id, after.as_deref(), limit)
+        .await?;
+    Ok(Listing {
+        items: page.items.iter().map(|s| s.view()).collect(),
+        next_cursor: page.next.map(|p| cursor::encode("seats", &p)),
+    })
+}
+
+/// Frees a member's seat, atomically with the seat count.
+pub async fn remove_seat(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    authorize(app, caller, license_id).await?;
+    let seat = app
+        .store
+        .seat(user_id, license_id)
+        .await?
+        .ok_or(ApiError::SeatNotFound)?;
+    let mut event = Event::new(
+        license_id,
+        EventKind::SeatRemoved,
+        &caller.user_id,
+        app.now(),
+    );
+    event.user_id = Some(user_id.to_owned());
+    event.shard = seat.shard;
+    if !app.store.release_seat(&seat, &event).await? {
+        return Err(ApiError::SeatNotFound);
+    }
+    tracing::info!(license_id, user_id, "seat removed by admin");
+    Ok(())
+}
