@@ -46,7 +46,7 @@ type Reply = Response<Full<Bytes>>;
 
 #[tokio::main]
 async fn main() {
-    shared::lambda::init_tracing(false);
+    shared::lambda::init_tracing(shared::lambda::LogFormat::Text);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let secret = std::env::var("DEV_JWT_SECRET").unwrap_or_else(|_| jwt::DEFAULT_SECRET.into());
     let authorizer = Authorizer::new(&secret);
@@ -100,7 +100,7 @@ fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
 }
 
 async fn serve(authorizer: Authorizer) -> Result<(), String> {
-    let mut config = Config::from_env(Profile::Local)?;
+    let mut config = Config::from_env(Profile::Local).map_err(|e| e.to_string())?;
     let port: u16 = std::env::var("PORT")
         .ok()
         .map(|p| {
@@ -128,7 +128,7 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
     };
     let sign_in = oidc::Provider::new(port, seed_users);
     let portal_config = portal::PortalConfig::from_env(Some(&sign_in.issuer()))?;
-    let parts = shared::App::build(config).await?;
+    let parts = shared::wiring::build(config).await?;
     let server = Arc::new(Server {
         app: parts.app,
         outbox: parts.outbox,

@@ -1,15 +1,16 @@
 //! The application context every handler borrows: store, mailer, clock and
-//! configuration, built once per process (Lambda init or devserver start).
+//! configuration, built once per process (Lambda init or devserver start)
+//! by [`crate::wiring`].
 
 use std::sync::Arc;
 
 use chrono::{DurationRound, TimeDelta, Utc};
 
-use crate::config::{Config, MailerKind, StoreKind};
+use crate::config::Config;
 use crate::domain::Timestamp;
-use crate::mail::{Mailer, Outbox, SesMailer};
+use crate::mail::Mailer;
 use crate::service::redeem::CodeRoutes;
-use crate::store::{DynamoStore, MemoryStore, Store};
+use crate::store::Store;
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
@@ -32,62 +33,8 @@ pub struct App {
     pub code_routes: Arc<CodeRoutes>,
 }
 
-/// The concrete adapters behind an [`App`], for callers that need more than
-/// the ports (the devserver reads its outbox; tests inspect the store).
-pub struct Parts {
-    pub app: App,
-    pub memory: Option<Arc<MemoryStore>>,
-    pub outbox: Option<Arc<Outbox>>,
-}
-
 impl App {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
-    }
-
-    /// Builds the adapters `config` names. AWS clients read the standard
-    /// AWS environment (region, credentials, `AWS_ENDPOINT_URL*`).
-    pub async fn build(config: Config) -> Result<Parts, String> {
-        let needs_aws = config.store == StoreKind::DynamoDb || config.mailer == MailerKind::Ses;
-        let aws = if needs_aws {
-            Some(aws_config::load_from_env().await)
-        } else {
-            None
-        };
-        let (store, memory): (Arc<dyn Store>, _) = match (&config.store, &aws) {
-            (StoreKind::DynamoDb, Some(aws)) => {
-                let store =
-                    DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
-                if config.create_table {
-                    store.ensure_table().await.map_err(|e| e.to_string())?;
-                }
-                (Arc::new(store), None)
-            }
-            _ => {
-                let memory = Arc::new(MemoryStore::new());
-                (memory.clone(), Some(memory))
-            }
-        };
-        let (mailer, outbox): (Arc<dyn Mailer>, _) = match (&config.mailer, &aws) {
-            (MailerKind::Ses, Some(aws)) => (
-                Arc::new(SesMailer::new(aws_sdk_ses::Client::new(aws))),
-                None,
-            ),
-            _ => {
-                let outbox = Arc::new(Outbox::default());
-                (outbox.clone(), Some(outbox))
-            }
-        };
-        Ok(Parts {
-            app: App {
-                store,
-                mailer,
-                clock: system_clock(),
-                config: Arc::new(config),
-                code_routes: Arc::default(),
-            },
-            memory,
-            outbox,
-        })
     }
 }

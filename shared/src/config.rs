@@ -1,6 +1,23 @@
-//! Configuration from environment variables (names and defaults in API.md).
+//! Configuration from environment variables (names and defaults in the
+//! README). A value that cannot be meant is refused at start, naming the
+//! variable, rather than read as a default.
 
 use std::collections::HashMap;
+
+/// Why the configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} must be {expected}, not {value:?}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// The embedded store inside a deployed function: every container would
+    /// hold its own seats, and lose them when it stops.
+    #[error("STORE=memory is for local runs; a deployed Lambda function must use STORE=dynamodb")]
+    MemoryStoreInLambda,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -80,34 +97,56 @@ impl Config {
         }
     }
 
-    pub fn from_env(profile: Profile) -> Result<Self, String> {
+    pub fn from_env(profile: Profile) -> Result<Self, ConfigError> {
         Self::from_vars(profile, &std::env::vars().collect())
     }
 
     /// Reads the variables from a map, so tests need not touch the process
     /// environment.
-    pub fn from_vars(profile: Profile, vars: &HashMap<String, String>) -> Result<Self, String> {
+    pub fn from_vars(
+        profile: Profile,
+        vars: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let mut config = Self::defaults(profile);
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let invalid =
+            |name: &'static str, value: &str, expected: &'static str| ConfigError::Invalid {
+                name,
+                value: value.to_owned(),
+                expected,
+            };
         if let Some(v) = get("STORE") {
             config.store = match v.to_ascii_lowercase().as_str() {
                 "memory" => StoreKind::Memory,
                 "dynamodb" => StoreKind::DynamoDb,
-                other => return Err(format!("STORE must be memory or dynamodb, not {other:?}")),
+                _ => return Err(invalid("STORE", v, "memory or dynamodb")),
             };
+        }
+        // Lambda sets AWS_LAMBDA_INITIALIZATION_TYPE in every execution
+        // environment; local emulators (cargo lambda watch, the smoke test)
+        // do not, and may use the embedded store.
+        if profile == Profile::Lambda
+            && config.store == StoreKind::Memory
+            && get("AWS_LAMBDA_INITIALIZATION_TYPE").is_some()
+        {
+            return Err(ConfigError::MemoryStoreInLambda);
         }
         if let Some(v) = get("MAILER") {
             config.mailer = match v.to_ascii_lowercase().as_str() {
                 "outbox" => MailerKind::Outbox,
                 "ses" => MailerKind::Ses,
-                other => return Err(format!("MAILER must be outbox or ses, not {other:?}")),
+                _ => return Err(invalid("MAILER", v, "outbox or ses")),
             };
         }
         if let Some(v) = get("TABLE_NAME") {
             config.table_name = v.to_owned();
         }
         if let Some(v) = get("CREATE_TABLE") {
-            config.create_table = matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes");
+            config.create_table = match v.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(invalid("CREATE_TABLE", v, "true or false")),
+            };
         }
         if let Some(v) = get("SENDER_EMAIL") {
             config.sender_email = v.to_owned();
@@ -115,24 +154,26 @@ impl Config {
         if let Some(v) = get("PORTAL_BASE_URL") {
             config.portal_base_url = v.trim_end_matches('/').to_owned();
         }
-        let number = |name: &str, value: &str| -> Result<u64, String> {
+        let number = |name: &'static str, value: &str| -> Result<u64, ConfigError> {
             value
                 .parse::<u64>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{name} must be a positive integer, not {value:?}"))
+                .ok_or_else(|| invalid(name, value, "a positive integer"))
+        };
+        let count = |name: &'static str, value: &str| -> Result<u32, ConfigError> {
+            u32::try_from(number(name, value)?)
+                .map_err(|_| invalid(name, value, "a positive integer below 2^32"))
         };
         let limits = &mut config.limits;
         if let Some(v) = get("REDEEM_MAX_FAILURES") {
-            limits.redeem_max_failures =
-                u32::try_from(number("REDEEM_MAX_FAILURES", v)?).map_err(|e| e.to_string())?;
+            limits.redeem_max_failures = count("REDEEM_MAX_FAILURES", v)?;
         }
         if let Some(v) = get("REDEEM_FAILURE_WINDOW_SECS") {
             limits.redeem_window_secs = number("REDEEM_FAILURE_WINDOW_SECS", v)?;
         }
         if let Some(v) = get("CONTACT_MAX_MESSAGES") {
-            limits.contact_max_messages =
-                u32::try_from(number("CONTACT_MAX_MESSAGES", v)?).map_err(|e| e.to_string())?;
+            limits.contact_max_messages = count("CONTACT_MAX_MESSAGES", v)?;
         }
         if let Some(v) = get("CONTACT_WINDOW_SECS") {
             limits.contact_window_secs = number("CONTACT_WINDOW_SECS", v)?;
@@ -187,6 +228,26 @@ mod tests {
         assert_eq!(config.portal_base_url, "https://portal.example");
         assert_eq!(config.limits.redeem_max_failures, 3);
         assert_eq!(config.limits.contact_window_secs, 60);
+    }
+
+    #[test]
+    fn a_typo_is_refused_by_name_not_read_as_a_default() {
+        let err = Config::from_vars(Profile::Local, &vars(&[("CREATE_TABLE", "ture")]));
+        assert_eq!(
+            err.map_err(|e| e.to_string()).err().as_deref(),
+            Some("CREATE_TABLE must be true or false, not \"ture\"")
+        );
+        let lambda = vars(&[
+            ("STORE", "memory"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ]);
+        assert_eq!(
+            Config::from_vars(Profile::Lambda, &lambda).err(),
+            Some(ConfigError::MemoryStoreInLambda)
+        );
+        // Local emulators of the Lambda runtime may embed the store.
+        let emulated = Config::from_vars(Profile::Lambda, &vars(&[("STORE", "memory")]));
+        assert_eq!(emulated.map(|c| c.store).ok(), Some(StoreKind::Memory));
     }
 
     #[test]

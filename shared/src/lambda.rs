@@ -1,41 +1,124 @@
-//! What every Lambda `main` does: JSON logs, adapters built once during
-//! init, then the handler for each event.
+//! What every Lambda `main` does: logs set up the way the function's
+//! logging configuration asks, adapters built once during init, then the
+//! handler for each event inside one span that carries the request ids.
 
-use lambda_http::{Error, Request, service_fn};
+use std::io::IsTerminal;
 
-use crate::App;
+use lambda_http::request::RequestContext;
+use lambda_http::{Error, Request, RequestExt, service_fn};
+use tracing::Instrument;
+use tracing_subscriber::filter::LevelFilter;
+
 use crate::config::{Config, Profile};
 use crate::http::{Function, handle};
+use crate::wiring;
 
-/// Logs as JSON lines without ANSI colours; `RUST_LOG` is a level (`error`,
-/// `warn`, `info`, `debug`, `trace`; default `info`). A level, not the full
-/// filter syntax, keeps the regex engine out of every binary.
-pub fn init_tracing(json: bool) {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| {
-            v.trim()
-                .parse::<tracing_subscriber::filter::LevelFilter>()
-                .ok()
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// The log level and format from the environment. Lambda's own settings
+/// (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`, set by the function's
+/// logging configuration) come first, then `RUST_LOG` (a level, not the
+/// filter syntax: that keeps the regex engine out of every binary), then
+/// `info` and `default_format`.
+pub fn log_settings(
+    var: impl Fn(&str) -> Option<String>,
+    default_format: LogFormat,
+) -> (LevelFilter, LogFormat) {
+    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .filter_map(|name| var(name))
+        .find_map(|v| match v.trim().to_ascii_lowercase().as_str() {
+            // Lambda's FATAL has no tracing counterpart: errors only.
+            "fatal" => Some(LevelFilter::ERROR),
+            other => other.parse::<LevelFilter>().ok(),
         })
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+        .unwrap_or(LevelFilter::INFO);
+    let format = match var("AWS_LAMBDA_LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
+        Some(v) if v == "json" => LogFormat::Json,
+        Some(v) if v == "text" => LogFormat::Text,
+        _ => default_format,
+    };
+    (level, format)
+}
+
+/// Installs the log subscriber; colours only on a terminal.
+pub fn init_tracing(default_format: LogFormat) {
+    let (level, format) = log_settings(|name| std::env::var(name).ok(), default_format);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false);
-    let _ = if json {
-        builder.json().without_time().with_ansi(false).try_init()
-    } else {
-        builder.try_init()
+    let _ = match format {
+        LogFormat::Json => builder.json().without_time().with_ansi(false).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init(),
     };
 }
 
 pub async fn run(function: Function) -> Result<(), Error> {
-    init_tracing(true);
+    init_tracing(LogFormat::Json);
     let config = Config::from_env(Profile::Lambda)?;
-    let app = App::build(config).await?.app;
+    let app = wiring::build(config).await?.app;
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(handle(app, function, req).await)
+        let span = request_span(&req);
+        Ok::<_, std::convert::Infallible>(handle(app, function, req).instrument(span).await)
     }))
     .await
+}
+
+/// One span per invocation: Lambda's request id and API Gateway's, which
+/// the access log carries, so a log line can be found from either.
+fn request_span(req: &Request) -> tracing::Span {
+    let lambda_id = req
+        .lambda_context_ref()
+        .map(|ctx| ctx.request_id.clone())
+        .unwrap_or_default();
+    let api_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    tracing::info_span!("request", request_id = %lambda_id, api_request_id = %api_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn lambdas_logging_configuration_comes_first() {
+        let settings = log_settings(
+            vars(&[
+                ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
+                ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+                ("RUST_LOG", "error"),
+            ]),
+            LogFormat::Json,
+        );
+        assert_eq!(settings, (LevelFilter::DEBUG, LogFormat::Text));
+        let settings = log_settings(vars(&[("RUST_LOG", "warn")]), LogFormat::Json);
+        assert_eq!(settings, (LevelFilter::WARN, LogFormat::Json));
+        let settings = log_settings(vars(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]), LogFormat::Text);
+        assert_eq!(settings, (LevelFilter::ERROR, LogFormat::Text));
+        let settings = log_settings(vars(&[("RUST_LOG", "shared=debug")]), LogFormat::Json);
+        assert_eq!(
+            settings,
+            (LevelFilter::INFO, LogFormat::Json),
+            "unknown: the default"
+        );
+    }
 }

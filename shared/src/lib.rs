@@ -12,6 +12,7 @@ pub mod mail;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod wiring;
 
 pub use app::App;
 pub use error::ApiError;
