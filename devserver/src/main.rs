@@ -40,6 +40,8 @@ struct Server {
     portal: portal::Portal,
     sign_in: oidc::Provider,
     requests: AtomicU64,
+    /// `/_dev/demo.env`: the demo's tokens, code and URLs as shell exports.
+    demo_env: std::sync::OnceLock<String>,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -54,7 +56,10 @@ async fn main() {
         Some("token") => print_token(&authorizer, &args[1..]),
         Some("--help" | "-h" | "help") => {
             println!(
-                "usage: devserver [token --sub SUB --email EMAIL [--name NAME] [--unverified] [--ttl SECS]]"
+                "usage: devserver            serve the API, the license portal and a development sign-in\n\
+                 \x20      devserver token …    print a bearer token (devserver token --help)\n\n\
+                 Configuration comes from the environment (see the README); PORT (default 3000),\n\
+                 SEED_FILE, STORE, MAILER, DEV_JWT_SECRET, PORTAL_ASSETS_DIR among others."
             );
             Ok(())
         }
@@ -67,7 +72,19 @@ async fn main() {
     }
 }
 
+const TOKEN_USAGE: &str = "usage: devserver token --sub SUB --email EMAIL [--name NAME] [--unverified] [--ttl SECS]\n\n\
+  Prints a bearer token the devserver accepts (HS256, signed with DEV_JWT_SECRET).\n\
+  --sub SUB        the user id (the `sub` claim)\n\
+  --email EMAIL    the `email` claim, verified unless --unverified\n\
+  --name NAME      a display name (shown to invitees as the inviter)\n\
+  --unverified     email_verified = false\n\
+  --ttl SECS       lifetime in seconds (default 86400)";
+
 fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| matches!(a.as_str(), "--help" | "-h")) {
+        println!("{TOKEN_USAGE}");
+        return Ok(());
+    }
     let mut sub = None;
     let mut email = None;
     let mut name = None;
@@ -86,11 +103,11 @@ fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--ttl takes a number of seconds")?;
             }
-            other => return Err(format!("unknown option {other:?}")),
+            other => return Err(format!("unknown option {other:?}\n{TOKEN_USAGE}")),
         }
     }
     let (Some(sub), Some(email)) = (sub, email) else {
-        return Err("token needs --sub and --email".into());
+        return Err(format!("token needs --sub and --email\n{TOKEN_USAGE}"));
     };
     println!(
         "{}",
@@ -122,6 +139,11 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
         }
         None => None,
     };
+    // Bind first: nothing secret is printed for a server that cannot start.
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        format!("cannot listen on {addr}: {e} (is another devserver running? set PORT)")
+    })?;
     let seed_users = match &seed {
         Some((_, seed)) => seed_users(seed),
         None => seed_users(&demo_seed()?),
@@ -136,20 +158,18 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
         portal: portal::Portal::new(portal_config),
         sign_in,
         requests: AtomicU64::new(0),
+        demo_env: std::sync::OnceLock::new(),
     });
     match seed {
         Some((path, seed)) => {
             seed.load(server.app.store.as_ref(), server.app.now())
                 .await
                 .map_err(|e| e.to_string())?;
+            server.remember_demo(&base, &seeded_demo(&seed))?;
             println!("Loaded seed file {path}.\n\nOpen the license portal: {base}/");
         }
         None => demo(&server, &base).await?,
     }
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("Serving the API and the license portal on http://{addr} (Ctrl-C stops).");
     loop {
         let (stream, _) = tokio::select! {
@@ -191,6 +211,31 @@ fn demo_seed() -> Result<Seed, String> {
         }]}"#,
     )
     .map_err(|e| e.to_string())
+}
+
+/// What `/_dev/demo.env` hands a shell: a license, a code and an invite
+/// URL to try, and who the student and the owner are.
+struct Demo {
+    license_id: String,
+    code: Option<String>,
+    invite_token: Option<String>,
+    owner: (String, String),
+}
+
+/// The first license of a seed file, its first code and invitation.
+fn seeded_demo(seed: &Seed) -> Demo {
+    let first = seed.licenses.first();
+    Demo {
+        license_id: first.map(|l| l.license_id.clone()).unwrap_or_default(),
+        code: first.and_then(|l| l.codes.first()).map(|c| c.code.clone()),
+        invite_token: first
+            .and_then(|l| l.invitations.first())
+            .map(|i| i.token.clone()),
+        owner: first.map_or_else(
+            || ("owner-1".to_owned(), "owner@demo.edu".to_owned()),
+            |l| (l.owner.sub.clone(), l.owner.email.as_str().to_owned()),
+        ),
+    }
 }
 
 /// With no seed file: a demo license with a fresh code and open invite link,
@@ -247,15 +292,60 @@ async fn demo(server: &Server, base: &str) -> Result<(), String> {
         code = code.formatted(),
         token = token.expose(),
     );
+    server.remember_demo(
+        base,
+        &Demo {
+            license_id: "lic-demo".into(),
+            code: Some(code.formatted()),
+            invite_token: Some(token.expose().to_owned()),
+            owner: ("owner-1".into(), "owner@demo.edu".into()),
+        },
+    )?;
     Ok(())
 }
 
 impl Server {
+    /// Shell exports of the demo, so documented commands need no pasting:
+    /// `eval "$(curl -s http://127.0.0.1:3000/_dev/demo.env)"`.
+    fn remember_demo(&self, base: &str, demo: &Demo) -> Result<(), String> {
+        let student = self
+            .authorizer
+            .mint("student-1", "student@demo.edu", true, 86_400)?;
+        let (sub, email) = &demo.owner;
+        let owner = self
+            .authorizer
+            .mint_named(sub, email, Some("Dana Admin"), true, 86_400)?;
+        let mut env = format!(
+            "export API={base}\nexport TOKEN={student}\nexport OWNER_TOKEN={owner}\nexport LICENSE={}\n",
+            demo.license_id
+        );
+        if let Some(code) = &demo.code {
+            env.push_str(&format!("export CODE={code}\n"));
+        }
+        if let Some(token) = &demo.invite_token {
+            env.push_str(&format!(
+                "export INVITE_URL={base}/invite/{token}\nexport INVITE_TOKEN={token}\n"
+            ));
+        }
+        let _ = self.demo_env.set(env);
+        Ok(())
+    }
+
     async fn respond(&self, req: Request<Incoming>) -> Reply {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         if path == "/_dev/outbox" {
             return self.outbox_reply();
+        }
+        if path == "/_dev/demo.env" {
+            let mut reply = Response::new(Full::new(Bytes::from(
+                self.demo_env.get().cloned().unwrap_or_default(),
+            )));
+            reply.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return reply;
         }
         let accepts_gzip = parts
             .headers
