@@ -11,7 +11,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PINS=(moto==5.2.5 flask==3.1.3 flask-cors==6.0.5 werkzeug==3.1.9 boto3==1.44.8 botocore==1.44.8)
 VENV=.venv
 PY=$VENV/bin/python
 
@@ -25,15 +24,8 @@ step() {
 }
 
 # --- python venv with the pinned emulator --------------------------------
-banner "venv $VENV (${PINS[*]})"
-[ -x "$PY" ] || python3 -m venv "$VENV"
-if ! "$PY" - "${PINS[@]}" 2>/dev/null <<'EOF'; then
-import sys
-from importlib.metadata import version
-sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
-EOF
-  "$PY" -m pip install -q --disable-pip-version-check "${PINS[@]/#moto==/moto[server]==}"
-fi
+banner "venv $VENV (scripts/emulator.sh --install-only)"
+./scripts/emulator.sh --install-only
 done_in "ok"
 
 # --- two locked moto servers: DynamoDB and SES -----------------------------

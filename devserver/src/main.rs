@@ -133,9 +133,8 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
     }
     let seed = match std::env::var("SEED_FILE").ok().filter(|s| !s.is_empty()) {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("SEED_FILE {path}: {e}"))?;
-            Some((path, Seed::parse(&text).map_err(|e| e.to_string())?))
+            let seed = Seed::read(&path)?;
+            Some((path, seed))
         }
         None => None,
     };

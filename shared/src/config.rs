@@ -58,6 +58,8 @@ pub struct Config {
     pub mailer: MailerKind,
     pub sender_email: String,
     pub portal_base_url: String,
+    /// `OUTBOX_FILE`: with the outbox mailer, also append mail to this file.
+    pub outbox_file: Option<String>,
     pub limits: Limits,
 }
 
@@ -93,6 +95,7 @@ impl Config {
             } else {
                 "http://localhost:3000".into()
             },
+            outbox_file: None,
             limits: Limits::default(),
         }
     }
@@ -151,6 +154,7 @@ impl Config {
         if let Some(v) = get("SENDER_EMAIL") {
             config.sender_email = v.to_owned();
         }
+        config.outbox_file = get("OUTBOX_FILE").map(str::to_owned);
         if let Some(v) = get("PORTAL_BASE_URL") {
             config.portal_base_url = v.trim_end_matches('/').to_owned();
         }

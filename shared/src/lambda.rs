@@ -11,6 +11,7 @@ use tracing_subscriber::filter::LevelFilter;
 
 use crate::config::{Config, Profile};
 use crate::http::{Function, handle};
+use crate::seed::Seed;
 use crate::wiring;
 
 /// How logs are written.
@@ -63,8 +64,17 @@ pub fn init_tracing(default_format: LogFormat) {
 pub async fn run(function: Function) -> Result<(), Error> {
     init_tracing(LogFormat::Json);
     let config = Config::from_env(Profile::Lambda)?;
-    let app = wiring::build(config).await?.app;
-    let app = &app;
+    let parts = wiring::build(config).await?;
+    // Local loops (`cargo lambda watch`) on the embedded store start from
+    // the same seed file as the devserver; a real table is never seeded here.
+    if let (Some(memory), Some(path)) = (&parts.memory, std::env::var("SEED_FILE").ok()) {
+        Seed::read(&path)?
+            .load(memory.as_ref(), parts.app.now())
+            .await
+            .map_err(|e| format!("SEED_FILE {path}: {e}"))?;
+        tracing::info!(path, "seed file loaded");
+    }
+    let app = &parts.app;
     lambda_http::run(service_fn(move |req: Request| async move {
         let span = request_span(&req);
         Ok::<_, std::convert::Infallible>(handle(app, function, req).instrument(span).await)

@@ -79,6 +79,12 @@ pub enum SeedError {
 }
 
 impl Seed {
+    /// Reads and parses a seed file.
+    pub fn read(path: &str) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("SEED_FILE {path}: {e}"))?;
+        Self::parse(&text).map_err(|e| format!("SEED_FILE {path}: {e}"))
+    }
+
     pub fn parse(json: &str) -> Result<Self, SeedError> {
         serde_json::from_str(json).map_err(|e| SeedError::Invalid(e.to_string()))
     }

@@ -21,8 +21,9 @@ pub struct Parts {
 /// environment (region, credentials, `AWS_ENDPOINT_URL*`).
 pub async fn build(config: Config) -> Result<Parts, String> {
     let needs_aws = config.store == StoreKind::DynamoDb || config.mailer == MailerKind::Ses;
+    let local = local_endpoints(|name| std::env::var(name).ok());
     let aws = if needs_aws {
-        Some(aws_config::load_from_env().await)
+        Some(aws_sdk_config(&local).await?)
     } else {
         None
     };
@@ -30,7 +31,12 @@ pub async fn build(config: Config) -> Result<Parts, String> {
         (StoreKind::DynamoDb, Some(aws)) => {
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
             if config.create_table {
-                store.ensure_table().await.map_err(|e| e.to_string())?;
+                store
+                    .ensure_table()
+                    .await
+                    .map_err(|e| explain(&local, &e.to_string()))?;
+            } else if !local.is_empty() {
+                check_table(aws, &config.table_name, &local).await?;
             }
             (Arc::new(store), None)
         }
@@ -45,7 +51,10 @@ pub async fn build(config: Config) -> Result<Parts, String> {
             None,
         ),
         _ => {
-            let outbox = Arc::new(Outbox::default());
+            let outbox = Arc::new(match &config.outbox_file {
+                Some(path) => Outbox::with_file(path),
+                None => Outbox::default(),
+            });
             (outbox.clone(), Some(outbox))
         }
     };
@@ -60,4 +69,129 @@ pub async fn build(config: Config) -> Result<Parts, String> {
         memory,
         outbox,
     })
+}
+
+/// `AWS_ENDPOINT_URL*` values that point at this machine (an emulator).
+fn local_endpoints(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SES",
+    ]
+    .iter()
+    .filter_map(|name| var(name))
+    .filter(|url| {
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or(url)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("");
+        matches!(
+            host,
+            "127.0.0.1" | "localhost" | "[::1]" | "host.docker.internal"
+        )
+    })
+    .collect()
+}
+
+/// The AWS SDK configuration. Against a local emulator, region and
+/// credentials must come from the environment: a local run never falls
+/// through to the instance metadata service, and says what is missing.
+async fn aws_sdk_config(local: &[String]) -> Result<aws_config::SdkConfig, String> {
+    if local.is_empty() {
+        return Ok(aws_config::load_from_env().await);
+    }
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    if !set("AWS_REGION") && !set("AWS_DEFAULT_REGION") {
+        return Err(format!(
+            "{} is a local endpoint: set AWS_REGION too (the emulator keeps regions apart; the docs use us-east-1)",
+            local[0]
+        ));
+    }
+    let env_keys = set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY");
+    if !env_keys && !set("AWS_PROFILE") {
+        return Err(format!(
+            "{} is a local endpoint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (any values, e.g. test and test)",
+            local[0]
+        ));
+    }
+    let mut loader = aws_config::from_env()
+        .region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+    if !set("AWS_PROFILE") {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    Ok(loader.load().await)
+}
+
+/// A store error at start, with what to do about a local endpoint that
+/// does not answer.
+fn explain(local: &[String], error: &str) -> String {
+    if local.is_empty() || !error.contains("dispatch failure") {
+        return error.to_owned();
+    }
+    format!(
+        "{error}: nothing answers at {}. Start the DynamoDB emulator first, in another \
+         terminal: ./scripts/emulator.sh (it serves on port 5000; docs/local-sam.md)",
+        local.join(", ")
+    )
+}
+
+/// Against a local emulator, a missing table is named at start with the
+/// two ways to create it (in AWS the template creates it).
+async fn check_table(
+    aws: &aws_config::SdkConfig,
+    table: &str,
+    local: &[String],
+) -> Result<(), String> {
+    let client = aws_sdk_dynamodb::Client::new(aws);
+    match client.describe_table().table_name(table).send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Err(format!(
+                "the table {table:?} does not exist at {}: set CREATE_TABLE=true, or run `cargo run --bin seatctl -- create-table`",
+                local.join(", ")
+            ))
+        }
+        Err(err) => Err(explain(local, &format!("DescribeTable: {err}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_endpoints_on_this_machine_are_local() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(
+            local_endpoints(vars(&[(
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                "http://127.0.0.1:5000"
+            )])),
+            vec!["http://127.0.0.1:5000".to_owned()]
+        );
+        assert!(
+            local_endpoints(vars(&[(
+                "AWS_ENDPOINT_URL",
+                "https://dynamodb.eu-central-1.amazonaws.com"
+            )]))
+            .is_empty()
+        );
+        assert!(local_endpoints(vars(&[])).is_empty());
+    }
 }
