@@ -74,26 +74,28 @@ pub async fn run(function: Function) -> Result<(), Error> {
             .map_err(|e| format!("SEED_FILE {path}: {e}"))?;
         tracing::info!(path, "seed file loaded");
     }
-    let app = &parts.app;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        let span = request_span(&req);
-        Ok::<_, std::convert::Infallible>(handle(app, function, req).instrument(span).await)
+    let app = std::sync::Arc::new(parts.app);
+    // Sequential as always unless Lambda sets AWS_LAMBDA_MAX_CONCURRENCY
+    // (managed instances); then that many invocations share this process.
+    lambda_http::run_concurrent(service_fn(move |req: Request| {
+        let app = app.clone();
+        async move {
+            let span = request_span(&req);
+            Ok::<_, std::convert::Infallible>(handle(&app, function, req).instrument(span).await)
+        }
     }))
     .await
 }
 
-/// One span per invocation: Lambda's request id and API Gateway's, which
-/// the access log carries, so a log line can be found from either.
+/// One span per invocation with API Gateway's request id, which the access
+/// log carries; the runtime's own span around it carries Lambda's
+/// `requestId` and the X-Ray trace id. A log line is found from either.
 fn request_span(req: &Request) -> tracing::Span {
-    let lambda_id = req
-        .lambda_context_ref()
-        .map(|ctx| ctx.request_id.clone())
-        .unwrap_or_default();
     let api_id = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone().unwrap_or_default(),
         _ => String::new(),
     };
-    tracing::info_span!("request", request_id = %lambda_id, api_request_id = %api_id)
+    tracing::info_span!("request", api_request_id = %api_id)
 }
 
 #[cfg(test)]

@@ -14,10 +14,10 @@ async fn main() -> Result<(), Error> {
         .with_ansi(false)
         .with_target(false)
         .init();
-    let portal = Portal::new(PortalConfig::from_env(None)?);
-    let portal = &portal;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(respond(portal, &req))
+    let portal = std::sync::Arc::new(Portal::new(PortalConfig::from_env(None)?));
+    lambda_http::run_concurrent(service_fn(move |req: Request| {
+        let portal = portal.clone();
+        async move { Ok::<_, std::convert::Infallible>(respond(&portal, &req)) }
     }))
     .await
 }
