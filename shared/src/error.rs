@@ -187,6 +187,10 @@ impl ApiError {
     }
 }
 
+/// What caused a store or mail failure: a sanitized description (an error
+/// code, a failure kind), never item values, addresses, codes or tokens.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Infrastructure failure of a store adapter.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -201,14 +205,40 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// Failure of a mail adapter.
+/// Failure of a mail adapter; the cause is the error's `source`, and in its
+/// message (sanitized: an error code, never an address).
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// Refused or throttled by the mail service; not the sender's fault.
-    #[error("mail service unavailable: {0}")]
-    Unavailable(String),
-    #[error("mail failure: {0}")]
-    Internal(String),
+    #[error("mail service unavailable: {operation}: {source}")]
+    Unavailable {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
+    /// The message could not even be built: a bug.
+    #[error("mail failure: {operation}: {source}")]
+    Internal {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
+}
+
+impl MailError {
+    pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Unavailable {
+            operation,
+            source: source.into(),
+        }
+    }
+
+    pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Internal {
+            operation,
+            source: source.into(),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -226,17 +256,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A refusing or throttling mail service is `SERVICE_UNAVAILABLE`; a
+/// message that cannot be built is a bug, `INTERNAL_ERROR`. Not logged here.
 impl From<MailError> for ApiError {
     fn from(err: MailError) -> Self {
         match err {
-            MailError::Unavailable(cause) => {
-                tracing::warn!(%cause, "mail unavailable");
-                ApiError::unavailable()
-            }
-            MailError::Internal(cause) => {
-                tracing::error!(%cause, "mail failure");
-                ApiError::unavailable()
-            }
+            MailError::Unavailable { .. } => ApiError::unavailable(),
+            MailError::Internal { .. } => ApiError::Internal,
         }
     }
 }
