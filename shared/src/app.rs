@@ -8,7 +8,7 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use crate::config::{Config, MailerKind, StoreKind};
 use crate::domain::Timestamp;
 use crate::mail::{Mailer, Outbox, SesMailer};
-use crate::service::redeem::CodeRoutes;
+use crate::service::redeem::KnownCodes;
 use crate::store::{DynamoStore, MemoryStore, Store};
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -28,8 +28,8 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub clock: Clock,
     pub config: Arc<Config>,
-    /// Immutable code → license routes seen by this process.
-    pub code_routes: Arc<CodeRoutes>,
+    /// Which license each code seen by this process belongs to (immutable).
+    pub known_codes: Arc<KnownCodes>,
 }
 
 /// The concrete adapters behind an [`App`], for callers that need more than
@@ -84,7 +84,7 @@ impl App {
                 mailer,
                 clock: system_clock(),
                 config: Arc::new(config),
-                code_routes: Arc::default(),
+                known_codes: Arc::default(),
             },
             memory,
             outbox,

@@ -119,7 +119,7 @@ impl TestApp {
             mailer: mailer.unwrap_or_else(|| outbox.clone()),
             clock,
             config: Arc::new(config),
-            code_routes: Arc::default(),
+            known_codes: Arc::default(),
         };
         Self {
             app,

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::claim::{Claimed, Route, claim_seat};
+use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
 use crate::domain::{
     Caller, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
@@ -173,7 +173,7 @@ async fn accept_found(
         caller,
         email,
         &license.license_id,
-        Route::Invitation(&invitation),
+        Through::Invitation(&invitation),
         None,
     )
     .await
