@@ -191,18 +191,45 @@ impl ApiError {
 /// code, a failure kind), never item values, addresses, codes or tokens.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Infrastructure failure of a store adapter.
+/// Infrastructure failure of a store adapter. `operation` names what was
+/// being done (e.g. `"GetItem code"`); the cause is the error's `source`,
+/// and is in its message too (it is sanitized), so logging the error alone
+/// says everything.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Throttling, timeouts, contention that outlasted retries: safe to retry.
-    #[error("store temporarily unavailable: {0}")]
-    Unavailable(String),
-    /// A create found the item already there.
+    #[error("store temporarily unavailable: {operation}: {source}")]
+    Unavailable {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
+    /// A create found the item already there (the id it was created with).
     #[error("already exists: {0}")]
     AlreadyExists(String),
     /// Anything else: misconfiguration, malformed data, a bug.
-    #[error("store failure: {0}")]
-    Internal(String),
+    #[error("store failure: {operation}: {source}")]
+    Internal {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
+}
+
+impl StoreError {
+    pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Unavailable {
+            operation,
+            source: source.into(),
+        }
+    }
+
+    pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Internal {
+            operation,
+            source: source.into(),
+        }
+    }
 }
 
 /// Failure of a mail adapter; the cause is the error's `source`, and in its
@@ -241,17 +268,14 @@ impl MailError {
     }
 }
 
+/// Transient trouble is `SERVICE_UNAVAILABLE`, anything else
+/// `INTERNAL_ERROR`. Nothing is logged here: the HTTP edge logs the error
+/// with its cause, once.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(%cause, "store unavailable");
-                ApiError::unavailable()
-            }
-            other => {
-                tracing::error!(error = %other, "store failure");
-                ApiError::Internal
-            }
+            StoreError::Unavailable { .. } => ApiError::unavailable(),
+            StoreError::AlreadyExists(_) | StoreError::Internal { .. } => ApiError::Internal,
         }
     }
 }

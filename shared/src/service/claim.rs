@@ -101,7 +101,7 @@ pub(crate) async fn claim_seat(
             continue;
         };
         let via = match &through {
-            Through::Code(code) => {
+            Through::Code(_) => {
                 // Unlimited codes count on the shard with the seat's index, so
                 // two claims only ever collide on one pair of items.
                 let uncapped = ctx.use_counters.iter().all(|c| c.cap.is_none());
@@ -117,18 +117,16 @@ pub(crate) async fn claim_seat(
                     consistent = true;
                     continue;
                 };
-                ClaimVia::Code {
-                    code_id: code.code_id.clone(),
-                    shard: use_shard,
-                }
+                ClaimVia::Code { use_shard }
             }
-            Through::Invitation(invitation) => ClaimVia::Invitation {
+            Through::Invitation(invitation) => ClaimVia::Invite {
                 token_hash: invitation.token_hash.clone(),
             },
         };
-        let (joined_via, via_id) = match &through {
-            Through::Code(code) => (JoinedVia::Code, code.code_id.clone()),
-            Through::Invitation(inv) => (JoinedVia::Invite, inv.invitation_id.clone()),
+        let joined_via = via.kind();
+        let via_id = match &through {
+            Through::Code(code) => code.code_id.clone(),
+            Through::Invitation(inv) => inv.invitation_id.clone(),
         };
         let seat = SeatRecord {
             license_id: license.license_id.clone(),
@@ -142,9 +140,9 @@ pub(crate) async fn claim_seat(
         let mut event = Event::new(&license.license_id, EventKind::SeatClaimed, user_id, now);
         event.user_id = Some(user_id.to_owned());
         event.shard = shard;
-        match &via {
-            ClaimVia::Code { code_id, .. } => event.code_id = Some(code_id.clone()),
-            ClaimVia::Invitation { .. } => event.invitation_id = Some(seat.via_id.clone()),
+        match joined_via {
+            JoinedVia::Code => event.code_id = Some(seat.via_id.clone()),
+            JoinedVia::Invite => event.invitation_id = Some(seat.via_id.clone()),
         }
         let plan = ClaimPlan {
             seat: seat.clone(),
@@ -169,7 +167,7 @@ pub(crate) async fn claim_seat(
                 return Err(invitation_gone(app, &through).await);
             }
             Err(ClaimError::Rejected(Rejection::Contended))
-            | Err(ClaimError::Store(crate::error::StoreError::Unavailable(_))) => {
+            | Err(ClaimError::Store(crate::error::StoreError::Unavailable { .. })) => {
                 contention += 1;
                 if contention > MAX_CONTENTION_RETRIES {
                     tracing::warn!(license_id, "claim gave up after contention retries");

@@ -13,6 +13,7 @@ use crate::domain::{
     JoinedVia, License, LicenseRecord,
 };
 use crate::error::ApiError;
+use crate::store::Transition;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -213,10 +214,11 @@ async fn decline_found(
     );
     event.invitation_id = Some(invitation.invitation_id.clone());
     if invitation.status_at(app.now()) != InvitationStatus::Pending
-        || !app
+        || app
             .store
             .close_invitation(&invitation, InvitationStatus::Declined, &event)
             .await?
+            == Transition::NotPending
     {
         return Err(ApiError::InviteAlreadyUsed);
     }

@@ -1,0 +1,51 @@
+//! The DynamoDB adapter: one table, items converted with `serde_dynamo`,
+//! every multi-item change a `TransactWriteItems`. SDK types stay in here.
+//!
+//! Where things are:
+//!
+//! - [`keys`]: every key and index key string (the table layout is there);
+//! - [`items`]: one serde struct per stored item;
+//! - [`schema`]: the table definition as data, and `ensure_table`;
+//! - [`tx`]: the transaction builder and the one retry policy (and how it
+//!   stacks with the SDK's retries);
+//! - [`query`]: queries and paging; [`batch`]: reads by key;
+//! - [`error`]: SDK errors as `StoreError`s, failed conditions;
+//! - one file per port: `claims`, `codes`, `invitations`, `directory`,
+//!   `audit`, `limits`.
+
+mod audit;
+mod batch;
+mod claims;
+mod codes;
+mod directory;
+mod error;
+mod invitations;
+mod items;
+mod keys;
+mod limits;
+mod query;
+pub mod schema;
+mod tx;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub use schema::{IndexSchema, TableSchema, table_schema};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: &str) -> Self {
+        Self {
+            client,
+            table: table.to_owned(),
+        }
+    }
+}
