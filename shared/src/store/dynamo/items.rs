@@ -361,3 +361,6 @@ pub(super) fn window_from(item: Option<Item>) -> Result<Option<LimitWindow>, Sto
     })
     .transpose()
 }
+
+#[cfg(test)]
+mod tests;
