@@ -10,6 +10,7 @@
 //!   stacks with the SDK's retries);
 //! - [`query`]: queries and paging; [`batch`]: reads by key;
 //! - [`error`]: SDK errors as `StoreError`s, failed conditions;
+//! - [`iam`]: the DynamoDB actions each port needs;
 //! - one file per port: `claims`, `codes`, `invitations`, `directory`,
 //!   `audit`, `limits`.
 
@@ -19,6 +20,7 @@ mod claims;
 mod codes;
 mod directory;
 mod error;
+pub mod iam;
 mod invitations;
 mod items;
 mod keys;
