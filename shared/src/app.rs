@@ -56,8 +56,7 @@ impl App {
         };
         let (store, memory): (Arc<dyn Store>, _) = match (&config.store, &aws) {
             (StoreKind::DynamoDb, Some(aws)) => {
-                let store =
-                    DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+                let store = DynamoStore::from_sdk_config(aws, &config.table_name);
                 if config.create_table {
                     store.ensure_table().await.map_err(|e| e.to_string())?;
                 }

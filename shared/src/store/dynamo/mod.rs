@@ -44,10 +44,22 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// An adapter on `client` as it is configured (tests pass clients with
+    /// their own retry settings).
     pub fn new(client: Client, table: &str) -> Self {
         Self {
             client,
             table: table.to_owned(),
         }
+    }
+
+    /// An adapter with a client built from the shared AWS configuration,
+    /// with the SDK retry settings this adapter is designed around (see
+    /// [`tx`]): what the application and the CLI use.
+    pub fn from_sdk_config(aws: &aws_config::SdkConfig, table: &str) -> Self {
+        let config = aws_sdk_dynamodb::config::Builder::from(aws)
+            .retry_config(tx::sdk_retry_config())
+            .build();
+        Self::new(Client::from_conf(config), table)
     }
 }

@@ -4,10 +4,14 @@
 //!
 //! Two layers retry, and never the same failure:
 //!
-//! 1. **The SDK**, on every single request, as the client is configured
-//!    (by default: standard mode, 3 attempts, full-jitter backoff from 1 s,
-//!    within the SDK's retry quota). It retries what it can classify from one
-//!    response: throttling codes (`ThrottlingException`,
+//! 1. **The SDK**, on every single request. [`DynamoStore::from_sdk_config`]
+//!    pins its configuration ([`sdk_retry_config`], over `AWS_MAX_ATTEMPTS`
+//!    and `AWS_RETRY_MODE`): standard mode, 3 attempts, full-jitter backoff
+//!    from 50 ms (≤ 50 ms, then ≤ 100 ms), within the SDK's retry quota.
+//!    Short pauses on purpose: a request waits at most a second or so here,
+//!    and longer waits are the client's, told by `Retry-After`. It retries
+//!    what it can classify from one response: throttling codes
+//!    (`ThrottlingException`,
 //!    `ProvisionedThroughputExceededException`, `RequestLimitExceeded`,
 //!    `TransactionInProgressException`, …), 5xx answers, timeouts and
 //!    connection failures. What still fails comes back as
@@ -25,25 +29,35 @@
 //!
 //! Worst case for one store call: 5 attempts, each of which the SDK may send
 //! 3 times, so 15 requests (30 for `set_seats_total`, which reads before
-//! each write) and at most 300 ms of our backoff plus the SDK's, plus the
+//! each write) and at most 300 ms + 5 × 150 ms ≈ 1 s of backoff, plus the
 //! requests themselves (the SDK sets a 3.1 s connect timeout and no request
 //! timeout; the Lambda timeout bounds the rest).
 //!
 //! Claims are the exception: `Claims::claim` sends its transaction once and
 //! reports contention as `Rejected(Contended)`, because the claim algorithm
 //! (`service/claim.rs`) retries with its own bounded, jittered backoff and
-//! re-reads the counters before each attempt (7 transactions at most, each
-//! SDK-retried as above).
+//! re-reads the counters before each attempt: at most 7 transactions, each
+//! SDK-retried as above (21 requests), with at most 6 × 400 ms of the
+//! claim's own backoff and 7 × 150 ms of the SDK's.
 
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::error::{Cancelled, build_err, classify};
 use super::keys::Key;
 use super::{DynamoStore, Item};
 use crate::error::StoreError;
+
+/// The SDK's own retries, per request (see the module doc).
+pub(super) fn sdk_retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(1))
+}
 
 /// Bounded retries with full-jitter exponential backoff.
 pub(super) struct RetryPolicy {
