@@ -1,6 +1,8 @@
 //! The storage ports, one trait per capability, and the values they trade
 //! in. A function that needs one capability takes only that trait
-//! (`&dyn Codes`, …); the application holds them all as [`super::Store`].
+//! (`&dyn Codes`, or `&(impl Codes + ?Sized)` to accept a `&dyn Store`
+//! too); the application holds them all as [`super::Store`], whose
+//! methods need no trait imports at call sites.
 
 use async_trait::async_trait;
 
