@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use shared::domain::{Email, Event, EventKind, LicenseRecord, Principal, Timestamp};
 use shared::error::StoreError;
 use shared::seed::Seed;
-use shared::store::{DynamoStore, Store};
+use shared::store::{Codes, Directory, DynamoStore, SeatsChange};
 
 const ACTOR: &str = "operator";
 
@@ -100,7 +100,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let aws = aws_config::load_from_env().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &cli.table);
+    let store = DynamoStore::from_sdk_config(&aws, &cli.table);
     let now = chrono::Utc::now();
     let store_err = |e: StoreError| e.to_string();
     match cli.command {
@@ -153,8 +153,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(store_err)?
             {
-                Ok(()) => println!("license {license} now has {seats} seats"),
-                Err(used) => {
+                SeatsChange::Changed => println!("license {license} now has {seats} seats"),
+                SeatsChange::BelowSeatsInUse(used) => {
                     return Err(format!(
                         "license {license} has {used} seats in use; the seat count cannot go below that"
                     ));

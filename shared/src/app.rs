@@ -9,7 +9,7 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use crate::config::Config;
 use crate::domain::Timestamp;
 use crate::mail::Mailer;
-use crate::service::redeem::CodeRoutes;
+use crate::service::redeem::KnownCodes;
 use crate::store::Store;
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -29,8 +29,8 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub clock: Clock,
     pub config: Arc<Config>,
-    /// Immutable code → license routes seen by this process.
-    pub code_routes: Arc<CodeRoutes>,
+    /// Which license each code seen by this process belongs to (immutable).
+    pub known_codes: Arc<KnownCodes>,
 }
 
 impl App {

@@ -187,56 +187,106 @@ impl ApiError {
     }
 }
 
-/// Infrastructure failure of a store adapter.
+/// What caused a store or mail failure: a sanitized description (an error
+/// code, a failure kind), never item values, addresses, codes or tokens.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Infrastructure failure of a store adapter. `operation` names what was
+/// being done (e.g. `"GetItem code"`); the cause is the error's `source`,
+/// and is in its message too (it is sanitized), so logging the error alone
+/// says everything.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Throttling, timeouts, contention that outlasted retries: safe to retry.
-    #[error("store temporarily unavailable: {0}")]
-    Unavailable(String),
-    /// A create found the item already there.
+    #[error("store temporarily unavailable: {operation}: {source}")]
+    Unavailable {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
+    /// A create found the item already there (the id it was created with).
     #[error("already exists: {0}")]
     AlreadyExists(String),
     /// Anything else: misconfiguration, malformed data, a bug.
-    #[error("store failure: {0}")]
-    Internal(String),
+    #[error("store failure: {operation}: {source}")]
+    Internal {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
 }
 
-/// Failure of a mail adapter.
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    /// Refused or throttled by the mail service; not the sender's fault.
-    #[error("mail service unavailable: {0}")]
-    Unavailable(String),
-    #[error("mail failure: {0}")]
-    Internal(String),
-}
+impl StoreError {
+    pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Unavailable {
+            operation,
+            source: source.into(),
+        }
+    }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(%cause, "store unavailable");
-                ApiError::unavailable()
-            }
-            other => {
-                tracing::error!(error = %other, "store failure");
-                ApiError::Internal
-            }
+    pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Internal {
+            operation,
+            source: source.into(),
         }
     }
 }
 
+/// Failure of a mail adapter; the cause is the error's `source`, and in its
+/// message (sanitized: an error code, never an address).
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Refused or throttled by the mail service; not the sender's fault.
+    #[error("mail service unavailable: {operation}: {source}")]
+    Unavailable {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
+    /// The message could not even be built: a bug.
+    #[error("mail failure: {operation}: {source}")]
+    Internal {
+        operation: &'static str,
+        #[source]
+        source: Cause,
+    },
+}
+
+impl MailError {
+    pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Unavailable {
+            operation,
+            source: source.into(),
+        }
+    }
+
+    pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
+        Self::Internal {
+            operation,
+            source: source.into(),
+        }
+    }
+}
+
+/// Transient trouble is `SERVICE_UNAVAILABLE`, anything else
+/// `INTERNAL_ERROR`. Nothing is logged here: the HTTP edge logs the error
+/// with its cause, once.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable { .. } => ApiError::unavailable(),
+            StoreError::AlreadyExists(_) | StoreError::Internal { .. } => ApiError::Internal,
+        }
+    }
+}
+
+/// A refusing or throttling mail service is `SERVICE_UNAVAILABLE`; a
+/// message that cannot be built is a bug, `INTERNAL_ERROR`. Not logged here.
 impl From<MailError> for ApiError {
     fn from(err: MailError) -> Self {
         match err {
-            MailError::Unavailable(cause) => {
-                tracing::warn!(%cause, "mail unavailable");
-                ApiError::unavailable()
-            }
-            MailError::Internal(cause) => {
-                tracing::error!(%cause, "mail failure");
-                ApiError::unavailable()
-            }
+            MailError::Unavailable { .. } => ApiError::unavailable(),
+            MailError::Internal { .. } => ApiError::Internal,
         }
     }
 }

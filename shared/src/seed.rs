@@ -9,7 +9,7 @@ use crate::domain::{
 };
 use crate::error::StoreError;
 use crate::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
-use crate::store::Store;
+use crate::store::{Codes, Directory, Invitations};
 
 /// The actor named in the audit events of seeded codes and invitations.
 pub const SEED_ACTOR: &str = "seed";
@@ -90,7 +90,10 @@ impl Seed {
     }
 
     /// Writes every license, code and invitation; stops at the first error.
-    pub async fn load(&self, store: &dyn Store, now: Timestamp) -> Result<(), SeedError> {
+    pub async fn load<S>(&self, store: &S, now: Timestamp) -> Result<(), SeedError>
+    where
+        S: Directory + Codes + Invitations + ?Sized,
+    {
         for lic in &self.licenses {
             if lic.license_id.trim().is_empty() || lic.license_id.contains('#') {
                 return Err(SeedError::Invalid(format!(

@@ -29,7 +29,7 @@ pub async fn build(config: Config) -> Result<Parts, String> {
     };
     let (store, memory): (Arc<dyn Store>, _) = match (&config.store, &aws) {
         (StoreKind::DynamoDb, Some(aws)) => {
-            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+            let store = DynamoStore::from_sdk_config(aws, &config.table_name);
             if config.create_table {
                 store
                     .ensure_table()
@@ -64,7 +64,7 @@ pub async fn build(config: Config) -> Result<Parts, String> {
             mailer,
             clock: system_clock(),
             config: Arc::new(config),
-            code_routes: Arc::default(),
+            known_codes: Arc::default(),
         },
         memory,
         outbox,

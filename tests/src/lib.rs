@@ -119,7 +119,7 @@ impl TestApp {
             mailer: mailer.unwrap_or_else(|| outbox.clone()),
             clock,
             config: Arc::new(config),
-            code_routes: Arc::default(),
+            known_codes: Arc::default(),
         };
         Self {
             app,
@@ -265,7 +265,7 @@ pub struct RefusingOne {
 impl Mailer for RefusingOne {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
         if email.to.iter().any(|to| to == &self.refuse) {
-            return Err(MailError::Unavailable("MessageRejected".into()));
+            return Err(MailError::unavailable("SES SendEmail", "MessageRejected"));
         }
         self.outbox.send(email).await
     }
@@ -287,6 +287,6 @@ pub struct RefusingMailer;
 #[async_trait]
 impl Mailer for RefusingMailer {
     async fn send(&self, _email: &OutgoingEmail) -> Result<String, MailError> {
-        Err(MailError::Unavailable("Throttling".into()))
+        Err(MailError::unavailable("SES SendEmail", "Throttling"))
     }
 }

@@ -10,6 +10,7 @@ use shared::domain::{Caller, Event, EventKind, InvitationStatus, Principal, Role
 use shared::mail::Outbox;
 use shared::service::admin::{self, Delivery, NewCode};
 use shared::service::{invites, me, redeem};
+use shared::store::SeatsChange;
 
 integration_tests::on_both_stores!(
     only_the_owner_and_admins_get_in,
@@ -660,13 +661,16 @@ async fn seats_can_grow_but_never_below_those_in_use(backend: Backend) {
             .set_seats_total(&id, 1, &event())
             .await
             .expect("store"),
-        Err(2)
+        SeatsChange::BelowSeatsInUse(2)
     );
-    t.store()
-        .set_seats_total(&id, 40, &event())
-        .await
-        .expect("store")
-        .expect("grown");
+    assert_eq!(
+        t.store()
+            .set_seats_total(&id, 40, &event())
+            .await
+            .expect("store"),
+        SeatsChange::Changed,
+        "grown"
+    );
     for i in 0..38 {
         redeem::redeem(
             &t.app,
@@ -689,17 +693,20 @@ async fn seats_can_grow_but_never_below_those_in_use(backend: Backend) {
         (license.license.seats_total, license.license.seats_used),
         (40, 40)
     );
-    t.store()
-        .set_seats_total(&id, 40, &event())
-        .await
-        .expect("store")
-        .expect("same size");
+    assert_eq!(
+        t.store()
+            .set_seats_total(&id, 40, &event())
+            .await
+            .expect("store"),
+        SeatsChange::Changed,
+        "same size"
+    );
     assert_eq!(
         t.store()
             .set_seats_total(&id, 39, &event())
             .await
             .expect("store"),
-        Err(40)
+        SeatsChange::BelowSeatsInUse(40)
     );
 }
 

@@ -45,13 +45,13 @@ impl Mailer for Outbox {
             .push(email.clone());
         if let Some(path) = &self.file {
             let line =
-                serde_json::to_string(email).map_err(|e| MailError::Internal(e.to_string()))?;
+                serde_json::to_string(email).map_err(|e| MailError::internal("OUTBOX_FILE", e))?;
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .and_then(|mut f| writeln!(f, "{line}"))
-                .map_err(|e| MailError::Internal(format!("OUTBOX_FILE: {e}")))?;
+                .map_err(|e| MailError::internal("OUTBOX_FILE", e))?;
         }
         Ok(random_id("msg"))
     }

@@ -1,5 +1,6 @@
 //! Amazon SES (v1 `SendEmail`) adapter. Every refusal or throttle is
-//! reported as `Unavailable`: none of them is the member's fault.
+//! reported as `Unavailable`: none of them is the member's fault. A message
+//! that cannot be built is `Internal` (a bug).
 
 use async_trait::async_trait;
 use aws_sdk_ses::Client;
@@ -24,7 +25,7 @@ fn content(data: &str) -> Result<Content, MailError> {
         .data(data)
         .charset("UTF-8")
         .build()
-        .map_err(|e| MailError::Internal(e.to_string()))
+        .map_err(|e| MailError::internal("SES message content", e))
 }
 
 #[async_trait]
@@ -56,7 +57,7 @@ impl Mailer for SesMailer {
                     .as_service_error()
                     .and_then(ProvideErrorMetadata::code)
                     .unwrap_or("no service response");
-                MailError::Unavailable(format!("SES SendEmail failed: {code}"))
+                MailError::unavailable("SES SendEmail", code.to_owned())
             })?;
         Ok(output.message_id().to_owned())
     }

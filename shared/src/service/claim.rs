@@ -37,8 +37,8 @@ const MAX_CONTENTION_RETRIES: u32 = 6;
 const BACKOFF_BASE_MS: u64 = 10;
 const BACKOFF_CAP_MS: u64 = 400;
 
-/// How the caller is joining.
-pub(crate) enum Route<'a> {
+/// What the caller is joining through.
+pub(crate) enum Through<'a> {
     Code(&'a CodeRecord),
     Invitation(&'a InvitationRecord),
 }
@@ -55,13 +55,13 @@ pub(crate) async fn claim_seat(
     caller: &Caller,
     email: &Email,
     license_id: &str,
-    route: Route<'_>,
+    through: Through<'_>,
     mut prefetched: Option<ClaimContext>,
 ) -> Result<Claimed, ApiError> {
     let user_id = caller.user_id.as_str();
-    let code_id = match &route {
-        Route::Code(code) => Some(code.code_id.as_str()),
-        Route::Invitation(_) => None,
+    let code_id = match &through {
+        Through::Code(code) => Some(code.code_id.as_str()),
+        Through::Invitation(_) => None,
     };
     let mut consistent = false;
     let mut contention = 0;
@@ -76,9 +76,9 @@ pub(crate) async fn claim_seat(
             }
         };
         let Some(license) = ctx.license else {
-            return Err(match route {
-                Route::Code(_) => ApiError::CodeNotFound,
-                Route::Invitation(_) => ApiError::InviteNotFound,
+            return Err(match through {
+                Through::Code(_) => ApiError::CodeNotFound,
+                Through::Invitation(_) => ApiError::InviteNotFound,
             });
         };
         let seats_used: u32 = ctx.seat_counters.iter().map(|c| c.used).sum();
@@ -100,8 +100,8 @@ pub(crate) async fn claim_seat(
             consistent = true;
             continue;
         };
-        let via = match &route {
-            Route::Code(code) => {
+        let via = match &through {
+            Through::Code(_) => {
                 // Unlimited codes count on the shard with the seat's index, so
                 // two claims only ever collide on one pair of items.
                 let uncapped = ctx.use_counters.iter().all(|c| c.cap.is_none());
@@ -117,18 +117,16 @@ pub(crate) async fn claim_seat(
                     consistent = true;
                     continue;
                 };
-                ClaimVia::Code {
-                    code_id: code.code_id.clone(),
-                    shard: use_shard,
-                }
+                ClaimVia::Code { use_shard }
             }
-            Route::Invitation(invitation) => ClaimVia::Invitation {
+            Through::Invitation(invitation) => ClaimVia::Invite {
                 token_hash: invitation.token_hash.clone(),
             },
         };
-        let (joined_via, via_id) = match &route {
-            Route::Code(code) => (JoinedVia::Code, code.code_id.clone()),
-            Route::Invitation(inv) => (JoinedVia::Invite, inv.invitation_id.clone()),
+        let joined_via = via.kind();
+        let via_id = match &through {
+            Through::Code(code) => code.code_id.clone(),
+            Through::Invitation(inv) => inv.invitation_id.clone(),
         };
         let seat = SeatRecord {
             license_id: license.license_id.clone(),
@@ -142,9 +140,9 @@ pub(crate) async fn claim_seat(
         let mut event = Event::new(&license.license_id, EventKind::SeatClaimed, user_id, now);
         event.user_id = Some(user_id.to_owned());
         event.shard = shard;
-        match &via {
-            ClaimVia::Code { code_id, .. } => event.code_id = Some(code_id.clone()),
-            ClaimVia::Invitation { .. } => event.invitation_id = Some(seat.via_id.clone()),
+        match joined_via {
+            JoinedVia::Code => event.code_id = Some(seat.via_id.clone()),
+            JoinedVia::Invite => event.invitation_id = Some(seat.via_id.clone()),
         }
         let plan = ClaimPlan {
             seat: seat.clone(),
@@ -166,10 +164,10 @@ pub(crate) async fn claim_seat(
             | Err(ClaimError::Rejected(Rejection::SeatShardFull))
             | Err(ClaimError::Rejected(Rejection::UseShardFull)) => consistent = true,
             Err(ClaimError::Rejected(Rejection::InvitationNotPending)) => {
-                return Err(invitation_gone(app, &route).await);
+                return Err(invitation_gone(app, &through).await);
             }
             Err(ClaimError::Rejected(Rejection::Contended))
-            | Err(ClaimError::Store(crate::error::StoreError::Unavailable(_))) => {
+            | Err(ClaimError::Store(crate::error::StoreError::Unavailable { .. })) => {
                 contention += 1;
                 if contention > MAX_CONTENTION_RETRIES {
                     tracing::warn!(license_id, "claim gave up after contention retries");
@@ -185,8 +183,8 @@ pub(crate) async fn claim_seat(
 }
 
 /// The invitation changed under us: say what it became.
-async fn invitation_gone(app: &App, route: &Route<'_>) -> ApiError {
-    let Route::Invitation(invitation) = route else {
+async fn invitation_gone(app: &App, through: &Through<'_>) -> ApiError {
+    let Through::Invitation(invitation) = through else {
         return ApiError::Internal;
     };
     match app.store.invitation(&invitation.token_hash).await {

@@ -5,6 +5,7 @@ use crate::App;
 use crate::domain::{Caller, InvitationStatus};
 use crate::error::ApiError;
 use crate::mail::OutgoingEmail;
+use crate::store::Acquired;
 
 pub const SUBJECT_MAX_CHARS: usize = 150;
 pub const MESSAGE_MAX_CHARS: usize = 5_000;
@@ -84,7 +85,7 @@ pub async fn contact_owner(
     let limits = &app.config.limits;
     let key = format!("contact#{}#{license_id}", caller.user_id);
     let now = app.now();
-    let window = app
+    let window = match app
         .store
         .limit_acquire(
             &key,
@@ -93,9 +94,14 @@ pub async fn contact_owner(
             now,
         )
         .await?
-        .map_err(|full| ApiError::TooManyMessages {
-            retry_after_secs: full.retry_after(limits.contact_window_secs, now),
-        })?;
+    {
+        Acquired::Counted(window) => window,
+        Acquired::Full(full) => {
+            return Err(ApiError::TooManyMessages {
+                retry_after_secs: full.retry_after(limits.contact_window_secs, now),
+            });
+        }
+    };
     let outgoing = OutgoingEmail {
         from: app.config.sender_email.clone(),
         to: vec![license.owner.email.as_str().to_owned()],

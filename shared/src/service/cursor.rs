@@ -1,17 +1,19 @@
-//! Opaque page cursors for admin listings: base64url JSON of the listing's
-//! kind and the store position. A cursor of another listing, or one this
-//! API did not issue, is `INVALID_REQUEST`.
+//! Opaque page cursors, for every paged listing (admin listings and "My
+//! Invitations"): base64url JSON of the listing's kind and the store's
+//! [`PagePosition`]. A cursor of another listing, or one this API did not
+//! issue, is `INVALID_REQUEST`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ApiError;
+use crate::store::PagePosition;
 
-pub fn encode(kind: &str, position: &str) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::json!({"k": kind, "p": position}).to_string())
+pub fn encode(kind: &str, position: &PagePosition) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({"k": kind, "p": position.as_str()}).to_string())
 }
 
-pub fn decode(kind: &str, raw: &str) -> Result<String, ApiError> {
+pub fn decode(kind: &str, raw: &str) -> Result<PagePosition, ApiError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Raw {
@@ -24,7 +26,7 @@ pub fn decode(kind: &str, raw: &str) -> Result<String, ApiError> {
     if parsed.k != kind || parsed.p.is_empty() || parsed.p.len() > 512 {
         return Err(invalid());
     }
-    Ok(parsed.p)
+    Ok(PagePosition::new(parsed.p))
 }
 
 #[cfg(test)]
@@ -33,9 +35,12 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_only_for_their_listing() {
-        let raw = encode("seats", "2026-01-01T00:00:00.000Z#u1");
+        let raw = encode("seats", &PagePosition::new("2026-01-01T00:00:00.000Z#u1"));
         assert_eq!(
-            decode("seats", &raw).ok().as_deref(),
+            decode("seats", &raw)
+                .ok()
+                .as_ref()
+                .map(PagePosition::as_str),
             Some("2026-01-01T00:00:00.000Z#u1")
         );
         assert!(decode("events", &raw).is_err());

@@ -6,13 +6,14 @@
 
 use serde::Serialize;
 
-use super::claim::{Claimed, Route, claim_seat};
+use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
 use crate::domain::{
     Caller, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
     JoinedVia, License, LicenseRecord,
 };
 use crate::error::ApiError;
+use crate::store::Transition;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,7 +174,7 @@ async fn accept_found(
         caller,
         email,
         &license.license_id,
-        Route::Invitation(&invitation),
+        Through::Invitation(&invitation),
         None,
     )
     .await
@@ -213,10 +214,11 @@ async fn decline_found(
     );
     event.invitation_id = Some(invitation.invitation_id.clone());
     if invitation.status_at(app.now()) != InvitationStatus::Pending
-        || !app
+        || app
             .store
             .close_invitation(&invitation, InvitationStatus::Declined, &event)
             .await?
+            == Transition::NotPending
     {
         return Err(ApiError::InviteAlreadyUsed);
     }

@@ -2,15 +2,13 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use serde::Serialize;
 
 use crate::App;
 use crate::domain::{Caller, Event, EventKind, InvitationStatus, MyLicense, PendingInvitation};
 use crate::error::ApiError;
-use crate::store::SeatCursor;
+use crate::service::cursor;
+use crate::store::{PagePosition, Release};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -30,7 +28,7 @@ pub async fn my_invitations(
     app: &App,
     caller: &Caller,
     limit: usize,
-    after: Option<&SeatCursor>,
+    after: Option<&PagePosition>,
 ) -> Result<MyInvitations, ApiError> {
     let page = app.store.user_seats(&caller.user_id, after, limit).await?;
     let ids: Vec<String> = page.items.iter().map(|s| s.license_id.clone()).collect();
@@ -120,54 +118,35 @@ pub async fn leave(app: &App, caller: &Caller, license_id: &str) -> Result<(), A
     );
     event.user_id = Some(caller.user_id.clone());
     event.shard = seat.shard;
-    if !app.store.release_seat(&seat, &event).await? {
+    if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {
         return Err(ApiError::LicenseNotFound);
     }
     tracing::info!(license_id, user_id = %caller.user_id, "seat released");
     Ok(())
 }
 
-/// Cursors are base64url JSON of the last seat's position; a cursor that
-/// does not decode to exactly that is refused as `INVALID_REQUEST`.
-pub fn encode_cursor(cursor: &SeatCursor) -> String {
-    let json =
-        serde_json::json!({"v": 1, "j": cursor.joined_at.to_rfc3339(), "l": cursor.license_id});
-    URL_SAFE_NO_PAD.encode(json.to_string())
+/// The listing's kind in its cursors ([`cursor`]); a cursor that is not
+/// one of these is refused as `INVALID_REQUEST`.
+const CURSOR_KIND: &str = "my-licenses";
+
+pub fn encode_cursor(position: &PagePosition) -> String {
+    cursor::encode(CURSOR_KIND, position)
 }
 
-pub fn decode_cursor(raw: &str) -> Result<SeatCursor, ApiError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Raw {
-        v: u8,
-        j: String,
-        l: String,
-    }
-    let invalid = || ApiError::invalid("cursor is not one this API issued");
-    let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| invalid())?;
-    let parsed: Raw = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    let joined_at = chrono::DateTime::parse_from_rfc3339(&parsed.j)
-        .map_err(|_| invalid())?
-        .with_timezone(&chrono::Utc);
-    if parsed.v != 1 || parsed.l.is_empty() {
-        return Err(invalid());
-    }
-    Ok(SeatCursor {
-        joined_at,
-        license_id: parsed.l,
-    })
+pub fn decode_cursor(raw: &str) -> Result<PagePosition, ApiError> {
+    cursor::decode(CURSOR_KIND, raw)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     #[test]
     fn cursors_round_trip() {
-        let cursor = SeatCursor {
-            joined_at: chrono::Utc::now(),
-            license_id: "lic-1".into(),
-        };
+        let cursor = PagePosition::new("2026-09-01T08:00:00.000Z#lic-1");
         assert_eq!(decode_cursor(&encode_cursor(&cursor)).ok(), Some(cursor));
     }
 

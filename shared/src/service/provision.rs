@@ -6,7 +6,7 @@ use crate::domain::{
     InviteToken, Timestamp, time_ordered_id,
 };
 use crate::error::StoreError;
-use crate::store::Store;
+use crate::store::{Codes, Invitations};
 
 #[derive(Debug, Clone, Default)]
 pub struct CodeOptions {
@@ -17,7 +17,7 @@ pub struct CodeOptions {
 }
 
 pub async fn add_code(
-    store: &dyn Store,
+    store: &(impl Codes + ?Sized),
     license_id: &str,
     code: &InviteCode,
     options: CodeOptions,
@@ -63,7 +63,7 @@ impl Default for InvitationOptions {
 }
 
 pub async fn add_invitation(
-    store: &dyn Store,
+    store: &(impl Invitations + ?Sized),
     license_id: &str,
     token: &InviteToken,
     options: InvitationOptions,

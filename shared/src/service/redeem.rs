@@ -7,39 +7,39 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::claim::{Claimed, Route, claim_seat};
+use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
 use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseSummary, SecretHash};
 use crate::error::ApiError;
 
-const CODE_ROUTES_MAX: usize = 10_000;
+const KNOWN_CODES_MAX: usize = 10_000;
 
 /// Which license and code id a code hash belongs to. That never changes
 /// once a code exists, so remembering it is always safe; everything that
 /// can change (revocation, expiry, counters, seats) is still read fresh.
 #[derive(Default)]
-pub struct CodeRoutes {
-    routes: Mutex<HashMap<SecretHash, (String, String)>>,
+pub struct KnownCodes {
+    codes: Mutex<HashMap<SecretHash, (String, String)>>,
 }
 
-impl CodeRoutes {
+impl KnownCodes {
     fn get(&self, hash: &SecretHash) -> Option<(String, String)> {
         self.lock().get(hash).cloned()
     }
 
     fn remember(&self, record: &CodeRecord) {
-        let mut routes = self.lock();
-        if routes.len() >= CODE_ROUTES_MAX {
-            routes.clear();
+        let mut codes = self.lock();
+        if codes.len() >= KNOWN_CODES_MAX {
+            codes.clear();
         }
-        routes.insert(
+        codes.insert(
             record.code_hash.clone(),
             (record.license_id.clone(), record.code_id.clone()),
         );
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (String, String)>> {
-        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+        self.codes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -121,7 +121,7 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
     let email = caller.verified_email()?;
     let key = limit_key(&caller.user_id);
     let code = InviteCode::parse(raw_code);
-    let known = code.as_ref().and_then(|c| app.code_routes.get(&c.hash()));
+    let known = code.as_ref().and_then(|c| app.known_codes.get(&c.hash()));
     // Independent reads, one round trip: the limit, the code and, for a
     // code seen before, the claim context of its license.
     let (window, record, prefetched) = tokio::join!(
@@ -146,7 +146,7 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
     check_attempts(app, window?)?;
     let result = match record? {
         Some(record) => {
-            app.code_routes.remember(&record);
+            app.known_codes.remember(&record);
             // A speculative read that failed, or was for another code, is
             // simply done again.
             let same_code = known.as_ref().is_some_and(|(license_id, code_id)| {
@@ -202,7 +202,7 @@ async fn redeem_code(
                 caller,
                 email,
                 &record.license_id,
-                Route::Code(record),
+                Through::Code(record),
                 prefetched,
             )
             .await

@@ -14,10 +14,7 @@ pub async fn events(
 ) -> Result<Listing<Event>, ApiError> {
     authorize(app, caller, license_id).await?;
     let before = cursor.map(|c| cursor::decode("events", c)).transpose()?;
-    let page = app
-        .store
-        .events(license_id, before.as_deref(), limit)
-        .await?;
+    let page = app.store.events(license_id, before.as_ref(), limit).await?;
     Ok(Listing {
         items: page.items,
         next_cursor: page.next.map(|p| cursor::encode("events", &p)),

@@ -8,6 +8,7 @@ use crate::App;
 use crate::domain::{Caller, CodeRecord, Event, EventKind, InviteCode, Timestamp};
 use crate::error::ApiError;
 use crate::service::provision::{CodeOptions, add_code};
+use crate::store::Revocation;
 
 pub const MAX_NOTE_CHARS: usize = 200;
 
@@ -153,7 +154,7 @@ pub async fn revoke_code(
         app.now(),
     );
     event.code_id = Some(code.code_id.clone());
-    if app.store.revoke_code(&code, &event).await? {
+    if app.store.revoke_code(&code, &event).await? == Revocation::Revoked {
         tracing::info!(license_id, code_id, "code revoked");
     }
     Ok(())

@@ -13,6 +13,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::mail::{OutgoingEmail, templates};
 use crate::service::provision::{InvitationOptions, add_invitation};
+use crate::store::Transition;
 
 pub const MAX_EMAILS_PER_CALL: usize = 100;
 pub const DEFAULT_INVITE_DAYS: u32 = 14;
@@ -201,6 +202,7 @@ pub async fn invite_emails(
                     .store
                     .close_invitation(&record, InvitationStatus::Revoked, &event)
                     .await?
+                    == Transition::Done
                 {
                     record.status = InvitationStatus::Revoked;
                 }
@@ -227,7 +229,7 @@ async fn member_emails(app: &App, license_id: &str) -> Result<Vec<Email>, ApiErr
     loop {
         let page = app
             .store
-            .license_seats(license_id, after.as_deref(), 100)
+            .license_seats(license_id, after.as_ref(), 100)
             .await?;
         emails.extend(page.items.into_iter().map(|s| s.email));
         match page.next {
@@ -255,10 +257,10 @@ pub async fn list_invitations(
     loop {
         let page = app
             .store
-            .license_invitations(license_id, after.as_deref(), limit - items.len())
+            .license_invitations(license_id, after.as_ref(), limit - items.len())
             .await?;
+        after.clone_from(&page.next);
         for inv in page.items {
-            after = Some(inv.invitation_id.clone());
             if status.is_none_or(|s| inv.status_at(now) == s) {
                 items.push(inv.view(now, None, true));
             }
@@ -299,10 +301,11 @@ pub async fn revoke_invitation(
         app.now(),
     );
     event.invitation_id = Some(invitation.invitation_id.clone());
-    if !app
+    if app
         .store
         .close_invitation(&invitation, InvitationStatus::Revoked, &event)
         .await?
+        == Transition::NotPending
     {
         // Another admin may have revoked it a moment ago: that is success.
         let now_status = app
@@ -363,7 +366,7 @@ pub async fn resend_invitation(
     app.mailer
         .send(&invitation_email(app, caller, &license, &fresh, &token))
         .await?;
-    if !app.store.reissue_invitation(&old, &fresh, &event).await? {
+    if app.store.reissue_invitation(&old, &fresh, &event).await? == Transition::NotPending {
         return Err(ApiError::InviteAlreadyUsed);
     }
     tracing::info!(license_id, invitation_id, "invitation resent");

@@ -74,7 +74,7 @@ pub async fn my_licenses(
     let after = cursor.map(|c| cursor::decode("licenses", c)).transpose()?;
     let page = app
         .store
-        .administered_licenses(&caller.user_id, after.as_deref(), limit)
+        .administered_licenses(&caller.user_id, after.as_ref(), limit)
         .await?;
     let items = app
         .store

@@ -4,6 +4,7 @@ use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{Caller, Event, EventKind, Seat};
 use crate::error::ApiError;
+use crate::store::Release;
 
 pub async fn list_seats(
     app: &App,
@@ -16,7 +17,7 @@ pub async fn list_seats(
     let after = cursor.map(|c| cursor::decode("seats", c)).transpose()?;
     let page = app
         .store
-        .license_seats(license_id, after.as_deref(), limit)
+        .license_seats(license_id, after.as_ref(), limit)
         .await?;
     Ok(Listing {
         items: page.items.iter().map(|s| s.view()).collect(),
@@ -45,7 +46,7 @@ pub async fn remove_seat(
     );
     event.user_id = Some(user_id.to_owned());
     event.shard = seat.shard;
-    if !app.store.release_seat(&seat, &event).await? {
+    if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {
         return Err(ApiError::SeatNotFound);
     }
     tracing::info!(license_id, user_id, "seat removed by admin");

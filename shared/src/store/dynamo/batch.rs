@@ -1,0 +1,111 @@
+//! Reads by key: `GetItem`, and `BatchGetItem` over any number of keys
+//! (100 per request, unprocessed keys retried under the one retry policy).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+
+use super::error::{build_err, classify};
+use super::items::counter_from;
+use super::keys::Key;
+use super::tx::{Attempt, RETRY};
+use super::{DynamoStore, Item};
+use crate::domain::{COUNTER_SHARDS, Counter};
+use crate::error::StoreError;
+
+/// The most keys one `BatchGetItem` request may carry.
+const BATCH_GET_MAX_KEYS: usize = 100;
+
+impl DynamoStore {
+    pub(super) async fn get(
+        &self,
+        op: &'static str,
+        key: &Key,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item()))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| classify(op, &e))?;
+        Ok(output.item)
+    }
+
+    /// The items found under `keys`, by key; missing items are left out.
+    pub(super) async fn batch_get(
+        &self,
+        keys: &[Key],
+        consistent: bool,
+    ) -> Result<HashMap<Key, Item>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
+            let pending: Vec<Item> = chunk.iter().map(Key::item).collect();
+            found = RETRY
+                .run_with(
+                    "BatchGetItem",
+                    (pending, found),
+                    |(pending, mut found)| async move {
+                        let request = KeysAndAttributes::builder()
+                            .set_keys(Some(pending))
+                            .consistent_read(consistent)
+                            .build()
+                            .map_err(build_err)?;
+                        let output = self
+                            .client
+                            .batch_get_item()
+                            .request_items(&self.table, request)
+                            .send()
+                            .await
+                            .map_err(|e| classify("BatchGetItem", &e))?;
+                        let responses = output.responses.unwrap_or_default().remove(&self.table);
+                        for item in responses.unwrap_or_default() {
+                            if let Some(key) = Key::of(&item) {
+                                found.insert(key, item);
+                            }
+                        }
+                        let pending = output
+                            .unprocessed_keys
+                            .unwrap_or_default()
+                            .remove(&self.table)
+                            .map(|k| k.keys)
+                            .unwrap_or_default();
+                        Ok(if pending.is_empty() {
+                            Attempt::Done(found)
+                        } else {
+                            Attempt::Again((pending, found), "keys left unprocessed")
+                        })
+                    },
+                )
+                .await?;
+        }
+        Ok(found)
+    }
+
+    /// The counters of several sharded counters in as few requests as the
+    /// keys allow: `shard_keys(owner, i)` is shard `i` of `owner`; every
+    /// shard must exist.
+    pub(super) async fn counters_of<'a>(
+        &self,
+        owners: &[&'a str],
+        shard_keys: impl Fn(&str, u16) -> Key,
+        consistent: bool,
+    ) -> Result<HashMap<&'a str, Vec<Counter>>, StoreError> {
+        let keys: Vec<Key> = owners
+            .iter()
+            .flat_map(|owner| (0..COUNTER_SHARDS).map(|i| shard_keys(owner, i)))
+            .collect();
+        let mut found = self.batch_get(&keys, consistent).await?;
+        let mut counters = HashMap::with_capacity(owners.len());
+        for owner in owners {
+            let shards = (0..COUNTER_SHARDS)
+                .map(|i| counter_from(i, found.remove(&shard_keys(owner, i))))
+                .collect::<Result<Vec<_>, _>>()?;
+            counters.insert(*owner, shards);
+        }
+        Ok(counters)
+    }
+}

@@ -1,0 +1,100 @@
+//! [`Codes`] on DynamoDB: codes by hash (table) and by license (gsi2).
+
+use async_trait::async_trait;
+
+use super::DynamoStore;
+use super::items::{code_from, code_item, counter_item, event_item};
+use super::keys;
+use super::query::{Query, SortKey};
+use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK};
+use super::tx::{Expr, Guard, Tx};
+use crate::domain::{COUNTER_SHARDS, CodeRecord, Event, SecretHash};
+use crate::error::StoreError;
+use crate::store::{Codes, Revocation, use_caps};
+
+fn codes_of(license_id: &str) -> Query {
+    Query::index(GSI_LICENSE, (GSI2PK, GSI2SK), keys::codes_of(license_id))
+}
+
+#[async_trait]
+impl Codes for DynamoStore {
+    async fn code(&self, hash: &SecretHash) -> Result<Option<CodeRecord>, StoreError> {
+        self.get("GetItem code", &keys::code(hash), true)
+            .await?
+            .map(code_from)
+            .transpose()
+    }
+
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
+        let mut items = vec![code_item(code)?, event_item(event)?];
+        for (i, cap) in (0..COUNTER_SHARDS).zip(use_caps(code.max_uses)) {
+            items.push(counter_item(&keys::use_counter(&code.code_id, i), cap)?);
+        }
+        self.create_all("TransactWriteItems create code", items, &code.code_id)
+            .await
+    }
+
+    /// The codes (one query), then the use counters of all of them in as
+    /// few `BatchGetItem`s as 100 keys each allow.
+    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+        let codes = self
+            .query("Query codes", codes_of(license_id), None)
+            .await?
+            .into_iter()
+            .map(code_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<&str> = codes.iter().map(|c| c.code_id.as_str()).collect();
+        let counters = self.counters_of(&ids, keys::use_counter, false).await?;
+        let uses = |code: &CodeRecord| {
+            counters
+                .get(code.code_id.as_str())
+                .map_or(0, |shards| shards.iter().map(|c| c.used).sum())
+        };
+        Ok(codes
+            .iter()
+            .map(|code| (code.clone(), uses(code)))
+            .collect())
+    }
+
+    async fn code_by_id(
+        &self,
+        license_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeRecord>, StoreError> {
+        let query = codes_of(license_id).sort_key(SortKey::Equals(code_id.to_owned()));
+        self.query("Query code", query, Some(1))
+            .await?
+            .into_iter()
+            .next()
+            .map(code_from)
+            .transpose()
+    }
+
+    async fn revoke_code(
+        &self,
+        code: &CodeRecord,
+        event: &Event,
+    ) -> Result<Revocation, StoreError> {
+        let event = event_item(event)?;
+        let revoked = self
+            .transact_guarded("TransactWriteItems revoke code", Guard::AnyWrite, || {
+                Tx::new()
+                    .update(
+                        &self.table,
+                        &keys::code(&code.code_hash),
+                        "SET revoked = :yes",
+                        "attribute_exists(pk) AND revoked = :no",
+                        Expr::default()
+                            .value(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+                            .value(":no", aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
+                    )
+                    .create(&self.table, event.clone())
+            })
+            .await?;
+        Ok(if revoked {
+            Revocation::Revoked
+        } else {
+            Revocation::AlreadyRevoked
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! [`Directory`] on DynamoDB: licenses with their seat counters, admin
+//! entries, and seats listed by user (lsi1) and by license (gsi2).
+
+use async_trait::async_trait;
+
+use super::DynamoStore;
+use super::error::Cancelled;
+use super::items::{
+    admin_from, admin_item, counter_from, counter_item, event_item, license_from, license_item, n,
+    seat_from,
+};
+use super::keys;
+use super::query::{Query, SortKey};
+use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK, LSI_JOINED, LSI1SK, PK};
+use super::tx::{Attempt, Expr, RETRY, Tx, TxFailure};
+use crate::domain::{COUNTER_SHARDS, Event, LicenseRecord, SeatRecord, split_capacity};
+use crate::error::StoreError;
+use crate::store::{Directory, Page, PagePosition, SeatsChange, resplit_capacity};
+
+const SET_SEATS: &str = "TransactWriteItems set seats";
+
+impl DynamoStore {
+    /// One attempt at `set_seats_total`: read the counters (strongly
+    /// consistent), write the new caps if no claim got in between.
+    async fn try_set_seats(
+        &self,
+        license_id: &str,
+        total: u32,
+        event: &Event,
+    ) -> Result<Attempt<SeatsChange>, StoreError> {
+        let counters = self
+            .counters_of(&[license_id], keys::seat_counter, true)
+            .await?
+            .remove(license_id)
+            .unwrap_or_default();
+        let Some(caps) = resplit_capacity(&counters, total) else {
+            let used = counters.iter().map(|c| c.used).sum();
+            return Ok(Attempt::Done(SeatsChange::BelowSeatsInUse(used)));
+        };
+        // A claim between the read and this write can only make a shard
+        // fail `used <= cap`; then read again.
+        let mut tx = Tx::new();
+        for (i, cap) in (0..COUNTER_SHARDS).zip(&caps) {
+            tx = tx.update(
+                &self.table,
+                &keys::seat_counter(license_id, i),
+                "SET #cap = :cap",
+                "#used <= :cap",
+                Expr::default()
+                    .name("#cap", "cap")
+                    .name("#used", "used")
+                    .value(":cap", n(cap)),
+            );
+        }
+        tx = tx
+            .update(
+                &self.table,
+                &keys::license(license_id),
+                "SET seatsTotal = :total",
+                "attribute_exists(pk)",
+                Expr::default().value(":total", n(total)),
+            )
+            .create(&self.table, event_item(event)?);
+        match self.transact(SET_SEATS, tx).await {
+            Ok(()) => Ok(Attempt::Done(SeatsChange::Changed)),
+            Err(TxFailure::Cancelled(c)) if counter_raced(&c) || c.contended() => {
+                Ok(Attempt::again("seat counters changed meanwhile"))
+            }
+            Err(TxFailure::Cancelled(c)) => Err(c.unexpected(SET_SEATS)),
+            Err(TxFailure::Store(err)) => Err(err),
+        }
+    }
+}
+
+/// Whether a seat counter's condition failed: a claim took a seat between
+/// the read and the write.
+fn counter_raced(cancelled: &Cancelled) -> bool {
+    (0..usize::from(COUNTER_SHARDS)).any(|i| cancelled.failed(i))
+}
+
+#[async_trait]
+impl Directory for DynamoStore {
+    async fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>, StoreError> {
+        self.get("GetItem license", &keys::license(license_id), true)
+            .await?
+            .map(license_from)
+            .transpose()
+    }
+
+    /// The licenses and all their seat counters, in as few `BatchGetItem`s
+    /// as 100 keys each allow.
+    async fn licenses_with_usage(
+        &self,
+        license_ids: &[String],
+    ) -> Result<Vec<(LicenseRecord, u32)>, StoreError> {
+        let mut ids: Vec<&str> = license_ids.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let request: Vec<keys::Key> = ids
+            .iter()
+            .flat_map(|id| {
+                std::iter::once(keys::license(id))
+                    .chain((0..COUNTER_SHARDS).map(|i| keys::seat_counter(id, i)))
+            })
+            .collect();
+        let found = self.batch_get(&request, false).await?;
+        let mut out = Vec::new();
+        for id in license_ids {
+            let Some(item) = found.get(&keys::license(id)) else {
+                continue;
+            };
+            let license = license_from(item.clone())?;
+            let mut used = 0;
+            for i in 0..COUNTER_SHARDS {
+                let counter = found.get(&keys::seat_counter(id, i)).cloned();
+                used += counter_from(i, counter)?.used;
+            }
+            out.push((license, used));
+        }
+        Ok(out)
+    }
+
+    async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError> {
+        let id = &license.license_id;
+        let mut items = vec![license_item(license)?];
+        for (i, cap) in (0..COUNTER_SHARDS).zip(split_capacity(license.seats_total)) {
+            items.push(counter_item(&keys::seat_counter(id, i), Some(cap))?);
+        }
+        let mut subs: Vec<&str> = std::iter::once(&license.owner)
+            .chain(&license.admins)
+            .map(|p| p.sub.as_str())
+            .collect();
+        subs.sort_unstable();
+        subs.dedup();
+        for sub in subs {
+            items.push(admin_item(sub, id)?);
+        }
+        self.create_all("TransactWriteItems create license", items, id)
+            .await
+    }
+
+    async fn administered_licenses(
+        &self,
+        user_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<String>, StoreError> {
+        let query = Query::table(keys::user(user_id))
+            .sort_key(SortKey::BeginsWith(keys::ADMIN_PREFIX.to_owned()))
+            .start_after(after.map(|a| keys::admin(user_id, a.as_str()).item()))
+            .oldest_first()
+            .consistent();
+        self.query_page(
+            "Query admin entries",
+            query,
+            limit,
+            admin_from,
+            Clone::clone,
+        )
+        .await
+    }
+
+    async fn user_seats(
+        &self,
+        user_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<SeatRecord>, StoreError> {
+        // Only seats carry `lsi1sk`, so below a seat's sort key is only seats.
+        let below = after.map(|a| keys::joined(a.as_str()));
+        let query = Query::index(LSI_JOINED, (PK, LSI1SK), keys::user(user_id))
+            .below_or(
+                below.as_deref(),
+                SortKey::BeginsWith(keys::SEAT_PREFIX.to_owned()),
+            )
+            .consistent();
+        self.query_page("Query seats", query, limit, seat_from, |s| {
+            keys::seat_of_user(s.joined_at, &s.license_id)
+        })
+        .await
+    }
+
+    async fn license_seats(
+        &self,
+        license_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<SeatRecord>, StoreError> {
+        let shard = |i| {
+            Query::index(GSI_LICENSE, (GSI2PK, GSI2SK), keys::seats_of(license_id, i))
+                .below_or(after.map(PagePosition::as_str), SortKey::Any)
+        };
+        self.merged_page("Query seats", shard, limit, seat_from, |s| {
+            keys::seat_in_license(s.joined_at, &s.user_id)
+        })
+        .await
+    }
+
+    async fn set_seats_total(
+        &self,
+        license_id: &str,
+        total: u32,
+        event: &Event,
+    ) -> Result<SeatsChange, StoreError> {
+        RETRY
+            .run(SET_SEATS, || self.try_set_seats(license_id, total, event))
+            .await
+    }
+}

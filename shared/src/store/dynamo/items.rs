@@ -1,0 +1,366 @@
+//! One serde struct per stored item, converted with `serde_dynamo`; each
+//! item function adds the item's keys from [`super::keys`]. Enum values
+//! (invitation status, join kind) go through serde everywhere, in items and
+//! in update expressions alike ([`value`]).
+//!
+//! Reading ignores key attributes: records are rebuilt from the data alone.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::Item;
+use super::error::{decode_err, encode_err};
+use super::keys::{self, Key};
+use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
+use crate::domain::{
+    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
+    LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp,
+};
+use crate::error::StoreError;
+use crate::store::LimitWindow;
+
+/// The item: `value`'s attributes, its key and its index keys.
+fn encode<T: Serialize>(
+    what: &'static str,
+    value: &T,
+    key: &Key,
+    index_keys: Vec<(&'static str, String)>,
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| encode_err(what, &e))?;
+    item.extend(key.item());
+    for (name, key) in index_keys {
+        item.insert(name.to_owned(), AttributeValue::S(key));
+    }
+    Ok(item)
+}
+
+fn decode<T: DeserializeOwned>(what: &'static str, item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| decode_err(what, &e))
+}
+
+/// A value for an expression, serialized as in items.
+pub(super) fn value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| encode_err("encode value", &e))
+}
+
+/// A number for an expression.
+pub(super) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+// ---- license and its admin entries --------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LicenseItem {
+    license_id: String,
+    name: String,
+    organization: String,
+    product: String,
+    seats_total: u32,
+    expires_at: Option<Timestamp>,
+    allowed_email_domains: Vec<String>,
+    owner: Principal,
+    admins: Vec<Principal>,
+    created_at: Timestamp,
+}
+
+pub(super) fn license_item(l: &LicenseRecord) -> Result<Item, StoreError> {
+    let item = LicenseItem {
+        license_id: l.license_id.clone(),
+        name: l.name.clone(),
+        organization: l.organization.clone(),
+        product: l.product.clone(),
+        seats_total: l.seats_total,
+        expires_at: l.expires_at,
+        allowed_email_domains: l.allowed_email_domains.clone(),
+        owner: l.owner.clone(),
+        admins: l.admins.clone(),
+        created_at: l.created_at,
+    };
+    encode(
+        "encode license",
+        &item,
+        &keys::license(&l.license_id),
+        vec![],
+    )
+}
+
+pub(super) fn license_from(item: Item) -> Result<LicenseRecord, StoreError> {
+    let i: LicenseItem = decode("decode license", item)?;
+    Ok(LicenseRecord {
+        license_id: i.license_id,
+        name: i.name,
+        organization: i.organization,
+        product: i.product,
+        seats_total: i.seats_total,
+        expires_at: i.expires_at,
+        allowed_email_domains: i.allowed_email_domains,
+        owner: i.owner,
+        admins: i.admins,
+        created_at: i.created_at,
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdminItem {
+    license_id: String,
+}
+
+pub(super) fn admin_item(user_id: &str, license_id: &str) -> Result<Item, StoreError> {
+    let item = AdminItem {
+        license_id: license_id.to_owned(),
+    };
+    encode(
+        "encode admin entry",
+        &item,
+        &keys::admin(user_id, license_id),
+        vec![],
+    )
+}
+
+/// The license id of an admin entry.
+pub(super) fn admin_from(item: Item) -> Result<String, StoreError> {
+    decode::<AdminItem>("decode admin entry", item).map(|a| a.license_id)
+}
+
+// ---- counters --------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CounterItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cap: Option<u32>,
+    used: u32,
+}
+
+/// A fresh counter shard under `key` ([`keys::seat_counter`] or
+/// [`keys::use_counter`]); `cap: None` counts without a limit.
+pub(super) fn counter_item(key: &Key, cap: Option<u32>) -> Result<Item, StoreError> {
+    encode("encode counter", &CounterItem { cap, used: 0 }, key, vec![])
+}
+
+/// Counter shard `index`; every shard of a license or code must exist.
+pub(super) fn counter_from(index: u16, item: Option<Item>) -> Result<Counter, StoreError> {
+    let item = item.ok_or_else(|| {
+        StoreError::internal("read counters", format!("missing counter shard {index}"))
+    })?;
+    let c: CounterItem = decode("decode counter", item)?;
+    Ok(Counter {
+        index,
+        cap: c.cap,
+        used: c.used,
+    })
+}
+
+// ---- codes -------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CodeItem {
+    code_id: String,
+    code_hash: String,
+    license_id: String,
+    last4: String,
+    max_uses: Option<u32>,
+    expires_at: Option<Timestamp>,
+    revoked: bool,
+    note: Option<String>,
+    created_at: Timestamp,
+}
+
+pub(super) fn code_item(c: &CodeRecord) -> Result<Item, StoreError> {
+    let item = CodeItem {
+        code_id: c.code_id.clone(),
+        code_hash: c.code_hash.as_str().to_owned(),
+        license_id: c.license_id.clone(),
+        last4: c.last4.clone(),
+        max_uses: c.max_uses,
+        expires_at: c.expires_at,
+        revoked: c.revoked,
+        note: c.note.clone(),
+        created_at: c.created_at,
+    };
+    let index_keys = vec![
+        (GSI2PK, keys::codes_of(&c.license_id)),
+        (GSI2SK, c.code_id.clone()),
+    ];
+    encode("encode code", &item, &keys::code(&c.code_hash), index_keys)
+}
+
+pub(super) fn code_from(item: Item) -> Result<CodeRecord, StoreError> {
+    let i: CodeItem = decode("decode code", item)?;
+    Ok(CodeRecord {
+        code_id: i.code_id,
+        code_hash: SecretHash::from_stored(i.code_hash),
+        license_id: i.license_id,
+        last4: i.last4,
+        max_uses: i.max_uses,
+        expires_at: i.expires_at,
+        revoked: i.revoked,
+        note: i.note,
+        created_at: i.created_at,
+    })
+}
+
+// ---- invitations -----------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvitationItem {
+    invitation_id: String,
+    token_hash: String,
+    license_id: String,
+    email: Option<Email>,
+    status: InvitationStatus,
+    expires_at: Option<Timestamp>,
+    created_at: Timestamp,
+    #[serde(default)]
+    valid_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    invited_by: Option<String>,
+}
+
+/// The update expression that moves an invitation from pending to the
+/// status in `placeholder` (with `#status` for the attribute): it leaves
+/// the pending-by-email index (gsi1) in the same write.
+pub(super) fn leave_pending(placeholder: &str) -> String {
+    format!("SET #status = {placeholder} REMOVE {GSI1PK}, {GSI1SK}")
+}
+
+pub(super) fn invitation_item(inv: &InvitationRecord) -> Result<Item, StoreError> {
+    let item = InvitationItem {
+        invitation_id: inv.invitation_id.clone(),
+        token_hash: inv.token_hash.as_str().to_owned(),
+        license_id: inv.license_id.clone(),
+        email: inv.email.clone(),
+        status: inv.status,
+        expires_at: inv.expires_at,
+        created_at: inv.created_at,
+        valid_days: inv.valid_days,
+        invited_by: inv.invited_by.clone(),
+    };
+    let mut index_keys = vec![
+        (GSI2PK, keys::invitations_of(&inv.license_id)),
+        (GSI2SK, inv.invitation_id.clone()),
+    ];
+    if let Some(email) = inv
+        .email
+        .as_ref()
+        .filter(|_| inv.status == InvitationStatus::Pending)
+    {
+        index_keys.push((GSI1PK, keys::pending_for(email)));
+        index_keys.push((GSI1SK, inv.invitation_id.clone()));
+    }
+    let key = keys::invitation(&inv.token_hash);
+    encode("encode invitation", &item, &key, index_keys)
+}
+
+pub(super) fn invitation_from(item: Item) -> Result<InvitationRecord, StoreError> {
+    let i: InvitationItem = decode("decode invitation", item)?;
+    Ok(InvitationRecord {
+        invitation_id: i.invitation_id,
+        token_hash: SecretHash::from_stored(i.token_hash),
+        license_id: i.license_id,
+        email: i.email,
+        status: i.status,
+        expires_at: i.expires_at,
+        created_at: i.created_at,
+        valid_days: i.valid_days,
+        invited_by: i.invited_by,
+    })
+}
+
+// ---- seats -------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatItem {
+    license_id: String,
+    user_id: String,
+    email: Email,
+    joined_at: Timestamp,
+    joined_via: JoinedVia,
+    via_id: String,
+    shard: u16,
+}
+
+pub(super) fn seat_item(s: &SeatRecord) -> Result<Item, StoreError> {
+    let item = SeatItem {
+        license_id: s.license_id.clone(),
+        user_id: s.user_id.clone(),
+        email: s.email.clone(),
+        joined_at: s.joined_at,
+        joined_via: s.joined_via,
+        via_id: s.via_id.clone(),
+        shard: s.shard,
+    };
+    let index_keys = vec![
+        (
+            LSI1SK,
+            keys::joined(&keys::seat_of_user(s.joined_at, &s.license_id)),
+        ),
+        (GSI2PK, keys::seats_of(&s.license_id, s.shard)),
+        (GSI2SK, keys::seat_in_license(s.joined_at, &s.user_id)),
+    ];
+    let key = keys::seat(&s.user_id, &s.license_id);
+    encode("encode seat", &item, &key, index_keys)
+}
+
+pub(super) fn seat_from(item: Item) -> Result<SeatRecord, StoreError> {
+    let i: SeatItem = decode("decode seat", item)?;
+    Ok(SeatRecord {
+        license_id: i.license_id,
+        user_id: i.user_id,
+        email: i.email,
+        joined_at: i.joined_at,
+        joined_via: i.joined_via,
+        via_id: i.via_id,
+        shard: i.shard,
+    })
+}
+
+// ---- audit events and limit windows --------------------------------------------
+
+pub(super) fn event_item(e: &Event) -> Result<Item, StoreError> {
+    let key = keys::event(&e.license_id, e.shard, &e.event_id);
+    encode("encode event", e, &key, vec![])
+}
+
+pub(super) fn event_from(item: Item) -> Result<Event, StoreError> {
+    decode("decode event", item)
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LimitItem {
+    start: i64,
+    count: u32,
+    /// Unix seconds when the window closes: DynamoDB's TTL deletes it later.
+    ttl: i64,
+}
+
+/// A window opened at `start` with one event, expiring at `end`.
+pub(super) fn limit_item(key: &str, start: i64, end: i64) -> Result<Item, StoreError> {
+    let item = LimitItem {
+        start,
+        count: 1,
+        ttl: end,
+    };
+    encode("encode limit window", &item, &keys::limit(key), vec![])
+}
+
+pub(super) fn window_from(item: Option<Item>) -> Result<Option<LimitWindow>, StoreError> {
+    item.map(|item| {
+        decode::<LimitItem>("decode limit window", item).map(|l| LimitWindow {
+            start: l.start,
+            count: l.count,
+        })
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! Every key string of every item, for the table and its indexes: the one
+//! place both writes and reads build them. The formats are the stored data;
+//! changing one orphans what is already in the table (the tests below pin
+//! them).
+//!
+//! | item               | pk / sk                                   | index keys |
+//! |--------------------|-------------------------------------------|------------|
+//! | license            | `LIC#<licenseId>` / `LICENSE`             |            |
+//! | seat counter shard | `LIC#<licenseId>#SEATS#<i>` / `COUNTER`   |            |
+//! | code               | `CODE#<sha256>` / `CODE`                  | gsi2 `CODES#<licenseId>` / `<codeId>` |
+//! | code use shard     | `CODE#<codeId>#USES#<i>` / `COUNTER`      |            |
+//! | invitation         | `INV#<sha256>` / `INVITATION`             | gsi1 `EMAIL#<email>` / `<invitationId>` while pending; gsi2 `INVS#<licenseId>` / `<invitationId>` |
+//! | seat               | `USER#<sub>` / `SEAT#<licenseId>`         | lsi1 `SEAT#<joinedAt>#<licenseId>`; gsi2 `SEATS#<licenseId>#<shard>` / `<joinedAt>#<sub>` |
+//! | admin entry        | `USER#<sub>` / `ADMIN#<licenseId>`        |            |
+//! | audit event        | `EVENTS#<licenseId>#<shard>` / `<eventId>`|            |
+//! | limit window       | `LIMIT#<key>` / `LIMIT`                   | TTL on `ttl` |
+//!
+//! Ids of codes, invitations and events sort by creation time, and join
+//! times are fixed-width, so these sort keys give newest-first listings.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::SecondsFormat;
+
+use super::Item;
+use super::schema::{PK, SK};
+use crate::domain::{Email, SecretHash, Timestamp};
+
+/// The primary key of one item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: impl Into<String>) -> Self {
+        Self { pk, sk: sk.into() }
+    }
+
+    /// The key as the SDK takes it.
+    pub fn item(&self) -> Item {
+        HashMap::from([
+            (PK.to_owned(), AttributeValue::S(self.pk.clone())),
+            (SK.to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+
+    /// The key of an item the SDK returned.
+    pub fn of(item: &Item) -> Option<Self> {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        Some(Self::new(text(PK)?, text(SK)?))
+    }
+}
+
+pub(super) fn license(license_id: &str) -> Key {
+    Key::new(format!("LIC#{license_id}"), "LICENSE")
+}
+
+pub(super) fn seat_counter(license_id: &str, shard: u16) -> Key {
+    Key::new(format!("LIC#{license_id}#SEATS#{shard}"), "COUNTER")
+}
+
+pub(super) fn code(hash: &SecretHash) -> Key {
+    Key::new(format!("CODE#{}", hash.as_str()), "CODE")
+}
+
+pub(super) fn use_counter(code_id: &str, shard: u16) -> Key {
+    Key::new(format!("CODE#{code_id}#USES#{shard}"), "COUNTER")
+}
+
+pub(super) fn invitation(hash: &SecretHash) -> Key {
+    Key::new(format!("INV#{}", hash.as_str()), "INVITATION")
+}
+
+pub(super) fn seat(user_id: &str, license_id: &str) -> Key {
+    Key::new(user(user_id), format!("{SEAT_PREFIX}{license_id}"))
+}
+
+pub(super) fn admin(user_id: &str, license_id: &str) -> Key {
+    Key::new(user(user_id), format!("{ADMIN_PREFIX}{license_id}"))
+}
+
+pub(super) fn event(license_id: &str, shard: u16, event_id: &str) -> Key {
+    Key::new(events(license_id, shard), event_id)
+}
+
+pub(super) fn limit(key: &str) -> Key {
+    Key::new(format!("LIMIT#{key}"), "LIMIT")
+}
+
+// ---- partitions that are queried ---------------------------------------
+
+/// The partition of a user's seats and admin entries.
+pub(super) fn user(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+/// Sort-key prefix of a user's admin entries.
+pub(super) const ADMIN_PREFIX: &str = "ADMIN#";
+/// Sort-key prefix of a user's seats, in `sk` and in `lsi1sk`.
+pub(super) const SEAT_PREFIX: &str = "SEAT#";
+
+/// One shard of a license's audit trail (table `pk`).
+pub(super) fn events(license_id: &str, shard: u16) -> String {
+    format!("EVENTS#{license_id}#{shard}")
+}
+
+/// gsi1 partition: pending invitations to an address.
+pub(super) fn pending_for(email: &Email) -> String {
+    format!("EMAIL#{}", email.as_str())
+}
+
+/// gsi2 partition: a license's codes (sort key: code id).
+pub(super) fn codes_of(license_id: &str) -> String {
+    format!("CODES#{license_id}")
+}
+
+/// gsi2 partition: a license's invitations (sort key: invitation id).
+pub(super) fn invitations_of(license_id: &str) -> String {
+    format!("INVS#{license_id}")
+}
+
+/// gsi2 partition: one shard of a license's seats.
+pub(super) fn seats_of(license_id: &str, shard: u16) -> String {
+    format!("SEATS#{license_id}#{shard}")
+}
+
+// ---- sort keys that are page positions -----------------------------------
+
+/// Fixed-width (sortable) form of a join time.
+fn sortable(at: Timestamp) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// gsi2 sort key of a seat in its license's seat list, and the page
+/// position of `license_seats`: `<joinedAt>#<sub>`.
+pub(super) fn seat_in_license(joined_at: Timestamp, user_id: &str) -> String {
+    format!("{}#{user_id}", sortable(joined_at))
+}
+
+/// Page position of `user_seats`: `<joinedAt>#<licenseId>`.
+pub(super) fn seat_of_user(joined_at: Timestamp, license_id: &str) -> String {
+    format!("{}#{license_id}", sortable(joined_at))
+}
+
+/// lsi1 sort key of a seat at page position `position` (of
+/// [`seat_of_user`]): `SEAT#<joinedAt>#<licenseId>`.
+pub(super) fn joined(position: &str) -> String {
+    format!("{SEAT_PREFIX}{position}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(raw: &str) -> Timestamp {
+        chrono::DateTime::parse_from_rfc3339(raw)
+            .expect("a timestamp")
+            .to_utc()
+    }
+
+    fn pair(key: Key) -> (String, String) {
+        (key.pk, key.sk)
+    }
+
+    fn both(pk: &str, sk: &str) -> (String, String) {
+        (pk.to_owned(), sk.to_owned())
+    }
+
+    #[test]
+    fn item_keys_are_the_stored_formats() {
+        let hash = SecretHash::from_stored("ab12".into());
+        assert_eq!(pair(license("l1")), both("LIC#l1", "LICENSE"));
+        assert_eq!(
+            pair(seat_counter("l1", 7)),
+            both("LIC#l1#SEATS#7", "COUNTER")
+        );
+        assert_eq!(pair(code(&hash)), both("CODE#ab12", "CODE"));
+        assert_eq!(
+            pair(use_counter("code_1", 0)),
+            both("CODE#code_1#USES#0", "COUNTER")
+        );
+        assert_eq!(pair(invitation(&hash)), both("INV#ab12", "INVITATION"));
+        assert_eq!(pair(seat("u1", "l1")), both("USER#u1", "SEAT#l1"));
+        assert_eq!(pair(admin("u1", "l1")), both("USER#u1", "ADMIN#l1"));
+        assert_eq!(pair(event("l1", 3, "evt_1")), both("EVENTS#l1#3", "evt_1"));
+        assert_eq!(pair(limit("redeem#u1")), both("LIMIT#redeem#u1", "LIMIT"));
+    }
+
+    #[test]
+    fn index_keys_are_the_stored_formats() {
+        let email = Email::parse("Ann@Demo.edu").expect("an address");
+        assert_eq!(user("u1"), "USER#u1");
+        assert_eq!((ADMIN_PREFIX, SEAT_PREFIX), ("ADMIN#", "SEAT#"));
+        assert_eq!(events("l1", 15), "EVENTS#l1#15");
+        assert_eq!(pending_for(&email), "EMAIL#ann@demo.edu");
+        assert_eq!(codes_of("l1"), "CODES#l1");
+        assert_eq!(invitations_of("l1"), "INVS#l1");
+        assert_eq!(seats_of("l1", 2), "SEATS#l1#2");
+        let joined_at = at("2026-09-01T08:00:00Z");
+        assert_eq!(
+            seat_in_license(joined_at, "u1"),
+            "2026-09-01T08:00:00.000Z#u1"
+        );
+        assert_eq!(
+            joined(&seat_of_user(joined_at, "l1")),
+            "SEAT#2026-09-01T08:00:00.000Z#l1"
+        );
+    }
+
+    #[test]
+    fn join_sort_keys_order_by_time() {
+        let (early, late) = (at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00.5Z"));
+        assert!(joined(&seat_of_user(early, "b")) < joined(&seat_of_user(late, "a")));
+        assert!(seat_in_license(early, "b") < seat_in_license(late, "a"));
+    }
+
+    #[test]
+    fn keys_round_trip_through_items() {
+        let key = seat("u1", "l1");
+        assert_eq!(Key::of(&key.item()), Some(key));
+    }
+}

@@ -1,0 +1,65 @@
+//! The DynamoDB adapter: one table, items converted with `serde_dynamo`,
+//! every multi-item change a `TransactWriteItems`. SDK types stay in here.
+//!
+//! Where things are:
+//!
+//! - [`keys`]: every key and index key string (the table layout is there);
+//! - [`items`]: one serde struct per stored item;
+//! - [`schema`]: the table definition as data, and `ensure_table`;
+//! - [`tx`]: the transaction builder and the one retry policy (and how it
+//!   stacks with the SDK's retries);
+//! - [`query`]: queries and paging; [`batch`]: reads by key;
+//! - [`error`]: SDK errors as `StoreError`s, failed conditions;
+//! - [`iam`]: the DynamoDB actions each port needs;
+//! - one file per port: `claims`, `codes`, `invitations`, `directory`,
+//!   `audit`, `limits`.
+
+mod audit;
+mod batch;
+mod claims;
+mod codes;
+mod directory;
+mod error;
+pub mod iam;
+mod invitations;
+mod items;
+mod keys;
+mod limits;
+mod query;
+pub mod schema;
+mod tx;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub use schema::{IndexSchema, TableSchema, table_schema};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// An adapter on `client` as it is configured (tests pass clients with
+    /// their own retry settings).
+    pub fn new(client: Client, table: &str) -> Self {
+        Self {
+            client,
+            table: table.to_owned(),
+        }
+    }
+
+    /// An adapter with a client built from the shared AWS configuration,
+    /// with the SDK retry settings this adapter is designed around (see
+    /// [`tx`]): what the application and the CLI use.
+    pub fn from_sdk_config(aws: &aws_config::SdkConfig, table: &str) -> Self {
+        let config = aws_sdk_dynamodb::config::Builder::from(aws)
+            .retry_config(tx::sdk_retry_config())
+            .build();
+        Self::new(Client::from_conf(config), table)
+    }
+}

@@ -1,0 +1,341 @@
+//! Transactions, and the adapter's one retry policy.
+//!
+//! # Who retries what
+//!
+//! Two layers retry, and never the same failure:
+//!
+//! 1. **The SDK**, on every single request. [`DynamoStore::from_sdk_config`]
+//!    pins its configuration ([`sdk_retry_config`], over `AWS_MAX_ATTEMPTS`
+//!    and `AWS_RETRY_MODE`): standard mode, 3 attempts, full-jitter backoff
+//!    from 50 ms (≤ 50 ms, then ≤ 100 ms), within the SDK's retry quota.
+//!    Short pauses on purpose: a request waits at most a second or so here,
+//!    and longer waits are the client's, told by `Retry-After`. It retries
+//!    what it can classify from one response: throttling codes
+//!    (`ThrottlingException`,
+//!    `ProvisionedThroughputExceededException`, `RequestLimitExceeded`,
+//!    `TransactionInProgressException`, …), 5xx answers, timeouts and
+//!    connection failures. What still fails comes back as
+//!    `StoreError::Unavailable`, and **nothing here retries it again**.
+//! 2. **This module**, [`RETRY`], for what the SDK cannot see as transient
+//!    because it is a normal (400) answer: a transaction cancelled because
+//!    another transaction touched its items (`TransactionConflict`) or an
+//!    item was throttled inside it (`ThrottlingError`,
+//!    `ProvisionedThroughputExceeded`), and optimistic-concurrency races
+//!    (a counter changed between read and write, a limit window replaced
+//!    between update and put), and keys `BatchGetItem` left unprocessed.
+//!    5 attempts, full jitter: attempt *k* (k ≥ 1) waits a uniform delay in
+//!    [0, min(200 ms, 10 ms · 2^k)]; at most 300 ms of sleep in all. Then
+//!    `StoreError::Unavailable` (503 with `Retry-After`).
+//!
+//! Worst case for one store call: 5 attempts, each of which the SDK may send
+//! 3 times, so 15 requests (30 for `set_seats_total`, which reads before
+//! each write) and at most 300 ms + 5 × 150 ms ≈ 1 s of backoff, plus the
+//! requests themselves (the SDK sets a 3.1 s connect timeout and no request
+//! timeout; the Lambda timeout bounds the rest).
+//!
+//! Claims are the exception: `Claims::claim` sends its transaction once and
+//! reports contention as `Rejected(Contended)`, because the claim algorithm
+//! (`service/claim.rs`) retries with its own bounded, jittered backoff and
+//! re-reads the counters before each attempt: at most 7 transactions, each
+//! SDK-retried as above (21 requests), with at most 6 × 400 ms of the
+//! claim's own backoff and 7 × 150 ms of the SDK's.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+use super::error::{Cancelled, build_err, classify};
+use super::keys::Key;
+use super::{DynamoStore, Item};
+use crate::error::StoreError;
+
+/// The SDK's own retries, per request (see the module doc).
+pub(super) fn sdk_retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(1))
+}
+
+/// Bounded retries with full-jitter exponential backoff.
+pub(super) struct RetryPolicy {
+    pub attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+/// The adapter's retry policy for contention (see the module doc).
+pub(super) const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 5,
+    base: Duration::from_millis(10),
+    cap: Duration::from_millis(200),
+};
+
+/// What one attempt came to.
+pub(super) enum Attempt<T, S = ()> {
+    Done(T),
+    /// Contention: worth another attempt after a pause, carrying on with
+    /// this state. Says what happened.
+    Again(S, &'static str),
+}
+
+impl<T> Attempt<T> {
+    /// Another attempt, nothing carried over.
+    pub fn again(why: &'static str) -> Self {
+        Self::Again((), why)
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before attempt `attempt` (1 for the first retry): uniform
+    /// in [0, min(cap, base · 2^attempt)].
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self.cap.min(self.base.saturating_mul(1 << attempt.min(16)));
+        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(getrandom::u64().unwrap_or(0) % (millis + 1))
+    }
+
+    /// Runs `attempt` until it is done, fails, or the attempts run out
+    /// (`Unavailable`).
+    pub async fn run<T, Fut>(
+        &self,
+        op: &'static str,
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<T, StoreError>
+    where
+        Fut: Future<Output = Result<Attempt<T>, StoreError>>,
+    {
+        self.run_with(op, (), |()| attempt()).await
+    }
+
+    /// [`Self::run`], each attempt carrying on from the state the last
+    /// one left (`Attempt::Again(state, _)`).
+    pub async fn run_with<S, T, Fut>(
+        &self,
+        op: &'static str,
+        mut state: S,
+        mut attempt: impl FnMut(S) -> Fut,
+    ) -> Result<T, StoreError>
+    where
+        Fut: Future<Output = Result<Attempt<T, S>, StoreError>>,
+    {
+        let mut last = "contention";
+        for n in 0..self.attempts {
+            if n > 0 {
+                tokio::time::sleep(self.backoff(n)).await;
+            }
+            match attempt(state).await? {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Again(next, why) => (state, last) = (next, why),
+            }
+        }
+        Err(StoreError::unavailable(
+            op,
+            format!("{last} outlasted {} attempts", self.attempts),
+        ))
+    }
+}
+
+/// A condition with the names and values its expressions use.
+#[derive(Default, Clone)]
+pub(super) struct Expr {
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl Expr {
+    pub fn name(mut self, placeholder: &'static str, attribute: &'static str) -> Self {
+        self.names.push((placeholder, attribute));
+        self
+    }
+
+    pub fn value(mut self, placeholder: &'static str, value: AttributeValue) -> Self {
+        self.values.push((placeholder, value));
+        self
+    }
+}
+
+/// The writes of one `TransactWriteItems`, in order (cancellation reasons
+/// come back in this order).
+#[derive(Default)]
+pub(super) struct Tx {
+    writes: Vec<TransactWriteItem>,
+    error: Option<StoreError>,
+}
+
+/// The condition of a create: the item is not there yet.
+const ABSENT: &str = "attribute_not_exists(pk)";
+
+impl Tx {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push(
+        mut self,
+        write: Result<TransactWriteItem, aws_sdk_dynamodb::error::BuildError>,
+    ) -> Self {
+        match write {
+            Ok(write) => self.writes.push(write),
+            Err(err) => {
+                self.error.get_or_insert(build_err(err));
+            }
+        }
+        self
+    }
+
+    /// Puts an item that must not exist yet.
+    pub fn create(self, table: &str, item: Item) -> Self {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(ABSENT)
+            .build();
+        self.push(put.map(|p| TransactWriteItem::builder().put(p).build()))
+    }
+
+    /// Updates `key` with `update` if `condition` holds.
+    pub fn update(self, table: &str, key: &Key, update: &str, condition: &str, e: Expr) -> Self {
+        let mut builder = Update::builder()
+            .table_name(table)
+            .set_key(Some(key.item()))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (placeholder, name) in e.names {
+            builder = builder.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in e.values {
+            builder = builder.expression_attribute_values(placeholder, value);
+        }
+        let update = builder.build();
+        self.push(update.map(|u| TransactWriteItem::builder().update(u).build()))
+    }
+
+    /// Deletes `key` if `condition` holds.
+    pub fn delete(self, table: &str, key: &Key, condition: &str, e: Expr) -> Self {
+        let mut builder = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key.item()))
+            .condition_expression(condition);
+        for (placeholder, name) in e.names {
+            builder = builder.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in e.values {
+            builder = builder.expression_attribute_values(placeholder, value);
+        }
+        let delete = builder.build();
+        self.push(delete.map(|d| TransactWriteItem::builder().delete(d).build()))
+    }
+}
+
+/// How a transaction ended when it did not succeed.
+pub(super) enum TxFailure {
+    Cancelled(Cancelled),
+    Store(StoreError),
+}
+
+/// Which failed conditions mean "the state changed first" (answered as not
+/// done); any other failed condition is unexpected.
+#[derive(Clone, Copy)]
+pub(super) enum Guard {
+    AnyWrite,
+    FirstWrite,
+}
+
+impl DynamoStore {
+    /// Sends `tx` once.
+    pub(super) async fn transact(&self, op: &'static str, tx: Tx) -> Result<(), TxFailure> {
+        if let Some(err) = tx.error {
+            return Err(TxFailure::Store(err));
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(tx.writes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| match Cancelled::of(&err) {
+                Some(cancelled) => TxFailure::Cancelled(cancelled),
+                None => TxFailure::Store(classify(op, &err)),
+            })
+    }
+
+    /// Puts every item, each only if absent, all or nothing; `AlreadyExists`
+    /// (with `id`) if one was there.
+    pub(super) async fn create_all(
+        &self,
+        op: &'static str,
+        items: Vec<Item>,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let tx = items
+            .into_iter()
+            .fold(Tx::new(), |tx, item| tx.create(&self.table, item));
+        match self.transact(op, tx).await {
+            Ok(()) => Ok(()),
+            Err(TxFailure::Cancelled(c)) if c.any_failed() => {
+                Err(StoreError::AlreadyExists(id.to_owned()))
+            }
+            Err(TxFailure::Cancelled(c)) => Err(StoreError::unavailable(
+                op,
+                format!("transaction cancelled: {:?}", c.reasons),
+            )),
+            Err(TxFailure::Store(err)) => Err(err),
+        }
+    }
+
+    /// Runs a transaction whose conditions guard a state change: `true` when
+    /// applied, `false` when a `guard` condition failed; contention is
+    /// retried under [`RETRY`].
+    pub(super) async fn transact_guarded(
+        &self,
+        op: &'static str,
+        guard: Guard,
+        build: impl Fn() -> Tx,
+    ) -> Result<bool, StoreError> {
+        let build = &build;
+        RETRY
+            .run(op, || async move {
+                match self.transact(op, build()).await {
+                    Ok(()) => Ok(Attempt::Done(true)),
+                    Err(TxFailure::Cancelled(c)) => {
+                        let refused = match guard {
+                            Guard::AnyWrite => c.any_failed(),
+                            Guard::FirstWrite => c.failed(0),
+                        };
+                        if refused {
+                            Ok(Attempt::Done(false))
+                        } else if c.contended() {
+                            Ok(Attempt::again("transaction conflicts"))
+                        } else {
+                            Err(c.unexpected(op))
+                        }
+                    }
+                    Err(TxFailure::Store(err)) => Err(err),
+                }
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_under_its_ceiling() {
+        for attempt in 1..RETRY.attempts {
+            let ceiling = RETRY.cap.min(RETRY.base * (1 << attempt));
+            for _ in 0..50 {
+                assert!(RETRY.backoff(attempt) <= ceiling);
+            }
+        }
+        assert!(RETRY.backoff(40) <= RETRY.cap);
+        let total: Duration = (1..RETRY.attempts)
+            .map(|a| RETRY.cap.min(RETRY.base * (1 << a)))
+            .sum();
+        assert_eq!(total, Duration::from_millis(300), "as the module doc says");
+    }
+}

@@ -1,0 +1,27 @@
+//! [`Audit`] in memory.
+
+use async_trait::async_trait;
+
+use super::{MemoryStore, newest_first};
+use crate::domain::Event;
+use crate::error::StoreError;
+use crate::store::{Audit, Page, PagePosition};
+
+#[async_trait]
+impl Audit for MemoryStore {
+    async fn events(
+        &self,
+        license_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<Event>, StoreError> {
+        let state = self.lock();
+        let items = state
+            .events
+            .iter()
+            .filter(|e| e.license_id == license_id)
+            .map(|e| (e.event_id.clone(), e.clone()))
+            .collect();
+        Ok(newest_first(items, after, limit))
+    }
+}

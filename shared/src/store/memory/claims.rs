@@ -1,0 +1,121 @@
+//! [`Claims`] in memory.
+
+use async_trait::async_trait;
+
+use super::MemoryStore;
+use crate::domain::{Event, InvitationStatus, SeatRecord};
+use crate::error::StoreError;
+use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
+
+#[async_trait]
+impl Claims for MemoryStore {
+    async fn claim_context(
+        &self,
+        license_id: &str,
+        user_id: &str,
+        code_id: Option<&str>,
+        _consistent: bool,
+    ) -> Result<ClaimContext, StoreError> {
+        let state = self.lock();
+        Ok(ClaimContext {
+            license: state.licenses.get(license_id).cloned(),
+            seat: state
+                .seats
+                .get(&(user_id.to_owned(), license_id.to_owned()))
+                .cloned(),
+            seat_counters: state
+                .seat_counters
+                .get(license_id)
+                .cloned()
+                .unwrap_or_default(),
+            use_counters: code_id
+                .and_then(|id| state.use_counters.get(id).cloned())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn claim(&self, plan: &ClaimPlan) -> Result<(), ClaimError> {
+        plan.check()?;
+        let mut state = self.lock();
+        let seat = &plan.seat;
+        let seat_key = (seat.user_id.clone(), seat.license_id.clone());
+        if state.seats.contains_key(&seat_key) {
+            return Err(ClaimError::Rejected(Rejection::AlreadyMember));
+        }
+        let seat_counter = state
+            .seat_counters
+            .get(&seat.license_id)
+            .and_then(|cs| cs.get(usize::from(seat.shard)))
+            .ok_or_else(|| StoreError::internal("claim", "no such seat counter"))?;
+        if seat_counter.free() == 0 {
+            return Err(ClaimError::Rejected(Rejection::SeatShardFull));
+        }
+        match &plan.via {
+            ClaimVia::Code { use_shard } => {
+                let code_id = &seat.via_id;
+                let counter = state
+                    .use_counters
+                    .get(code_id)
+                    .and_then(|cs| cs.get(usize::from(*use_shard)))
+                    .ok_or_else(|| StoreError::internal("claim", "no such use counter"))?;
+                if counter.free() == 0 {
+                    return Err(ClaimError::Rejected(Rejection::UseShardFull));
+                }
+                if let Some(c) = state
+                    .use_counters
+                    .get_mut(code_id)
+                    .and_then(|cs| cs.get_mut(usize::from(*use_shard)))
+                {
+                    c.used += 1;
+                }
+            }
+            ClaimVia::Invite { token_hash } => {
+                let invitation = state
+                    .invitations
+                    .get_mut(token_hash)
+                    .filter(|inv| inv.status == InvitationStatus::Pending)
+                    .ok_or(ClaimError::Rejected(Rejection::InvitationNotPending))?;
+                invitation.status = InvitationStatus::Accepted;
+            }
+        }
+        if let Some(c) = state
+            .seat_counters
+            .get_mut(&seat.license_id)
+            .and_then(|cs| cs.get_mut(usize::from(seat.shard)))
+        {
+            c.used += 1;
+        }
+        state.seats.insert(seat_key, seat.clone());
+        state.events.push(plan.event.clone());
+        Ok(())
+    }
+
+    async fn seat(
+        &self,
+        user_id: &str,
+        license_id: &str,
+    ) -> Result<Option<SeatRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .seats
+            .get(&(user_id.to_owned(), license_id.to_owned()))
+            .cloned())
+    }
+
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<Release, StoreError> {
+        let mut state = self.lock();
+        let key = (seat.user_id.clone(), seat.license_id.clone());
+        let Some(removed) = state.seats.remove(&key) else {
+            return Ok(Release::AlreadyGone);
+        };
+        if let Some(c) = state
+            .seat_counters
+            .get_mut(&removed.license_id)
+            .and_then(|cs| cs.get_mut(usize::from(removed.shard)))
+        {
+            c.used = c.used.saturating_sub(1);
+        }
+        state.events.push(event.clone());
+        Ok(Release::Released)
+    }
+}

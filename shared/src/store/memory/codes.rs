@@ -1,0 +1,75 @@
+//! [`Codes`] in memory.
+
+use async_trait::async_trait;
+
+use super::{MemoryStore, counters};
+use crate::domain::{CodeRecord, Event, SecretHash};
+use crate::error::StoreError;
+use crate::store::{Codes, Revocation, use_caps};
+
+#[async_trait]
+impl Codes for MemoryStore {
+    async fn code(&self, hash: &SecretHash) -> Result<Option<CodeRecord>, StoreError> {
+        Ok(self.lock().codes.get(hash).cloned())
+    }
+
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.codes.contains_key(&code.code_hash) {
+            return Err(StoreError::AlreadyExists(code.code_id.clone()));
+        }
+        state
+            .use_counters
+            .insert(code.code_id.clone(), counters(use_caps(code.max_uses)));
+        state.codes.insert(code.code_hash.clone(), code.clone());
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+        let state = self.lock();
+        let mut codes: Vec<(CodeRecord, u32)> = state
+            .codes
+            .values()
+            .filter(|c| c.license_id == license_id)
+            .map(|c| {
+                let uses = state
+                    .use_counters
+                    .get(&c.code_id)
+                    .map_or(0, |cs| cs.iter().map(|u| u.used).sum());
+                (c.clone(), uses)
+            })
+            .collect();
+        codes.sort_by(|a, b| b.0.code_id.cmp(&a.0.code_id));
+        Ok(codes)
+    }
+
+    async fn code_by_id(
+        &self,
+        license_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .codes
+            .values()
+            .find(|c| c.license_id == license_id && c.code_id == code_id)
+            .cloned())
+    }
+
+    async fn revoke_code(
+        &self,
+        code: &CodeRecord,
+        event: &Event,
+    ) -> Result<Revocation, StoreError> {
+        let mut state = self.lock();
+        match state.codes.get_mut(&code.code_hash) {
+            Some(stored) if !stored.revoked => {
+                stored.revoked = true;
+                state.events.push(event.clone());
+                Ok(Revocation::Revoked)
+            }
+            _ => Ok(Revocation::AlreadyRevoked),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! [`Invitations`] in memory.
+
+use async_trait::async_trait;
+
+use super::{MemoryStore, newest_first};
+use crate::domain::{Email, Event, InvitationRecord, InvitationStatus, SecretHash};
+use crate::error::StoreError;
+use crate::store::{Invitations, Page, PagePosition, Transition};
+
+#[async_trait]
+impl Invitations for MemoryStore {
+    async fn invitation(&self, hash: &SecretHash) -> Result<Option<InvitationRecord>, StoreError> {
+        Ok(self.lock().invitations.get(hash).cloned())
+    }
+
+    async fn create_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.invitations.contains_key(&invitation.token_hash) {
+            return Err(StoreError::AlreadyExists(invitation.invitation_id.clone()));
+        }
+        state
+            .invitations
+            .insert(invitation.token_hash.clone(), invitation.clone());
+        state.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn pending_invitations(
+        &self,
+        email: &Email,
+    ) -> Result<Vec<InvitationRecord>, StoreError> {
+        let state = self.lock();
+        let mut found: Vec<InvitationRecord> = state
+            .invitations
+            .values()
+            .filter(|i| i.status == InvitationStatus::Pending && i.email.as_ref() == Some(email))
+            .cloned()
+            .collect();
+        found.sort_by_key(|inv| std::cmp::Reverse(inv.created_at));
+        Ok(found)
+    }
+
+    async fn license_invitations(
+        &self,
+        license_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<InvitationRecord>, StoreError> {
+        let state = self.lock();
+        let items = state
+            .invitations
+            .values()
+            .filter(|i| i.license_id == license_id)
+            .map(|i| (i.invitation_id.clone(), i.clone()))
+            .collect();
+        Ok(newest_first(items, after, limit))
+    }
+
+    async fn invitation_by_id(
+        &self,
+        license_id: &str,
+        invitation_id: &str,
+    ) -> Result<Option<InvitationRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .invitations
+            .values()
+            .find(|i| i.license_id == license_id && i.invitation_id == invitation_id)
+            .cloned())
+    }
+
+    async fn close_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        status: InvitationStatus,
+        event: &Event,
+    ) -> Result<Transition, StoreError> {
+        let mut state = self.lock();
+        match state.invitations.get_mut(&invitation.token_hash) {
+            Some(stored) if stored.status == InvitationStatus::Pending => {
+                stored.status = status;
+                state.events.push(event.clone());
+                Ok(Transition::Done)
+            }
+            _ => Ok(Transition::NotPending),
+        }
+    }
+
+    async fn reissue_invitation(
+        &self,
+        old: &InvitationRecord,
+        fresh: &InvitationRecord,
+        event: &Event,
+    ) -> Result<Transition, StoreError> {
+        let mut state = self.lock();
+        let pending = state
+            .invitations
+            .get(&old.token_hash)
+            .is_some_and(|i| i.status == InvitationStatus::Pending);
+        if !pending || state.invitations.contains_key(&fresh.token_hash) {
+            return Ok(Transition::NotPending);
+        }
+        state.invitations.remove(&old.token_hash);
+        state
+            .invitations
+            .insert(fresh.token_hash.clone(), fresh.clone());
+        state.events.push(event.clone());
+        Ok(Transition::Done)
+    }
+}

@@ -1,0 +1,361 @@
+//! The storage ports, one trait per capability, and the values they trade
+//! in. A function that needs one capability takes only that trait
+//! (`&dyn Codes`, or `&(impl Codes + ?Sized)` to accept a `&dyn Store`
+//! too); the application holds them all as [`super::Store`], whose
+//! methods need no trait imports at call sites.
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
+    LicenseRecord, SeatRecord, SecretHash, Timestamp,
+};
+use crate::error::StoreError;
+use crate::store::{Page, PagePosition};
+
+// ---- claims ----------------------------------------------------------------
+
+/// Everything a claim decision needs about one license, read in one go.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimContext {
+    pub license: Option<LicenseRecord>,
+    /// The caller's existing seat on the license, if any.
+    pub seat: Option<SeatRecord>,
+    pub seat_counters: Vec<Counter>,
+    /// The code's use counters, when the claim goes through a code.
+    pub use_counters: Vec<Counter>,
+}
+
+/// What a claim changes, all or nothing.
+#[derive(Debug, Clone)]
+pub struct ClaimPlan {
+    /// The new seat. `seat.shard` names the seat counter to increment;
+    /// `seat.joined_via` and `seat.via_id` name the code or invitation the
+    /// seat is claimed through.
+    pub seat: SeatRecord,
+    /// What else changes, by `seat.joined_via`.
+    pub via: ClaimVia,
+    /// The audit event, written in the same transaction.
+    pub event: Event,
+}
+
+/// The part of a claim that depends on how the seat is joined; its variants
+/// are those of [`JoinedVia`], with what the store needs beyond the seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimVia {
+    /// Count one use on use counter `use_shard` of the code `seat.via_id`,
+    /// refusing at its cap.
+    Code { use_shard: u16 },
+    /// Move the invitation (stored under its token hash) from pending to
+    /// accepted.
+    Invite { token_hash: SecretHash },
+}
+
+impl ClaimVia {
+    pub fn kind(&self) -> JoinedVia {
+        match self {
+            Self::Code { .. } => JoinedVia::Code,
+            Self::Invite { .. } => JoinedVia::Invite,
+        }
+    }
+}
+
+impl ClaimPlan {
+    /// A plan whose seat says one way of joining and whose `via` another is
+    /// a bug in the caller.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.via.kind() == self.seat.joined_via {
+            Ok(())
+        } else {
+            Err(StoreError::internal(
+                "claim plan",
+                "the seat's joinedVia and the plan's via differ",
+            ))
+        }
+    }
+}
+
+/// Why an atomic claim was refused; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The user holds a seat on the license already.
+    AlreadyMember,
+    /// The chosen seat counter reached its cap.
+    SeatShardFull,
+    /// The chosen code use counter reached its cap.
+    UseShardFull,
+    /// The invitation is no longer pending.
+    InvitationNotPending,
+    /// Another transaction touched the same items (`TransactionConflict`),
+    /// or the write was throttled inside the transaction.
+    Contended,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("claim rejected: {0:?}")]
+    Rejected(Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What [`Claims::release_seat`] did.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// The seat is gone, its counter down by one, the event recorded.
+    Released,
+    /// There was no such seat (any more); nothing was written.
+    AlreadyGone,
+}
+
+#[async_trait]
+pub trait Claims: Send + Sync {
+    /// The license, the user's seat on it, its seat counters and (with
+    /// `code_id`) the code's use counters. `consistent` asks for strongly
+    /// consistent reads (used to confirm "full" before saying so).
+    async fn claim_context(
+        &self,
+        license_id: &str,
+        user_id: &str,
+        code_id: Option<&str>,
+        consistent: bool,
+    ) -> Result<ClaimContext, StoreError>;
+
+    /// Applies a claim atomically: seat created, seat counter incremented,
+    /// code use counted or invitation accepted; or nothing at all. One
+    /// attempt: contention is `Rejected(Contended)`, for the caller to retry.
+    async fn claim(&self, plan: &ClaimPlan) -> Result<(), ClaimError>;
+
+    async fn seat(&self, user_id: &str, license_id: &str)
+    -> Result<Option<SeatRecord>, StoreError>;
+
+    /// Deletes the seat, decrements its counter and records `event`
+    /// atomically.
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<Release, StoreError>;
+}
+
+// ---- codes -----------------------------------------------------------------
+
+/// What [`Codes::revoke_code`] did.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    /// It was revoked before; nothing was written.
+    AlreadyRevoked,
+}
+
+#[async_trait]
+pub trait Codes: Send + Sync {
+    async fn code(&self, hash: &SecretHash) -> Result<Option<CodeRecord>, StoreError>;
+
+    /// Creates a code with its use counters, and its event.
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError>;
+
+    /// Every code of a license with its uses, newest first.
+    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError>;
+
+    async fn code_by_id(
+        &self,
+        license_id: &str,
+        code_id: &str,
+    ) -> Result<Option<CodeRecord>, StoreError>;
+
+    /// Marks the code revoked and records `event`.
+    async fn revoke_code(&self, code: &CodeRecord, event: &Event)
+    -> Result<Revocation, StoreError>;
+}
+
+// ---- invitations -----------------------------------------------------------
+
+/// What a change that only applies to a pending invitation did.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Done,
+    /// The invitation was no longer pending; nothing was written.
+    NotPending,
+}
+
+#[async_trait]
+pub trait Invitations: Send + Sync {
+    async fn invitation(&self, hash: &SecretHash) -> Result<Option<InvitationRecord>, StoreError>;
+
+    async fn create_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        event: &Event,
+    ) -> Result<(), StoreError>;
+
+    /// Invitations addressed to `email` that are stored as pending.
+    async fn pending_invitations(&self, email: &Email)
+    -> Result<Vec<InvitationRecord>, StoreError>;
+
+    /// Invitations of a license, newest first (ids sort by time).
+    async fn license_invitations(
+        &self,
+        license_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<InvitationRecord>, StoreError>;
+
+    async fn invitation_by_id(
+        &self,
+        license_id: &str,
+        invitation_id: &str,
+    ) -> Result<Option<InvitationRecord>, StoreError>;
+
+    /// Moves a pending invitation to `status` (declined or revoked) and
+    /// records `event`.
+    async fn close_invitation(
+        &self,
+        invitation: &InvitationRecord,
+        status: InvitationStatus,
+        event: &Event,
+    ) -> Result<Transition, StoreError>;
+
+    /// Replaces a pending invitation with `fresh` (same id, new token and
+    /// expiry): the old token stops working in the same write.
+    async fn reissue_invitation(
+        &self,
+        old: &InvitationRecord,
+        fresh: &InvitationRecord,
+        event: &Event,
+    ) -> Result<Transition, StoreError>;
+}
+
+// ---- directory -------------------------------------------------------------
+
+/// What [`Directory::set_seats_total`] did.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatsChange {
+    Changed,
+    /// The total asked for is below the seats in use (this many); nothing
+    /// was written.
+    BelowSeatsInUse(u32),
+}
+
+#[async_trait]
+pub trait Directory: Send + Sync {
+    async fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>, StoreError>;
+
+    /// Licenses by id with their seats in use; unknown ids are left out.
+    async fn licenses_with_usage(
+        &self,
+        license_ids: &[String],
+    ) -> Result<Vec<(LicenseRecord, u32)>, StoreError>;
+
+    /// Creates a license with its seat counters and its owner's and admins'
+    /// entries; `AlreadyExists` if the id is taken.
+    async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError>;
+
+    /// Ids of the licenses `user_id` owns or administers, in id order.
+    async fn administered_licenses(
+        &self,
+        user_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<String>, StoreError>;
+
+    /// The user's seats, newest first.
+    async fn user_seats(
+        &self,
+        user_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<SeatRecord>, StoreError>;
+
+    /// Seats of a license, newest first.
+    async fn license_seats(
+        &self,
+        license_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<SeatRecord>, StoreError>;
+
+    /// Sets `seatsTotal`, re-splitting the counter caps so no shard is below
+    /// its seats in use, and records `event`.
+    async fn set_seats_total(
+        &self,
+        license_id: &str,
+        total: u32,
+        event: &Event,
+    ) -> Result<SeatsChange, StoreError>;
+}
+
+// ---- audit -----------------------------------------------------------------
+
+#[async_trait]
+pub trait Audit: Send + Sync {
+    /// The audit trail, newest first.
+    async fn events(
+        &self,
+        license_id: &str,
+        after: Option<&PagePosition>,
+        limit: usize,
+    ) -> Result<Page<Event>, StoreError>;
+}
+
+// ---- limits ----------------------------------------------------------------
+
+/// A rate-limit window: it opens at the first event and lasts a fixed time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitWindow {
+    /// Unix seconds of the first event in the window.
+    pub start: i64,
+    pub count: u32,
+}
+
+impl LimitWindow {
+    pub fn is_open(&self, window_secs: u64, now: Timestamp) -> bool {
+        now.timestamp() < self.end(window_secs)
+    }
+
+    pub fn end(&self, window_secs: u64) -> i64 {
+        self.start
+            .saturating_add(i64::try_from(window_secs).unwrap_or(i64::MAX))
+    }
+
+    pub fn retry_after(&self, window_secs: u64, now: Timestamp) -> u64 {
+        u64::try_from(self.end(window_secs) - now.timestamp())
+            .unwrap_or(0)
+            .max(1)
+    }
+}
+
+/// What [`Limits::limit_acquire`] did.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// The event was counted in this window.
+    Counted(LimitWindow),
+    /// The open window is full; nothing was counted.
+    Full(LimitWindow),
+}
+
+#[async_trait]
+pub trait Limits: Send + Sync {
+    async fn limit_window(&self, key: &str) -> Result<Option<LimitWindow>, StoreError>;
+
+    /// Counts one event: in the open window, or in a new one opened now.
+    async fn limit_hit(
+        &self,
+        key: &str,
+        window_secs: u64,
+        now: Timestamp,
+    ) -> Result<LimitWindow, StoreError>;
+
+    /// Counts one event only while the window holds fewer than `max`.
+    async fn limit_acquire(
+        &self,
+        key: &str,
+        max: u32,
+        window_secs: u64,
+        now: Timestamp,
+    ) -> Result<Acquired, StoreError>;
+
+    /// Takes back one event counted by `limit_acquire` in `window`.
+    async fn limit_release(&self, key: &str, window: LimitWindow) -> Result<(), StoreError>;
+}
