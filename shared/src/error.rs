@@ -1,12 +1,12 @@
-//! The one error type every use case returns, and its mapping to HTTP.
+//! The one error type every use case returns: the catalogue of API errors
+//! (codes, messages, `Retry-After` seconds). Their HTTP statuses are the
+//! edge's (`crate::http::status_of`).
 //!
 //! Each variant is a stable, documented API error code (`docs/errors.md`).
 //! Store and mail adapters report infrastructure trouble through
 //! [`StoreError`] and [`MailError`]; use cases turn those into
 //! `SERVICE_UNAVAILABLE` (transient) or `INTERNAL_ERROR` (a bug or a broken
 //! deployment, logged with its cause).
-
-use http::StatusCode;
 
 /// Seconds a client is told to wait after a transient backend failure.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
@@ -98,32 +98,6 @@ impl ApiError {
             Self::TooManyMessages { .. } => "TOO_MANY_MESSAGES",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL_ERROR",
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::RouteNotFound
-            | Self::CodeNotFound
-            | Self::InviteNotFound
-            | Self::LicenseNotFound
-            | Self::SeatNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::CodeExpired | Self::CodeRevoked | Self::LicenseExpired => StatusCode::GONE,
-            Self::InviteExpired | Self::InviteRevoked => StatusCode::GONE,
-            Self::CodeUsedUp | Self::NoSeatsAvailable | Self::InviteAlreadyUsed => {
-                StatusCode::CONFLICT
-            }
-            Self::EmailNotVerified | Self::EmailDomainNotAllowed | Self::InviteEmailMismatch => {
-                StatusCode::FORBIDDEN
-            }
-            Self::TooManyAttempts { .. } | Self::TooManyMessages { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -7,8 +7,10 @@ mod identity;
 mod request;
 mod response;
 mod routes;
+mod status;
 
 pub use identity::caller;
 pub use request::{MAX_BODY_BYTES, json_body};
 pub use response::{error_response, json_response};
 pub use routes::{Function, handle};
+pub use status::status_of;

@@ -5,6 +5,7 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+use super::status::status_of;
 use crate::error::ApiError;
 
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
@@ -38,7 +39,7 @@ pub(crate) fn error_response_with_license(
 
 fn envelope(err: &ApiError, error: serde_json::Value) -> Response<Body> {
     let body = serde_json::json!({ "error": error });
-    let mut response = build(err.status(), Body::Text(body.to_string()));
+    let mut response = build(status_of(err), Body::Text(body.to_string()));
     if let Some(secs) = err.retry_after() {
         response
             .headers_mut()
