@@ -17,10 +17,6 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("sign in to use this API")]
     Unauthenticated,
-    #[error("no such route")]
-    RouteNotFound,
-    #[error("method not allowed on this route")]
-    MethodNotAllowed,
     #[error("unknown invite code")]
     CodeNotFound,
     #[error("invite code expired")]
@@ -77,8 +73,6 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) => "INVALID_REQUEST",
             Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::RouteNotFound => "ROUTE_NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::CodeNotFound => "CODE_NOT_FOUND",
             Self::CodeExpired => "CODE_EXPIRED",
             Self::CodeRevoked => "CODE_REVOKED",
@@ -116,8 +110,6 @@ impl ApiError {
         match self {
             Self::InvalidRequest(detail) => format!("The request is not valid: {detail}."),
             Self::Unauthenticated => "Sign in, then try again.".into(),
-            Self::RouteNotFound => "There is no such API route; see the API reference.".into(),
-            Self::MethodNotAllowed => "This route does not accept that HTTP method.".into(),
             Self::CodeNotFound => {
                 "This invite code does not exist. Check it for typos, or ask your license admin for a new one.".into()
             }

@@ -12,5 +12,5 @@ mod status;
 pub use identity::caller;
 pub use request::{MAX_BODY_BYTES, json_body};
 pub use response::{error_response, json_response};
-pub use routes::{Function, handle};
-pub use status::status_of;
+pub use routes::{Function, RouteError, handle};
+pub use status::{EdgeError, status_of};

@@ -5,7 +5,7 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use super::status::status_of;
+use super::status::EdgeError;
 use crate::error::ApiError;
 
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
@@ -18,9 +18,13 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
     }
 }
 
-pub fn error_response(err: &ApiError) -> Response<Body> {
+/// The error envelope `{"error": {"code", "message"}}` with the error's
+/// status (and `Retry-After` where it has one), for an [`EdgeError`], an
+/// [`ApiError`] or a `RouteError`.
+pub fn error_response<E: Clone + Into<EdgeError>>(err: &E) -> Response<Body> {
+    let err: EdgeError = err.clone().into();
     envelope(
-        err,
+        &err,
         serde_json::json!({"code": err.code(), "message": err.message()}),
     )
 }
@@ -32,14 +36,14 @@ pub(crate) fn error_response_with_license(
     license: &crate::domain::LicenseSummary,
 ) -> Response<Body> {
     envelope(
-        err,
+        &EdgeError::Api(err.clone()),
         serde_json::json!({"code": err.code(), "message": err.message(), "license": license}),
     )
 }
 
-fn envelope(err: &ApiError, error: serde_json::Value) -> Response<Body> {
+fn envelope(err: &EdgeError, error: serde_json::Value) -> Response<Body> {
     let body = serde_json::json!({ "error": error });
-    let mut response = build(status_of(err), Body::Text(body.to_string()));
+    let mut response = build(err.status(), Body::Text(body.to_string()));
     if let Some(secs) = err.retry_after() {
         response
             .headers_mut()

@@ -9,7 +9,9 @@ use super::admin::AdminRoute;
 use super::identity::caller;
 use super::request::json_body;
 use super::response::{error_response, error_response_with_license, json_response, no_content};
+use super::status::EdgeError;
 use crate::App;
+use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::service::{Claimed, contact, invites, me, redeem};
 
@@ -64,22 +66,50 @@ impl Route<'_> {
     }
 }
 
+/// A request that matches no route of the table: HTTP-level, before any
+/// use case (`ROUTE_NOT_FOUND` 404, `METHOD_NOT_ALLOWED` 405).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("no such route")]
+    NotFound,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+}
+
+impl RouteError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "ROUTE_NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+        }
+    }
+
+    /// A message that tells the user what to do next.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "There is no such API route; see the API reference.",
+            Self::MethodNotAllowed => "This route does not accept that HTTP method.",
+        }
+    }
+}
+
 const MAX_SEGMENT_BYTES: usize = 200;
 
 /// Matches method and path. Anything before the `v1` segment (an API
 /// Gateway stage or a base path mapping) is ignored.
-fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
+fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, RouteError> {
     use Method as M;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     // No id of ours is this long, and DynamoDB keys have size limits: such a
     // path names nothing.
     if segments.iter().any(|s| s.len() > MAX_SEGMENT_BYTES) {
-        return Err(ApiError::RouteNotFound);
+        return Err(RouteError::NotFound);
     }
     let v1 = segments
         .iter()
         .position(|s| *s == "v1")
-        .ok_or(ApiError::RouteNotFound)?;
+        .ok_or(RouteError::NotFound)?;
     let candidates: Vec<(Method, Route)> = match segments[v1 + 1..] {
         ["redemptions"] => vec![(M::POST, Route::Redeem)],
         ["invites", token] => vec![(M::GET, Route::PreviewInvite(token))],
@@ -115,13 +145,13 @@ fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
             vec![(M::DELETE, Route::Admin(AdminRoute::RemoveSeat(id, user)))]
         }
         ["licenses", id, "events"] => vec![(M::GET, Route::Admin(AdminRoute::Events(id)))],
-        _ => return Err(ApiError::RouteNotFound),
+        _ => return Err(RouteError::NotFound),
     };
     candidates
         .into_iter()
         .find(|(allowed, _)| allowed == method)
         .map(|(_, found)| found)
-        .ok_or(ApiError::MethodNotAllowed)
+        .ok_or(RouteError::MethodNotAllowed)
 }
 
 /// The whole request cycle of one function. Never fails: every error is a
@@ -137,13 +167,22 @@ async fn dispatch(
     app: &App,
     function: Function,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Response<Body>, EdgeError> {
     let path = req.uri().path().to_owned();
     let route = route(req.method(), &path)?;
     if function != Function::All && route.owner() != function {
-        return Err(ApiError::RouteNotFound);
+        return Err(RouteError::NotFound.into());
     }
     let caller = caller(req)?;
+    Ok(serve(app, &caller, route, req).await?)
+}
+
+async fn serve(
+    app: &App,
+    caller: &Caller,
+    route: Route<'_>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     match route {
         Route::Redeem => {
             #[derive(Deserialize)]
@@ -151,7 +190,7 @@ async fn dispatch(
                 code: String,
             }
             let body: Body = json_body(req)?;
-            match redeem::redeem(app, &caller, &body.code).await {
+            match redeem::redeem(app, caller, &body.code).await {
                 Ok(claimed) => Ok(claimed_response(&claimed)),
                 // Where the owner can help, the page may offer to write to them.
                 Err(
@@ -166,26 +205,26 @@ async fn dispatch(
             }
         }
         Route::PreviewInvite(token) => {
-            let preview = invites::preview(app, &caller, token).await?;
+            let preview = invites::preview(app, caller, token).await?;
             Ok(json_response(StatusCode::OK, &preview))
         }
         Route::AcceptInvite(token) => {
-            let claimed = invites::accept(app, &caller, token).await?;
+            let claimed = invites::accept(app, caller, token).await?;
             Ok(claimed_response(&claimed))
         }
         Route::AcceptMyInvitation(id) => {
-            let claimed = invites::accept_mine(app, &caller, id).await?;
+            let claimed = invites::accept_mine(app, caller, id).await?;
             Ok(claimed_response(&claimed))
         }
         Route::DeclineMyInvitation(id) => {
-            let invitation = invites::decline_mine(app, &caller, id).await?;
+            let invitation = invites::decline_mine(app, caller, id).await?;
             Ok(json_response(
                 StatusCode::OK,
                 &serde_json::json!({ "invitation": invitation }),
             ))
         }
         Route::DeclineInvite(token) => {
-            let invitation = invites::decline(app, &caller, token).await?;
+            let invitation = invites::decline(app, caller, token).await?;
             Ok(json_response(
                 StatusCode::OK,
                 &serde_json::json!({ "invitation": invitation }),
@@ -194,11 +233,11 @@ async fn dispatch(
         Route::MyInvitations => {
             let (limit, cursor) = paging(req)?;
             let cursor = cursor.as_deref().map(me::decode_cursor).transpose()?;
-            let page = me::my_invitations(app, &caller, limit, cursor.as_ref()).await?;
+            let page = me::my_invitations(app, caller, limit, cursor.as_ref()).await?;
             Ok(json_response(StatusCode::OK, &page))
         }
         Route::LeaveLicense(license_id) => {
-            me::leave(app, &caller, license_id).await?;
+            me::leave(app, caller, license_id).await?;
             Ok(no_content())
         }
         Route::ContactOwner(license_id) => {
@@ -213,7 +252,7 @@ async fn dispatch(
             let body: Body = json_body(req)?;
             let message_id = contact::contact_owner(
                 app,
-                &caller,
+                caller,
                 license_id,
                 &body.subject,
                 &body.message,
@@ -225,7 +264,7 @@ async fn dispatch(
                 &serde_json::json!({ "messageId": message_id }),
             ))
         }
-        Route::Admin(admin) => super::admin::dispatch(app, &caller, admin, req).await,
+        Route::Admin(admin) => super::admin::dispatch(app, caller, admin, req).await,
     }
 }
 
@@ -290,16 +329,16 @@ mod tests {
     fn unknown_paths_and_methods_are_told_apart() {
         assert_eq!(
             route(&Method::GET, "/v1/nothing"),
-            Err(ApiError::RouteNotFound)
+            Err(RouteError::NotFound)
         );
-        assert_eq!(route(&Method::GET, "/"), Err(ApiError::RouteNotFound));
+        assert_eq!(route(&Method::GET, "/"), Err(RouteError::NotFound));
         assert_eq!(
             route(&Method::GET, "/v1/redemptions"),
-            Err(ApiError::MethodNotAllowed)
+            Err(RouteError::MethodNotAllowed)
         );
         assert_eq!(
             route(&Method::PUT, "/v1/me/invitations"),
-            Err(ApiError::MethodNotAllowed)
+            Err(RouteError::MethodNotAllowed)
         );
     }
 }
