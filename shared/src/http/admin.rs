@@ -2,12 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::request::json_body;
+use super::extract::{optional_json_body, paging, query};
 use super::response::{json_response, no_content};
-use super::routes::paging;
 use crate::App;
 use crate::domain::{Caller, InvitationStatus};
 use crate::error::ApiError;
@@ -50,21 +49,6 @@ struct InvitationsBody {
     expires_in_days: Option<i64>,
 }
 
-/// An empty body reads as `{}` on routes whose fields are all optional.
-fn optional_body<T: for<'de> Deserialize<'de>>(req: &Request) -> Result<T, ApiError> {
-    let empty = match req.body() {
-        Body::Empty => true,
-        Body::Text(t) => t.trim().is_empty(),
-        Body::Binary(b) => b.iter().all(u8::is_ascii_whitespace),
-        _ => true,
-    };
-    if empty {
-        serde_json::from_str("{}").map_err(|e| ApiError::invalid(e.to_string()))
-    } else {
-        json_body(req)
-    }
-}
-
 fn small_number(value: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> {
     value
         .map(|v| {
@@ -82,8 +66,9 @@ pub(super) async fn dispatch(
     let ok = |value: serde_json::Value| Ok(json_response(StatusCode::OK, &value));
     match route {
         AdminRoute::Licenses => {
-            let (limit, cursor) = paging(req)?;
-            let page = admin::my_licenses(app, caller, limit, cursor.as_deref()).await?;
+            let paging = paging(req)?;
+            let page =
+                admin::my_licenses(app, caller, paging.limit, paging.cursor.as_deref()).await?;
             ok(serde_json::json!({"licenses": page.items, "nextCursor": page.next_cursor}))
         }
         AdminRoute::License(id) => Ok(json_response(
@@ -91,7 +76,7 @@ pub(super) async fn dispatch(
             &admin::get_license(app, caller, id).await?,
         )),
         AdminRoute::CreateCode(id) => {
-            let body: NewCodeBody = optional_body(req)?;
+            let body: NewCodeBody = optional_json_body(req)?;
             let max_uses = match body.max_uses {
                 Some(n) if n < 1 => {
                     return Err(ApiError::invalid("maxUses must be at least 1, or null"));
@@ -114,7 +99,7 @@ pub(super) async fn dispatch(
             Ok(no_content())
         }
         AdminRoute::CreateInvitations(id) => {
-            let body: InvitationsBody = optional_body(req)?;
+            let body: InvitationsBody = optional_json_body(req)?;
             let days = match body.expires_in_days {
                 Some(d) if d < 1 => {
                     return Err(ApiError::invalid("expiresInDays must be at least 1"));
@@ -134,22 +119,27 @@ pub(super) async fn dispatch(
             ))
         }
         AdminRoute::ListInvitations(id) => {
-            let (limit, cursor) = paging(req)?;
-            let status = match req.query_string_parameters().first("status") {
+            let paging = paging(req)?;
+            let status = match query(req, "status") {
                 None => None,
                 Some(raw) => Some(
-                    serde_json::from_value::<InvitationStatus>(serde_json::Value::String(
-                        raw.to_owned(),
-                    ))
-                    .map_err(|_| {
-                        ApiError::invalid(
-                            "status must be pending, accepted, declined, revoked or expired",
-                        )
-                    })?,
+                    serde_json::from_value::<InvitationStatus>(serde_json::Value::String(raw))
+                        .map_err(|_| {
+                            ApiError::invalid(
+                                "status must be pending, accepted, declined, revoked or expired",
+                            )
+                        })?,
                 ),
             };
-            let page =
-                admin::list_invitations(app, caller, id, status, limit, cursor.as_deref()).await?;
+            let page = admin::list_invitations(
+                app,
+                caller,
+                id,
+                status,
+                paging.limit,
+                paging.cursor.as_deref(),
+            )
+            .await?;
             ok(serde_json::json!({"invitations": page.items, "nextCursor": page.next_cursor}))
         }
         AdminRoute::RevokeInvitation(id, inv) => {
@@ -161,8 +151,9 @@ pub(super) async fn dispatch(
             ok(serde_json::json!({ "invitation": invitation }))
         }
         AdminRoute::ListSeats(id) => {
-            let (limit, cursor) = paging(req)?;
-            let page = admin::list_seats(app, caller, id, limit, cursor.as_deref()).await?;
+            let paging = paging(req)?;
+            let page =
+                admin::list_seats(app, caller, id, paging.limit, paging.cursor.as_deref()).await?;
             ok(serde_json::json!({"seats": page.items, "nextCursor": page.next_cursor}))
         }
         AdminRoute::RemoveSeat(id, user) => {
@@ -170,8 +161,9 @@ pub(super) async fn dispatch(
             Ok(no_content())
         }
         AdminRoute::Events(id) => {
-            let (limit, cursor) = paging(req)?;
-            let page = admin::events(app, caller, id, limit, cursor.as_deref()).await?;
+            let paging = paging(req)?;
+            let page =
+                admin::events(app, caller, id, paging.limit, paging.cursor.as_deref()).await?;
             ok(serde_json::json!({"events": page.items, "nextCursor": page.next_cursor}))
         }
     }

@@ -3,14 +3,12 @@
 //! envelope, and the routing table that says which function owns a route.
 
 mod admin;
-mod identity;
-mod request;
+mod extract;
 mod response;
 mod routes;
 mod status;
 
-pub use identity::caller;
-pub use request::{MAX_BODY_BYTES, json_body};
+pub use extract::{MAX_BODY_BYTES, caller, json_body};
 pub use response::{error_response, json_response};
 pub use routes::{Function, RouteError, handle};
 pub use status::{EdgeError, status_of};

@@ -2,12 +2,11 @@
 //! parse → use case → response.
 
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::admin::AdminRoute;
-use super::identity::caller;
-use super::request::json_body;
+use super::extract::{caller, json_body, paging};
 use super::response::{error_response, error_response_with_license, json_response, no_content};
 use super::status::EdgeError;
 use crate::App;
@@ -231,9 +230,13 @@ async fn serve(
             ))
         }
         Route::MyInvitations => {
-            let (limit, cursor) = paging(req)?;
-            let cursor = cursor.as_deref().map(me::decode_cursor).transpose()?;
-            let page = me::my_invitations(app, caller, limit, cursor.as_ref()).await?;
+            let paging = paging(req)?;
+            let cursor = paging
+                .cursor
+                .as_deref()
+                .map(me::decode_cursor)
+                .transpose()?;
+            let page = me::my_invitations(app, caller, paging.limit, cursor.as_ref()).await?;
             Ok(json_response(StatusCode::OK, &page))
         }
         Route::LeaveLicense(license_id) => {
@@ -268,19 +271,6 @@ async fn serve(
     }
 }
 
-/// `limit` (1–100, default 50) and `cursor` query parameters.
-pub(super) fn paging(req: &Request) -> Result<(usize, Option<String>), ApiError> {
-    let query = req.query_string_parameters();
-    let limit = match query.first("limit") {
-        None => me::DEFAULT_PAGE_SIZE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=me::MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?,
-    };
-    Ok((limit, query.first("cursor").map(str::to_owned)))
-}
 fn claimed_response(claimed: &Claimed) -> Response<Body> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
