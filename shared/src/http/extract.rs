@@ -131,3 +131,34 @@ pub(super) fn paging(req: &Request) -> Result<Paging, ApiError> {
 pub(super) fn query(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters().first(name).map(str::to_owned)
 }
+
+/// The parameters of the matched route's path, by their names in the route
+/// table (`{licenseId}` → `licenseId`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct PathParams<'p> {
+    found: Vec<(&'static str, &'p str)>,
+}
+
+impl<'p> PathParams<'p> {
+    pub(super) fn push(&mut self, name: &'static str, value: &'p str) {
+        self.found.push((name, value));
+    }
+
+    /// The parameter `name`. The route table and the handlers agree on the
+    /// names, so a missing one is a bug: `INTERNAL_ERROR`.
+    pub(super) fn get(&self, name: &str) -> Result<&'p str, ApiError> {
+        self.found
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| {
+                tracing::error!(name, "the route has no such path parameter");
+                ApiError::Internal
+            })
+    }
+
+    #[cfg(test)]
+    pub(super) fn values(&self) -> impl Iterator<Item = &'p str> + '_ {
+        self.found.iter().map(|(_, value)| *value)
+    }
+}

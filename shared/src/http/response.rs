@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::status::EdgeError;
 use crate::error::ApiError;
+use crate::service::Claimed;
 
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_string(value) {
@@ -31,7 +32,7 @@ pub fn error_response<E: Clone + Into<EdgeError>>(err: &E) -> Response<Body> {
 
 /// The envelope with the license the error is about (a redemption the
 /// license's owner could help with).
-pub(crate) fn error_response_with_license(
+pub(super) fn error_response_with_license(
     err: &ApiError,
     license: &crate::domain::LicenseSummary,
 ) -> Response<Body> {
@@ -52,13 +53,38 @@ fn envelope(err: &EdgeError, error: serde_json::Value) -> Response<Body> {
     response
 }
 
-pub(crate) fn no_content() -> Response<Body> {
+pub(super) fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// A seat claimed by a redemption or an accepted invitation: `201`, or `200`
+/// for a caller who already held one.
+pub(super) fn claimed(claimed: &Claimed) -> Response<Body> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Out<'a> {
+        license: &'a crate::domain::License,
+        seat: &'a crate::domain::Seat,
+        already_member: bool,
+    }
+    let status = if claimed.already_member {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    json_response(
+        status,
+        &Out {
+            license: &claimed.license,
+            seat: &claimed.seat,
+            already_member: claimed.already_member,
+        },
+    )
 }
 
 fn build(status: StatusCode, body: Body) -> Response<Body> {

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use super::routes::RouteError;
+use super::router::RouteError;
 use crate::error::ApiError;
 
 /// Why a request ends in an error response: the router found no route for

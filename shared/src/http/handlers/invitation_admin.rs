@@ -1,0 +1,118 @@
+//! Function `invitation-admin`: the admin routes of invitations (the only
+//! admin function that sends email).
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use crate::App;
+use crate::domain::{Caller, InvitationStatus};
+use crate::error::ApiError;
+use crate::http::extract::{optional_json_body, paging, query};
+use crate::http::response::{json_response, no_content};
+use crate::service::admin;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InvitationsBody {
+    #[serde(default)]
+    emails: Option<Vec<String>>,
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+}
+
+fn small_number(value: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> {
+    value
+        .map(|v| {
+            u32::try_from(v).map_err(|_| ApiError::invalid(format!("{field} is out of range")))
+        })
+        .transpose()
+}
+
+/// POST /v1/licenses/{licenseId}/invitations: email invitations, or an open
+/// link when there are no addresses.
+pub(super) async fn create(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body: InvitationsBody = optional_json_body(req)?;
+    let days = match body.expires_in_days {
+        Some(d) if d < 1 => {
+            return Err(ApiError::invalid("expiresInDays must be at least 1"));
+        }
+        other => small_number(other, "expiresInDays")?,
+    };
+    let emails = body.emails.unwrap_or_default();
+    if emails.is_empty() {
+        let link = admin::create_link(app, caller, license_id, days).await?;
+        return Ok(json_response(StatusCode::CREATED, &link));
+    }
+    let emails = admin::parse_emails(&emails)?;
+    let outcomes = admin::invite_emails(app, caller, license_id, &emails, days).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &serde_json::json!({ "invitations": outcomes }),
+    ))
+}
+
+/// GET /v1/licenses/{licenseId}/invitations
+pub(super) async fn list(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let paging = paging(req)?;
+    let status = match query(req, "status") {
+        None => None,
+        Some(raw) => Some(
+            serde_json::from_value::<InvitationStatus>(serde_json::Value::String(raw)).map_err(
+                |_| {
+                    ApiError::invalid(
+                        "status must be pending, accepted, declined, revoked or expired",
+                    )
+                },
+            )?,
+        ),
+    };
+    let page = admin::list_invitations(
+        app,
+        caller,
+        license_id,
+        status,
+        paging.limit,
+        paging.cursor.as_deref(),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({"invitations": page.items, "nextCursor": page.next_cursor}),
+    ))
+}
+
+/// DELETE /v1/licenses/{licenseId}/invitations/{invitationId}
+pub(super) async fn revoke(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    invitation_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    admin::revoke_invitation(app, caller, license_id, invitation_id).await?;
+    Ok(no_content())
+}
+
+/// POST /v1/licenses/{licenseId}/invitations/{invitationId}/resend
+pub(super) async fn resend(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    invitation_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let invitation = admin::resend_invitation(app, caller, license_id, invitation_id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "invitation": invitation }),
+    ))
+}
