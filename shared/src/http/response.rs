@@ -6,8 +6,10 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use super::status::EdgeError;
+use crate::domain::{Event, Invitation, License, LicenseSummary, Seat};
 use crate::error::ApiError;
 use crate::service::Claimed;
+use crate::service::admin::{AdminLicense, CodeView, InvitationOutcome};
 
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_string(value) {
@@ -23,28 +25,32 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
 /// status (and `Retry-After` where it has one), for an [`EdgeError`], an
 /// [`ApiError`] or a `RouteError`.
 pub fn error_response<E: Clone + Into<EdgeError>>(err: &E) -> Response<Body> {
-    let err: EdgeError = err.clone().into();
-    envelope(
-        &err,
-        serde_json::json!({"code": err.code(), "message": err.message()}),
-    )
+    envelope(&err.clone().into(), None)
 }
 
 /// The envelope with the license the error is about (a redemption the
 /// license's owner could help with).
 pub(super) fn error_response_with_license(
     err: &ApiError,
-    license: &crate::domain::LicenseSummary,
+    license: &LicenseSummary,
 ) -> Response<Body> {
-    envelope(
-        &EdgeError::Api(err.clone()),
-        serde_json::json!({"code": err.code(), "message": err.message(), "license": license}),
-    )
+    envelope(&EdgeError::Api(err.clone()), Some(license))
 }
 
-fn envelope(err: &EdgeError, error: serde_json::Value) -> Response<Body> {
-    let body = serde_json::json!({ "error": error });
-    let mut response = build(err.status(), Body::Text(body.to_string()));
+fn envelope(err: &EdgeError, license: Option<&LicenseSummary>) -> Response<Body> {
+    let mut body = ErrorEnvelope {
+        error: ErrorBody {
+            code: err.code(),
+            message: err.message(),
+            license,
+        },
+    };
+    // Only the license could fail to serialise; the envelope goes without it.
+    let text = serde_json::to_string(&body).unwrap_or_else(|_| {
+        body.error.license = None;
+        serde_json::to_string(&body).unwrap_or_default()
+    });
+    let mut response = build(err.status(), Body::Text(text));
     if let Some(secs) = err.retry_after() {
         response
             .headers_mut()
@@ -65,13 +71,6 @@ pub(super) fn no_content() -> Response<Body> {
 /// A seat claimed by a redemption or an accepted invitation: `201`, or `200`
 /// for a caller who already held one.
 pub(super) fn claimed(claimed: &Claimed) -> Response<Body> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Out<'a> {
-        license: &'a crate::domain::License,
-        seat: &'a crate::domain::Seat,
-        already_member: bool,
-    }
     let status = if claimed.already_member {
         StatusCode::OK
     } else {
@@ -79,7 +78,7 @@ pub(super) fn claimed(claimed: &Claimed) -> Response<Body> {
     };
     json_response(
         status,
-        &Out {
+        &ClaimedBody {
             license: &claimed.license,
             seat: &claimed.seat,
             already_member: claimed.already_member,
@@ -94,4 +93,83 @@ fn build(status: StatusCode, body: Body) -> Response<Body> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+// The bodies built here, field for field in the order they are written.
+
+/// `{"error": {"code", "message"[, "license"]}}`
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license: Option<&'a LicenseSummary>,
+}
+
+/// A claimed seat: redemptions and accepted invitations.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClaimedBody<'a> {
+    license: &'a License,
+    seat: &'a Seat,
+    already_member: bool,
+}
+
+/// A declined or resent invitation.
+#[derive(Serialize)]
+pub(super) struct InvitationBody<'a> {
+    pub invitation: &'a Invitation,
+}
+
+/// The outcome of each address of a bulk invitation.
+#[derive(Serialize)]
+pub(super) struct InvitationOutcomesBody<'a> {
+    pub invitations: &'a [InvitationOutcome],
+}
+
+/// Contact Owner's accepted message.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MessageIdBody<'a> {
+    pub message_id: &'a str,
+}
+
+#[derive(Serialize)]
+pub(super) struct CodesBody<'a> {
+    pub codes: &'a [CodeView],
+}
+
+/// A page of an admin listing and the `nextCursor` of the next page (null
+/// on the last), one struct per listing for the name of its items.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LicensesPage<'a> {
+    pub licenses: &'a [AdminLicense],
+    pub next_cursor: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct InvitationsPage<'a> {
+    pub invitations: &'a [Invitation],
+    pub next_cursor: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SeatsPage<'a> {
+    pub seats: &'a [Seat],
+    pub next_cursor: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct EventsPage<'a> {
+    pub events: &'a [Event],
+    pub next_cursor: Option<&'a str>,
 }

@@ -8,7 +8,7 @@ use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::http::extract::json_body;
-use crate::http::response::json_response;
+use crate::http::response::{MessageIdBody, json_response};
 use crate::service::contact;
 
 #[derive(Deserialize)]
@@ -38,6 +38,8 @@ pub(super) async fn contact_owner(
     .await?;
     Ok(json_response(
         StatusCode::ACCEPTED,
-        &serde_json::json!({ "messageId": message_id }),
+        &MessageIdBody {
+            message_id: &message_id,
+        },
     ))
 }

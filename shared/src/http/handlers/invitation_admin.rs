@@ -9,7 +9,9 @@ use crate::App;
 use crate::domain::{Caller, InvitationStatus};
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging, query};
-use crate::http::response::{json_response, no_content};
+use crate::http::response::{
+    InvitationBody, InvitationOutcomesBody, InvitationsPage, json_response, no_content,
+};
 use crate::service::admin;
 
 #[derive(Deserialize)]
@@ -53,7 +55,9 @@ pub(super) async fn create(
     let outcomes = admin::invite_emails(app, caller, license_id, &emails, days).await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &serde_json::json!({ "invitations": outcomes }),
+        &InvitationOutcomesBody {
+            invitations: &outcomes,
+        },
     ))
 }
 
@@ -88,7 +92,10 @@ pub(super) async fn list(
     .await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({"invitations": page.items, "nextCursor": page.next_cursor}),
+        &InvitationsPage {
+            invitations: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
     ))
 }
 
@@ -113,6 +120,8 @@ pub(super) async fn resend(
     let invitation = admin::resend_invitation(app, caller, license_id, invitation_id).await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({ "invitation": invitation }),
+        &InvitationBody {
+            invitation: &invitation,
+        },
     ))
 }

@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
-use crate::http::response::{claimed, json_response};
+use crate::http::response::{InvitationBody, claimed, json_response};
 use crate::service::invites;
 
 /// GET /v1/invites/{token}
@@ -38,7 +38,9 @@ pub(super) async fn decline(
     let invitation = invites::decline(app, caller, token).await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({ "invitation": invitation }),
+        &InvitationBody {
+            invitation: &invitation,
+        },
     ))
 }
 
@@ -62,6 +64,8 @@ pub(super) async fn decline_mine(
     let invitation = invites::decline_mine(app, caller, invitation_id).await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({ "invitation": invitation }),
+        &InvitationBody {
+            invitation: &invitation,
+        },
     ))
 }

@@ -10,7 +10,9 @@ use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging};
-use crate::http::response::{json_response, no_content};
+use crate::http::response::{
+    CodesBody, EventsPage, LicensesPage, SeatsPage, json_response, no_content,
+};
 use crate::service::admin;
 
 #[derive(Deserialize)]
@@ -42,7 +44,10 @@ pub(super) async fn licenses(
     let page = admin::my_licenses(app, caller, paging.limit, paging.cursor.as_deref()).await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({"licenses": page.items, "nextCursor": page.next_cursor}),
+        &LicensesPage {
+            licenses: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
     ))
 }
 
@@ -86,10 +91,7 @@ pub(super) async fn list_codes(
     license_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let codes = admin::list_codes(app, caller, license_id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::json!({ "codes": codes }),
-    ))
+    Ok(json_response(StatusCode::OK, &CodesBody { codes: &codes }))
 }
 
 /// DELETE /v1/licenses/{licenseId}/codes/{codeId}
@@ -121,7 +123,10 @@ pub(super) async fn list_seats(
     .await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({"seats": page.items, "nextCursor": page.next_cursor}),
+        &SeatsPage {
+            seats: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
     ))
 }
 
@@ -154,6 +159,9 @@ pub(super) async fn events(
     .await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({"events": page.items, "nextCursor": page.next_cursor}),
+        &EventsPage {
+            events: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
     ))
 }
