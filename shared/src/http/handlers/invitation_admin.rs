@@ -23,14 +23,6 @@ struct InvitationsBody {
     expires_in_days: Option<i64>,
 }
 
-fn small_number(value: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> {
-    value
-        .map(|v| {
-            u32::try_from(v).map_err(|_| ApiError::invalid(format!("{field} is out of range")))
-        })
-        .transpose()
-}
-
 /// POST /v1/licenses/{licenseId}/invitations: email invitations, or an open
 /// link when there are no addresses.
 pub(super) async fn create(
@@ -40,12 +32,8 @@ pub(super) async fn create(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: InvitationsBody = optional_json_body(req)?;
-    let days = match body.expires_in_days {
-        Some(d) if d < 1 => {
-            return Err(ApiError::invalid("expiresInDays must be at least 1"));
-        }
-        other => small_number(other, "expiresInDays")?,
-    };
+    // Before the admin check, like the body itself.
+    let days = admin::validate_requested_days(body.expires_in_days)?;
     let emails = body.emails.unwrap_or_default();
     if emails.is_empty() {
         let link = admin::create_link(app, caller, license_id, days).await?;

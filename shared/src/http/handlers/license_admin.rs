@@ -26,14 +26,6 @@ struct NewCodeBody {
     note: Option<String>,
 }
 
-fn small_number(value: Option<i64>, field: &str) -> Result<Option<u32>, ApiError> {
-    value
-        .map(|v| {
-            u32::try_from(v).map_err(|_| ApiError::invalid(format!("{field} is out of range")))
-        })
-        .transpose()
-}
-
 /// GET /v1/licenses
 pub(super) async fn licenses(
     app: &App,
@@ -69,14 +61,9 @@ pub(super) async fn create_code(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: NewCodeBody = optional_json_body(req)?;
-    let max_uses = match body.max_uses {
-        Some(n) if n < 1 => {
-            return Err(ApiError::invalid("maxUses must be at least 1, or null"));
-        }
-        other => small_number(other, "maxUses")?,
-    };
+    // Before the admin check, like the body itself.
     let new = admin::NewCode {
-        max_uses,
+        max_uses: admin::validate_max_uses(body.max_uses)?,
         expires_at: body.expires_at,
         note: body.note,
     };
