@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, RequestExt};
 use serde::de::DeserializeOwned;
 
 use crate::domain::{Caller, Email};
-use crate::error::ApiError;
+use crate::error::{ApiError, note_cause};
 use crate::service::me::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The caller, from the authorizer's claims.
@@ -152,7 +152,7 @@ impl<'p> PathParams<'p> {
             .find(|(n, _)| *n == name)
             .map(|(_, value)| *value)
             .ok_or_else(|| {
-                tracing::error!(name, "the route has no such path parameter");
+                note_cause(&MissingPathParameter(name.to_owned()));
                 ApiError::Internal
             })
     }
@@ -162,3 +162,7 @@ impl<'p> PathParams<'p> {
         self.found.iter().map(|(_, value)| *value)
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("the matched route has no path parameter `{0}`")]
+struct MissingPathParameter(String);

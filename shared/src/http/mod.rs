@@ -14,6 +14,8 @@ mod handlers;
 mod response;
 mod router;
 mod status;
+#[cfg(test)]
+mod tests;
 
 pub use extract::{MAX_BODY_BYTES, caller, json_body};
 pub use response::{error_response, json_response};
@@ -23,19 +25,65 @@ pub use status::{EdgeError, status_of};
 use lambda_http::{Body, Request, Response};
 
 use crate::App;
+use crate::error::{ApiError, with_cause_slot};
 
 /// The whole request cycle of one function: route (404, 405), caller (401),
 /// then the handler. Never fails: every error is a response with the error
-/// envelope.
+/// envelope. A request that ends in `INTERNAL_ERROR` or
+/// `SERVICE_UNAVAILABLE` is logged here, once, with its cause.
 pub async fn handle(app: &App, function: Function, req: Request) -> Response<Body> {
-    match serve(app, function, &req).await {
+    let (route, path) = match router::find(function, req.method(), req.uri().path()) {
+        Ok(found) => found,
+        Err(err) => return error_response(&err),
+    };
+    let (outcome, cause) = with_cause_slot(async {
+        let caller = caller(&req)?;
+        handlers::dispatch(app, route.endpoint, &path, &caller, &req).await
+    })
+    .await;
+    match outcome {
         Ok(response) => response,
-        Err(err) => error_response(&err),
+        Err(err) => {
+            log_failure(route, &err, cause.as_deref());
+            error_response(&err)
+        }
     }
 }
 
-async fn serve(app: &App, function: Function, req: &Request) -> Result<Response<Body>, EdgeError> {
-    let (route, path) = router::find(function, req.method(), req.uri().path())?;
-    let caller = caller(req)?;
-    Ok(handlers::dispatch(app, route.endpoint, &path, &caller, req).await?)
+/// The one log line of a request that failed on our side. It names the
+/// route by its pattern (`/v1/invites/{token}`), never the path, which may
+/// hold a token; neither does it hold the caller or the body.
+fn log_failure(route: &router::Route, err: &ApiError, cause: Option<&str>) {
+    let (function, method, route, status, code) = (
+        route.function.name(),
+        route.method.as_str(),
+        route.path,
+        status_of(err).as_u16(),
+        err.code(),
+    );
+    match err {
+        ApiError::Internal => {
+            tracing::error!(
+                function,
+                method,
+                route,
+                status,
+                code,
+                cause,
+                "request failed"
+            );
+        }
+        ApiError::ServiceUnavailable { .. } => {
+            tracing::warn!(
+                function,
+                method,
+                route,
+                status,
+                code,
+                cause,
+                "request failed"
+            );
+        }
+        _ => {}
+    }
 }

@@ -1,4 +1,5 @@
-//! JSON responses and the one error envelope.
+//! JSON responses, their bodies, and the one error envelope. Every
+//! response carries `Cache-Control: no-store`.
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
@@ -7,18 +8,28 @@ use serde::Serialize;
 
 use super::status::EdgeError;
 use crate::domain::{Event, Invitation, License, LicenseSummary, Seat};
-use crate::error::ApiError;
+use crate::error::{ApiError, note_cause};
 use crate::service::Claimed;
 use crate::service::admin::{AdminLicense, CodeView, InvitationOutcome};
 
-pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+/// A JSON response; a value that cannot be serialised is `INTERNAL_ERROR`
+/// (its cause noted for the edge's log line).
+pub(super) fn json<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+) -> Result<Response<Body>, ApiError> {
     match serde_json::to_string(value) {
-        Ok(text) => build(status, Body::Text(text)),
+        Ok(text) => Ok(build(status, Body::Text(text))),
         Err(err) => {
-            tracing::error!(error = %err, "response serialisation failed");
-            error_response(&ApiError::Internal)
+            note_cause(&err);
+            Err(ApiError::Internal)
         }
     }
+}
+
+/// [`json`], or the error envelope.
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    json(status, value).unwrap_or_else(|err| error_response(&err))
 }
 
 /// The error envelope `{"error": {"code", "message"}}` with the error's
@@ -70,13 +81,13 @@ pub(super) fn no_content() -> Response<Body> {
 
 /// A seat claimed by a redemption or an accepted invitation: `201`, or `200`
 /// for a caller who already held one.
-pub(super) fn claimed(claimed: &Claimed) -> Response<Body> {
+pub(super) fn claimed(claimed: &Claimed) -> Result<Response<Body>, ApiError> {
     let status = if claimed.already_member {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    json_response(
+    json(
         status,
         &ClaimedBody {
             license: &claimed.license,

@@ -8,7 +8,7 @@ use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::http::extract::json_body;
-use crate::http::response::{MessageIdBody, json_response};
+use crate::http::response::{MessageIdBody, json};
 use crate::service::contact;
 
 #[derive(Deserialize)]
@@ -36,10 +36,10 @@ pub(super) async fn contact_owner(
         body.code.as_deref(),
     )
     .await?;
-    Ok(json_response(
+    json(
         StatusCode::ACCEPTED,
         &MessageIdBody {
             message_id: &message_id,
         },
-    ))
+    )
 }

@@ -10,7 +10,7 @@ use crate::domain::{Caller, InvitationStatus};
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging, query};
 use crate::http::response::{
-    InvitationBody, InvitationOutcomesBody, InvitationsPage, json_response, no_content,
+    InvitationBody, InvitationOutcomesBody, InvitationsPage, json, no_content,
 };
 use crate::service::admin;
 
@@ -37,16 +37,16 @@ pub(super) async fn create(
     let emails = body.emails.unwrap_or_default();
     if emails.is_empty() {
         let link = admin::create_link(app, caller, license_id, days).await?;
-        return Ok(json_response(StatusCode::CREATED, &link));
+        return json(StatusCode::CREATED, &link);
     }
     let emails = admin::parse_emails(&emails)?;
     let outcomes = admin::invite_emails(app, caller, license_id, &emails, days).await?;
-    Ok(json_response(
+    json(
         StatusCode::CREATED,
         &InvitationOutcomesBody {
             invitations: &outcomes,
         },
-    ))
+    )
 }
 
 /// GET /v1/licenses/{licenseId}/invitations
@@ -78,13 +78,13 @@ pub(super) async fn list(
         paging.cursor.as_deref(),
     )
     .await?;
-    Ok(json_response(
+    json(
         StatusCode::OK,
         &InvitationsPage {
             invitations: &page.items,
             next_cursor: page.next_cursor.as_deref(),
         },
-    ))
+    )
 }
 
 /// DELETE /v1/licenses/{licenseId}/invitations/{invitationId}
@@ -106,10 +106,10 @@ pub(super) async fn resend(
     invitation_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let invitation = admin::resend_invitation(app, caller, license_id, invitation_id).await?;
-    Ok(json_response(
+    json(
         StatusCode::OK,
         &InvitationBody {
             invitation: &invitation,
         },
-    ))
+    )
 }

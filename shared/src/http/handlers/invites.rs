@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
-use crate::http::response::{InvitationBody, claimed, json_response};
+use crate::http::response::{InvitationBody, claimed, json};
 use crate::service::invites;
 
 /// GET /v1/invites/{token}
@@ -17,7 +17,7 @@ pub(super) async fn preview(
     token: &str,
 ) -> Result<Response<Body>, ApiError> {
     let preview = invites::preview(app, caller, token).await?;
-    Ok(json_response(StatusCode::OK, &preview))
+    json(StatusCode::OK, &preview)
 }
 
 /// POST /v1/invites/{token}/accept
@@ -26,7 +26,7 @@ pub(super) async fn accept(
     caller: &Caller,
     token: &str,
 ) -> Result<Response<Body>, ApiError> {
-    Ok(claimed(&invites::accept(app, caller, token).await?))
+    claimed(&invites::accept(app, caller, token).await?)
 }
 
 /// POST /v1/invites/{token}/decline
@@ -36,12 +36,12 @@ pub(super) async fn decline(
     token: &str,
 ) -> Result<Response<Body>, ApiError> {
     let invitation = invites::decline(app, caller, token).await?;
-    Ok(json_response(
+    json(
         StatusCode::OK,
         &InvitationBody {
             invitation: &invitation,
         },
-    ))
+    )
 }
 
 /// POST /v1/me/invitations/{invitationId}/accept
@@ -50,9 +50,7 @@ pub(super) async fn accept_mine(
     caller: &Caller,
     invitation_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    Ok(claimed(
-        &invites::accept_mine(app, caller, invitation_id).await?,
-    ))
+    claimed(&invites::accept_mine(app, caller, invitation_id).await?)
 }
 
 /// POST /v1/me/invitations/{invitationId}/decline
@@ -62,10 +60,10 @@ pub(super) async fn decline_mine(
     invitation_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let invitation = invites::decline_mine(app, caller, invitation_id).await?;
-    Ok(json_response(
+    json(
         StatusCode::OK,
         &InvitationBody {
             invitation: &invitation,
         },
-    ))
+    )
 }

@@ -10,9 +10,7 @@ use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging};
-use crate::http::response::{
-    CodesBody, EventsPage, LicensesPage, SeatsPage, json_response, no_content,
-};
+use crate::http::response::{CodesBody, EventsPage, LicensesPage, SeatsPage, json, no_content};
 use crate::service::admin;
 
 #[derive(Deserialize)]
@@ -34,13 +32,13 @@ pub(super) async fn licenses(
 ) -> Result<Response<Body>, ApiError> {
     let paging = paging(req)?;
     let page = admin::my_licenses(app, caller, paging.limit, paging.cursor.as_deref()).await?;
-    Ok(json_response(
+    json(
         StatusCode::OK,
         &LicensesPage {
             licenses: &page.items,
             next_cursor: page.next_cursor.as_deref(),
         },
-    ))
+    )
 }
 
 /// GET /v1/licenses/{licenseId}
@@ -50,7 +48,7 @@ pub(super) async fn license(
     license_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let license = admin::get_license(app, caller, license_id).await?;
-    Ok(json_response(StatusCode::OK, &license))
+    json(StatusCode::OK, &license)
 }
 
 /// POST /v1/licenses/{licenseId}/codes
@@ -68,7 +66,7 @@ pub(super) async fn create_code(
         note: body.note,
     };
     let created = admin::create_code(app, caller, license_id, new).await?;
-    Ok(json_response(StatusCode::CREATED, &created))
+    json(StatusCode::CREATED, &created)
 }
 
 /// GET /v1/licenses/{licenseId}/codes
@@ -78,7 +76,7 @@ pub(super) async fn list_codes(
     license_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let codes = admin::list_codes(app, caller, license_id).await?;
-    Ok(json_response(StatusCode::OK, &CodesBody { codes: &codes }))
+    json(StatusCode::OK, &CodesBody { codes: &codes })
 }
 
 /// DELETE /v1/licenses/{licenseId}/codes/{codeId}
@@ -108,13 +106,13 @@ pub(super) async fn list_seats(
         paging.cursor.as_deref(),
     )
     .await?;
-    Ok(json_response(
+    json(
         StatusCode::OK,
         &SeatsPage {
             seats: &page.items,
             next_cursor: page.next_cursor.as_deref(),
         },
-    ))
+    )
 }
 
 /// DELETE /v1/licenses/{licenseId}/seats/{userId}
@@ -144,11 +142,11 @@ pub(super) async fn events(
         paging.cursor.as_deref(),
     )
     .await?;
-    Ok(json_response(
+    json(
         StatusCode::OK,
         &EventsPage {
             events: &page.items,
             next_cursor: page.next_cursor.as_deref(),
         },
-    ))
+    )
 }

@@ -7,7 +7,7 @@ use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::http::extract::paging;
-use crate::http::response::{json_response, no_content};
+use crate::http::response::{json, no_content};
 use crate::service::me;
 
 /// GET /v1/me/invitations
@@ -23,7 +23,7 @@ pub(super) async fn my_invitations(
         .map(me::decode_cursor)
         .transpose()?;
     let page = me::my_invitations(app, caller, paging.limit, cursor.as_ref()).await?;
-    Ok(json_response(StatusCode::OK, &page))
+    json(StatusCode::OK, &page)
 }
 
 /// DELETE /v1/me/licenses/{licenseId}

@@ -22,7 +22,7 @@ pub(super) async fn redeem(
 ) -> Result<Response<Body>, ApiError> {
     let body: RedeemBody = json_body(req)?;
     match redeem::redeem(app, caller, &body.code).await {
-        Ok(seat) => Ok(claimed(&seat)),
+        Ok(seat) => claimed(&seat),
         // Where the owner can help, the page may offer to write to them.
         Err(
             err @ (ApiError::CodeUsedUp | ApiError::NoSeatsAvailable | ApiError::LicenseExpired),
