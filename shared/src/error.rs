@@ -8,6 +8,9 @@
 //! `SERVICE_UNAVAILABLE` (transient) or `INTERNAL_ERROR` (a bug or a broken
 //! deployment, logged with its cause).
 
+mod cause;
+pub use cause::{note_cause, with_cause_slot};
+
 /// Seconds a client is told to wait after a transient backend failure.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
@@ -151,51 +154,6 @@ impl ApiError {
             Self::Internal => "Something went wrong on our side. Try again later.".into(),
         }
     }
-}
-
-// Why a request failed, for the one log line of the HTTP edge. `ApiError`
-// carries no cause (it is the catalogue clients see, compared in tests), so
-// the cause travels beside it, in a slot of the request's task.
-
-tokio::task_local! {
-    static CAUSE: std::cell::RefCell<Option<String>>;
-}
-
-/// Keeps the cause chain of an infrastructure failure that is about to
-/// become `INTERNAL_ERROR` or `SERVICE_UNAVAILABLE`, for the one line the
-/// HTTP edge logs when the request ends in one of them (the last cause
-/// noted wins). Outside a request (the CLI, seeding) no edge logs it, so it
-/// is logged here. Error messages must not hold emails, codes or tokens.
-pub fn note_cause(err: &(dyn std::error::Error + 'static)) {
-    let chain = cause_chain(err);
-    if CAUSE.try_with(|_| ()).is_ok() {
-        CAUSE.with(|slot| *slot.borrow_mut() = Some(chain));
-    } else {
-        tracing::error!(cause = %chain, "failure outside a request");
-    }
-}
-
-/// Runs `request` with a slot for [`note_cause`]: its output, and the last
-/// cause noted while it ran.
-pub async fn with_cause_slot<F: Future>(request: F) -> (F::Output, Option<String>) {
-    CAUSE
-        .scope(std::cell::RefCell::new(None), async {
-            let output = request.await;
-            (output, CAUSE.with(|slot| slot.borrow_mut().take()))
-        })
-        .await
-}
-
-/// `error: source: source of the source…` on one line.
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
 }
 
 /// Infrastructure failure of a store adapter.

@@ -51,6 +51,7 @@ impl EdgeError {
     }
 }
 
+/// The HTTP status of an API error.
 pub fn status_of(err: &ApiError) -> StatusCode {
     match err {
         ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,

@@ -1,4 +1,4 @@
-//! The edge's request cycle: the cause slot and the one log line.
+//! The edge's request cycle: the one log line of a failed request.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -8,33 +8,10 @@ use async_trait::async_trait;
 use super::*;
 use crate::app::system_clock;
 use crate::config::{Config, Profile};
-use crate::error::{MailError, note_cause};
+use crate::error::MailError;
 use crate::mail::{Mailer, OutgoingEmail};
 use crate::seed::Seed;
 use crate::store::MemoryStore;
-
-#[derive(Debug, thiserror::Error)]
-#[error("outer")]
-struct Outer(#[source] Inner);
-
-#[derive(Debug, thiserror::Error)]
-#[error("inner")]
-struct Inner;
-
-#[tokio::test]
-async fn a_cause_noted_during_a_request_comes_back_with_its_chain() {
-    let (output, cause) = with_cause_slot(async {
-        note_cause(&Inner);
-        note_cause(&Outer(Inner));
-        7
-    })
-    .await;
-    assert_eq!((output, cause.as_deref()), (7, Some("outer: inner")));
-    let (_, none) = with_cause_slot(async {}).await;
-    assert_eq!(none, None);
-    // Outside a request it is logged at once, not kept.
-    note_cause(&Inner);
-}
 
 struct RefusingMailer;
 
