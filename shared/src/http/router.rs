@@ -96,7 +96,9 @@ const fn route(
     }
 }
 
-/// Every route, grouped by the function that owns it (as in `template.yaml`).
+/// Every route, grouped by the function that owns it (as in `template.yaml`):
+/// method, API Gateway path, endpoint, function.
+#[rustfmt::skip]
 static TABLE: &[Route] = {
     use Endpoint as E;
     use Function as F;
@@ -104,117 +106,27 @@ static TABLE: &[Route] = {
     const POST: Method = Method::POST;
     const DELETE: Method = Method::DELETE;
     &[
-        route(POST, "/v1/redemptions", E::Redeem, F::RedeemCode),
-        route(
-            GET,
-            "/v1/invites/{token}",
-            E::PreviewInvite,
-            F::AcceptInvite,
-        ),
-        route(
-            POST,
-            "/v1/invites/{token}/accept",
-            E::AcceptInvite,
-            F::AcceptInvite,
-        ),
-        route(
-            POST,
-            "/v1/invites/{token}/decline",
-            E::DeclineInvite,
-            F::AcceptInvite,
-        ),
-        route(
-            POST,
-            "/v1/me/invitations/{invitationId}/accept",
-            E::AcceptMyInvitation,
-            F::AcceptInvite,
-        ),
-        route(
-            POST,
-            "/v1/me/invitations/{invitationId}/decline",
-            E::DeclineMyInvitation,
-            F::AcceptInvite,
-        ),
-        route(
-            GET,
-            "/v1/me/invitations",
-            E::MyInvitations,
-            F::ListInvitations,
-        ),
-        route(
-            DELETE,
-            "/v1/me/licenses/{licenseId}",
-            E::LeaveLicense,
-            F::ListInvitations,
-        ),
-        route(
-            POST,
-            "/v1/licenses/{licenseId}/contact-owner",
-            E::ContactOwner,
-            F::ContactOwner,
-        ),
-        route(GET, "/v1/licenses", E::Licenses, F::LicenseAdmin),
-        route(GET, "/v1/licenses/{licenseId}", E::License, F::LicenseAdmin),
-        route(
-            POST,
-            "/v1/licenses/{licenseId}/codes",
-            E::CreateCode,
-            F::LicenseAdmin,
-        ),
-        route(
-            GET,
-            "/v1/licenses/{licenseId}/codes",
-            E::ListCodes,
-            F::LicenseAdmin,
-        ),
-        route(
-            DELETE,
-            "/v1/licenses/{licenseId}/codes/{codeId}",
-            E::RevokeCode,
-            F::LicenseAdmin,
-        ),
-        route(
-            GET,
-            "/v1/licenses/{licenseId}/seats",
-            E::ListSeats,
-            F::LicenseAdmin,
-        ),
-        route(
-            DELETE,
-            "/v1/licenses/{licenseId}/seats/{userId}",
-            E::RemoveSeat,
-            F::LicenseAdmin,
-        ),
-        route(
-            GET,
-            "/v1/licenses/{licenseId}/events",
-            E::Events,
-            F::LicenseAdmin,
-        ),
-        route(
-            POST,
-            "/v1/licenses/{licenseId}/invitations",
-            E::CreateInvitations,
-            F::InvitationAdmin,
-        ),
-        route(
-            GET,
-            "/v1/licenses/{licenseId}/invitations",
-            E::ListInvitations,
-            F::InvitationAdmin,
-        ),
-        route(
-            DELETE,
-            "/v1/licenses/{licenseId}/invitations/{invitationId}",
-            E::RevokeInvitation,
-            F::InvitationAdmin,
-        ),
-        route(
-            POST,
-            "/v1/licenses/{licenseId}/invitations/{invitationId}/resend",
-            E::ResendInvitation,
-            F::InvitationAdmin,
-        ),
+        route(POST,   "/v1/redemptions",                                            E::Redeem,              F::RedeemCode),
+        route(GET,    "/v1/invites/{token}",                                        E::PreviewInvite,       F::AcceptInvite),
+        route(POST,   "/v1/invites/{token}/accept",                                 E::AcceptInvite,        F::AcceptInvite),
+        route(POST,   "/v1/invites/{token}/decline",                                E::DeclineInvite,       F::AcceptInvite),
+        route(POST,   "/v1/me/invitations/{invitationId}/accept",                   E::AcceptMyInvitation,  F::AcceptInvite),
+        route(POST,   "/v1/me/invitations/{invitationId}/decline",                  E::DeclineMyInvitation, F::AcceptInvite),
+        route(GET,    "/v1/me/invitations",                                         E::MyInvitations,       F::ListInvitations),
+        route(DELETE, "/v1/me/licenses/{licenseId}",                                E::LeaveLicense,        F::ListInvitations),
+        route(POST,   "/v1/licenses/{licenseId}/contact-owner",                     E::ContactOwner,        F::ContactOwner),
+        route(GET,    "/v1/licenses",                                               E::Licenses,            F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}",                                   E::License,             F::LicenseAdmin),
+        route(POST,   "/v1/licenses/{licenseId}/codes",                             E::CreateCode,          F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/codes",                             E::ListCodes,           F::LicenseAdmin),
+        route(DELETE, "/v1/licenses/{licenseId}/codes/{codeId}",                    E::RevokeCode,          F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/seats",                             E::ListSeats,           F::LicenseAdmin),
+        route(DELETE, "/v1/licenses/{licenseId}/seats/{userId}",                    E::RemoveSeat,          F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/events",                            E::Events,              F::LicenseAdmin),
+        route(POST,   "/v1/licenses/{licenseId}/invitations",                       E::CreateInvitations,   F::InvitationAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/invitations",                       E::ListInvitations,     F::InvitationAdmin),
+        route(DELETE, "/v1/licenses/{licenseId}/invitations/{invitationId}",        E::RevokeInvitation,    F::InvitationAdmin),
+        route(POST,   "/v1/licenses/{licenseId}/invitations/{invitationId}/resend", E::ResendInvitation,    F::InvitationAdmin),
     ]
 };
 
