@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use shared::config::{Config, Profile};
 use shared::domain::{InviteCode, InviteToken};
 use shared::error::{ApiError, StoreError};
-use shared::http::{Function, MAX_BODY_BYTES, error_response, handle};
+use shared::http::{Function, MAX_BODY_BYTES, RouteError, error_response, handle};
 use shared::mail::Outbox;
 use shared::seed::{SEED_ACTOR, Seed};
 use shared::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
@@ -410,7 +410,7 @@ impl Server {
 
     fn outbox_reply(&self) -> Reply {
         let Some(outbox) = &self.outbox else {
-            return convert(error_response(&ApiError::RouteNotFound));
+            return convert(error_response(&RouteError::NotFound));
         };
         let body = serde_json::json!({ "messages": outbox.messages() });
         let mut response = Response::new(Full::new(Bytes::from(body.to_string())));

@@ -1,4 +1,6 @@
-//! The one error type every use case returns, and its mapping to HTTP.
+//! The one error type every use case returns: the catalogue of API errors
+//! (codes, messages, `Retry-After` seconds). Their HTTP statuses are the
+//! edge's (`crate::http::status_of`).
 //!
 //! Each variant is a stable, documented API error code (`docs/errors.md`).
 //! Store and mail adapters report infrastructure trouble through
@@ -6,7 +8,8 @@
 //! `SERVICE_UNAVAILABLE` (transient) or `INTERNAL_ERROR` (a bug or a broken
 //! deployment, logged with its cause).
 
-use http::StatusCode;
+mod cause;
+pub use cause::{note_cause, with_cause_slot};
 
 /// Seconds a client is told to wait after a transient backend failure.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
@@ -17,10 +20,6 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("sign in to use this API")]
     Unauthenticated,
-    #[error("no such route")]
-    RouteNotFound,
-    #[error("method not allowed on this route")]
-    MethodNotAllowed,
     #[error("unknown invite code")]
     CodeNotFound,
     #[error("invite code expired")]
@@ -77,8 +76,6 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) => "INVALID_REQUEST",
             Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::RouteNotFound => "ROUTE_NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::CodeNotFound => "CODE_NOT_FOUND",
             Self::CodeExpired => "CODE_EXPIRED",
             Self::CodeRevoked => "CODE_REVOKED",
@@ -101,32 +98,6 @@ impl ApiError {
         }
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::RouteNotFound
-            | Self::CodeNotFound
-            | Self::InviteNotFound
-            | Self::LicenseNotFound
-            | Self::SeatNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::CodeExpired | Self::CodeRevoked | Self::LicenseExpired => StatusCode::GONE,
-            Self::InviteExpired | Self::InviteRevoked => StatusCode::GONE,
-            Self::CodeUsedUp | Self::NoSeatsAvailable | Self::InviteAlreadyUsed => {
-                StatusCode::CONFLICT
-            }
-            Self::EmailNotVerified | Self::EmailDomainNotAllowed | Self::InviteEmailMismatch => {
-                StatusCode::FORBIDDEN
-            }
-            Self::TooManyAttempts { .. } | Self::TooManyMessages { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     /// Seconds for the `Retry-After` header, where the error has one.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
@@ -142,8 +113,6 @@ impl ApiError {
         match self {
             Self::InvalidRequest(detail) => format!("The request is not valid: {detail}."),
             Self::Unauthenticated => "Sign in, then try again.".into(),
-            Self::RouteNotFound => "There is no such API route; see the API reference.".into(),
-            Self::MethodNotAllowed => "This route does not accept that HTTP method.".into(),
             Self::CodeNotFound => {
                 "This invite code does not exist. Check it for typos, or ask your license admin for a new one.".into()
             }

@@ -43,6 +43,18 @@ pub struct CodeView {
     pub created_at: Timestamp,
 }
 
+/// `maxUses` of a new code as a request gives it: at least 1, or null (no
+/// limit). The HTTP edge checks it before the admin check (docs/errors.md,
+/// "Which error wins"); [`create_code`] keeps the check for direct callers.
+pub fn validate_max_uses(requested: Option<i64>) -> Result<Option<u32>, ApiError> {
+    match requested {
+        Some(n) if n < 1 => Err(ApiError::invalid("maxUses must be at least 1, or null")),
+        other => other
+            .map(|n| u32::try_from(n).map_err(|_| ApiError::invalid("maxUses is out of range")))
+            .transpose(),
+    }
+}
+
 fn validate_note(note: Option<String>) -> Result<Option<String>, ApiError> {
     let Some(note) = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
         return Ok(None);
@@ -62,9 +74,7 @@ pub async fn create_code(
     new: NewCode,
 ) -> Result<CreatedCode, ApiError> {
     let license = authorize(app, caller, license_id).await?;
-    if new.max_uses == Some(0) {
-        return Err(ApiError::invalid("maxUses must be at least 1, or null"));
-    }
+    validate_max_uses(new.max_uses.map(i64::from))?;
     let now = app.now();
     if new.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::invalid("expiresAt must be in the future"));

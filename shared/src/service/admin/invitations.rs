@@ -48,6 +48,21 @@ pub struct OpenLink {
     pub url: String,
 }
 
+/// `expiresInDays` as a request gives it, checked before the admin check
+/// (docs/errors.md, "Which error wins"): at least 1. The upper bound,
+/// [`MAX_INVITE_DAYS`], is checked by the use case ([`validate_days`]),
+/// after it.
+pub fn validate_requested_days(requested: Option<i64>) -> Result<Option<u32>, ApiError> {
+    match requested {
+        Some(d) if d < 1 => Err(ApiError::invalid("expiresInDays must be at least 1")),
+        other => other
+            .map(|d| {
+                u32::try_from(d).map_err(|_| ApiError::invalid("expiresInDays is out of range"))
+            })
+            .transpose(),
+    }
+}
+
 pub fn validate_days(days: Option<u32>) -> Result<u32, ApiError> {
     match days {
         None => Ok(DEFAULT_INVITE_DAYS),

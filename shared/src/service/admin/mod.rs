@@ -13,11 +13,12 @@ mod seats;
 pub use audit::events;
 pub use codes::{
     CodeView, CreatedCode, MAX_NOTE_CHARS, NewCode, create_code, list_codes, revoke_code,
+    validate_max_uses,
 };
 pub use invitations::{
     DEFAULT_INVITE_DAYS, Delivery, InvitationOutcome, MAX_EMAILS_PER_CALL, MAX_INVITE_DAYS,
     OpenLink, create_link, invite_emails, list_invitations, parse_emails, resend_invitation,
-    revoke_invitation, validate_days,
+    revoke_invitation, validate_days, validate_requested_days,
 };
 pub use seats::{list_seats, remove_seat};
 

@@ -1,0 +1,115 @@
+//! Function `invitation-admin`: the admin routes of invitations (the only
+//! admin function that sends email).
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use crate::App;
+use crate::domain::{Caller, InvitationStatus};
+use crate::error::ApiError;
+use crate::http::extract::{optional_json_body, paging, query};
+use crate::http::response::{
+    InvitationBody, InvitationOutcomesBody, InvitationsPage, json, no_content,
+};
+use crate::service::admin;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InvitationsBody {
+    #[serde(default)]
+    emails: Option<Vec<String>>,
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+}
+
+/// POST /v1/licenses/{licenseId}/invitations: email invitations, or an open
+/// link when there are no addresses.
+pub(super) async fn create(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body: InvitationsBody = optional_json_body(req)?;
+    // Before the admin check, like the body itself.
+    let days = admin::validate_requested_days(body.expires_in_days)?;
+    let emails = body.emails.unwrap_or_default();
+    if emails.is_empty() {
+        let link = admin::create_link(app, caller, license_id, days).await?;
+        return json(StatusCode::CREATED, &link);
+    }
+    let emails = admin::parse_emails(&emails)?;
+    let outcomes = admin::invite_emails(app, caller, license_id, &emails, days).await?;
+    json(
+        StatusCode::CREATED,
+        &InvitationOutcomesBody {
+            invitations: &outcomes,
+        },
+    )
+}
+
+/// GET /v1/licenses/{licenseId}/invitations
+pub(super) async fn list(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let paging = paging(req)?;
+    let status = match query(req, "status") {
+        None => None,
+        Some(raw) => Some(
+            serde_json::from_value::<InvitationStatus>(serde_json::Value::String(raw)).map_err(
+                |_| {
+                    ApiError::invalid(
+                        "status must be pending, accepted, declined, revoked or expired",
+                    )
+                },
+            )?,
+        ),
+    };
+    let page = admin::list_invitations(
+        app,
+        caller,
+        license_id,
+        status,
+        paging.limit,
+        paging.cursor.as_deref(),
+    )
+    .await?;
+    json(
+        StatusCode::OK,
+        &InvitationsPage {
+            invitations: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
+    )
+}
+
+/// DELETE /v1/licenses/{licenseId}/invitations/{invitationId}
+pub(super) async fn revoke(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    invitation_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    admin::revoke_invitation(app, caller, license_id, invitation_id).await?;
+    Ok(no_content())
+}
+
+/// POST /v1/licenses/{licenseId}/invitations/{invitationId}/resend
+pub(super) async fn resend(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    invitation_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let invitation = admin::resend_invitation(app, caller, license_id, invitation_id).await?;
+    json(
+        StatusCode::OK,
+        &InvitationBody {
+            invitation: &invitation,
+        },
+    )
+}

@@ -1,0 +1,152 @@
+//! Function `license-admin`: the admin routes of licenses, codes, seats and
+//! the audit trail.
+
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use crate::App;
+use crate::domain::Caller;
+use crate::error::ApiError;
+use crate::http::extract::{optional_json_body, paging};
+use crate::http::response::{CodesBody, EventsPage, LicensesPage, SeatsPage, json, no_content};
+use crate::service::admin;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewCodeBody {
+    #[serde(default)]
+    max_uses: Option<i64>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// GET /v1/licenses
+pub(super) async fn licenses(
+    app: &App,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let paging = paging(req)?;
+    let page = admin::my_licenses(app, caller, paging.limit, paging.cursor.as_deref()).await?;
+    json(
+        StatusCode::OK,
+        &LicensesPage {
+            licenses: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
+    )
+}
+
+/// GET /v1/licenses/{licenseId}
+pub(super) async fn license(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let license = admin::get_license(app, caller, license_id).await?;
+    json(StatusCode::OK, &license)
+}
+
+/// POST /v1/licenses/{licenseId}/codes
+pub(super) async fn create_code(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body: NewCodeBody = optional_json_body(req)?;
+    // Before the admin check, like the body itself.
+    let new = admin::NewCode {
+        max_uses: admin::validate_max_uses(body.max_uses)?,
+        expires_at: body.expires_at,
+        note: body.note,
+    };
+    let created = admin::create_code(app, caller, license_id, new).await?;
+    json(StatusCode::CREATED, &created)
+}
+
+/// GET /v1/licenses/{licenseId}/codes
+pub(super) async fn list_codes(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let codes = admin::list_codes(app, caller, license_id).await?;
+    json(StatusCode::OK, &CodesBody { codes: &codes })
+}
+
+/// DELETE /v1/licenses/{licenseId}/codes/{codeId}
+pub(super) async fn revoke_code(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    code_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    admin::revoke_code(app, caller, license_id, code_id).await?;
+    Ok(no_content())
+}
+
+/// GET /v1/licenses/{licenseId}/seats
+pub(super) async fn list_seats(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let paging = paging(req)?;
+    let page = admin::list_seats(
+        app,
+        caller,
+        license_id,
+        paging.limit,
+        paging.cursor.as_deref(),
+    )
+    .await?;
+    json(
+        StatusCode::OK,
+        &SeatsPage {
+            seats: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
+    )
+}
+
+/// DELETE /v1/licenses/{licenseId}/seats/{userId}
+pub(super) async fn remove_seat(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    user_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    admin::remove_seat(app, caller, license_id, user_id).await?;
+    Ok(no_content())
+}
+
+/// GET /v1/licenses/{licenseId}/events
+pub(super) async fn events(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let paging = paging(req)?;
+    let page = admin::events(
+        app,
+        caller,
+        license_id,
+        paging.limit,
+        paging.cursor.as_deref(),
+    )
+    .await?;
+    json(
+        StatusCode::OK,
+        &EventsPage {
+            events: &page.items,
+            next_cursor: page.next_cursor.as_deref(),
+        },
+    )
+}

@@ -1,0 +1,37 @@
+//! Function `list-invitations`: My Invitations and leaving a license.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use crate::App;
+use crate::domain::Caller;
+use crate::error::ApiError;
+use crate::http::extract::paging;
+use crate::http::response::{json, no_content};
+use crate::service::me;
+
+/// GET /v1/me/invitations
+pub(super) async fn my_invitations(
+    app: &App,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let paging = paging(req)?;
+    let cursor = paging
+        .cursor
+        .as_deref()
+        .map(me::decode_cursor)
+        .transpose()?;
+    let page = me::my_invitations(app, caller, paging.limit, cursor.as_ref()).await?;
+    json(StatusCode::OK, &page)
+}
+
+/// DELETE /v1/me/licenses/{licenseId}
+pub(super) async fn leave(
+    app: &App,
+    caller: &Caller,
+    license_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    me::leave(app, caller, license_id).await?;
+    Ok(no_content())
+}

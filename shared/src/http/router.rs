@@ -1,0 +1,340 @@
+//! The route table: every route of the API with its method, its path as API
+//! Gateway writes it (`/v1/invites/{token}`), the endpoint that serves it
+//! and the Lambda function that owns it. Matching a request and telling
+//! which function may serve it both read this one table.
+
+use http::Method;
+
+use super::extract::PathParams;
+
+/// A deployable unit. `All` serves every route (the devserver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    RedeemCode,
+    AcceptInvite,
+    ListInvitations,
+    ContactOwner,
+    /// Admin: licenses, codes, seats, audit trail.
+    LicenseAdmin,
+    /// Admin: invitations (the only admin function that sends email).
+    InvitationAdmin,
+    All,
+}
+
+impl Function {
+    /// Every Lambda function of the API (all but `All`).
+    pub const LAMBDAS: [Function; 6] = [
+        Function::RedeemCode,
+        Function::AcceptInvite,
+        Function::ListInvitations,
+        Function::ContactOwner,
+        Function::LicenseAdmin,
+        Function::InvitationAdmin,
+    ];
+
+    /// The binary's (and package's) name; `devserver` for `All`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::RedeemCode => "redeem-code",
+            Function::AcceptInvite => "accept-invite",
+            Function::ListInvitations => "list-invitations",
+            Function::ContactOwner => "contact-owner",
+            Function::LicenseAdmin => "license-admin",
+            Function::InvitationAdmin => "invitation-admin",
+            Function::All => "devserver",
+        }
+    }
+}
+
+/// What a route does; its handler is chosen in `handlers::dispatch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Endpoint {
+    Redeem,
+    PreviewInvite,
+    AcceptInvite,
+    DeclineInvite,
+    AcceptMyInvitation,
+    DeclineMyInvitation,
+    MyInvitations,
+    LeaveLicense,
+    ContactOwner,
+    Licenses,
+    License,
+    CreateCode,
+    ListCodes,
+    RevokeCode,
+    ListSeats,
+    RemoveSeat,
+    Events,
+    CreateInvitations,
+    ListInvitations,
+    RevokeInvitation,
+    ResendInvitation,
+}
+
+/// One row of the route table.
+#[derive(Debug)]
+pub(super) struct Route {
+    pub method: Method,
+    /// API Gateway's path syntax: literal segments and `{name}` parameters.
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+    pub function: Function,
+}
+
+const fn route(
+    method: Method,
+    path: &'static str,
+    endpoint: Endpoint,
+    function: Function,
+) -> Route {
+    Route {
+        method,
+        path,
+        endpoint,
+        function,
+    }
+}
+
+/// Every route, grouped by the function that owns it (as in `template.yaml`):
+/// method, API Gateway path, endpoint, function.
+#[rustfmt::skip]
+static TABLE: &[Route] = {
+    use Endpoint as E;
+    use Function as F;
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
+    const DELETE: Method = Method::DELETE;
+    &[
+        route(POST,   "/v1/redemptions",                                            E::Redeem,              F::RedeemCode),
+        route(GET,    "/v1/invites/{token}",                                        E::PreviewInvite,       F::AcceptInvite),
+        route(POST,   "/v1/invites/{token}/accept",                                 E::AcceptInvite,        F::AcceptInvite),
+        route(POST,   "/v1/invites/{token}/decline",                                E::DeclineInvite,       F::AcceptInvite),
+        route(POST,   "/v1/me/invitations/{invitationId}/accept",                   E::AcceptMyInvitation,  F::AcceptInvite),
+        route(POST,   "/v1/me/invitations/{invitationId}/decline",                  E::DeclineMyInvitation, F::AcceptInvite),
+        route(GET,    "/v1/me/invitations",                                         E::MyInvitations,       F::ListInvitations),
+        route(DELETE, "/v1/me/licenses/{licenseId}",                                E::LeaveLicense,        F::ListInvitations),
+        route(POST,   "/v1/licenses/{licenseId}/contact-owner",                     E::ContactOwner,        F::ContactOwner),
+        route(GET,    "/v1/licenses",                                               E::Licenses,            F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}",                                   E::License,             F::LicenseAdmin),
+        route(POST,   "/v1/licenses/{licenseId}/codes",                             E::CreateCode,          F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/codes",                             E::ListCodes,           F::LicenseAdmin),
+        route(DELETE, "/v1/licenses/{licenseId}/codes/{codeId}",                    E::RevokeCode,          F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/seats",                             E::ListSeats,           F::LicenseAdmin),
+        route(DELETE, "/v1/licenses/{licenseId}/seats/{userId}",                    E::RemoveSeat,          F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/events",                            E::Events,              F::LicenseAdmin),
+        route(POST,   "/v1/licenses/{licenseId}/invitations",                       E::CreateInvitations,   F::InvitationAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/invitations",                       E::ListInvitations,     F::InvitationAdmin),
+        route(DELETE, "/v1/licenses/{licenseId}/invitations/{invitationId}",        E::RevokeInvitation,    F::InvitationAdmin),
+        route(POST,   "/v1/licenses/{licenseId}/invitations/{invitationId}/resend", E::ResendInvitation,    F::InvitationAdmin),
+    ]
+};
+
+/// Every route as (method, API Gateway path, name of the function that owns
+/// it), e.g. `(POST, "/v1/invites/{token}/accept", "accept-invite")`.
+pub fn routes() -> impl Iterator<Item = (Method, &'static str, &'static str)> {
+    TABLE
+        .iter()
+        .map(|r| (r.method.clone(), r.path, r.function.name()))
+}
+
+/// A request that matches no route of the table: HTTP-level, before any
+/// use case (`ROUTE_NOT_FOUND` 404, `METHOD_NOT_ALLOWED` 405).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("no such route")]
+    NotFound,
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+}
+
+impl RouteError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "ROUTE_NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+        }
+    }
+
+    /// A message that tells the user what to do next.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "There is no such API route; see the API reference.",
+            Self::MethodNotAllowed => "This route does not accept that HTTP method.",
+        }
+    }
+}
+
+/// No id of ours is this long, and DynamoDB keys have size limits: a path
+/// with a longer segment names nothing.
+const MAX_SEGMENT_BYTES: usize = 200;
+
+/// The route `function` serves for `method` and `path`, with the path's
+/// parameters. Anything before the `v1` segment (an API Gateway stage or a
+/// base path mapping) is ignored, and so are empty segments. A path of the
+/// table with another method is `MethodNotAllowed`; a route another
+/// function owns is `NotFound`, as is any path not in the table.
+pub(super) fn find<'p>(
+    function: Function,
+    method: &Method,
+    path: &'p str,
+) -> Result<(&'static Route, PathParams<'p>), RouteError> {
+    let (route, params) = matching(method, path)?;
+    if function != Function::All && route.function != function {
+        return Err(RouteError::NotFound);
+    }
+    Ok((route, params))
+}
+
+fn matching<'p>(
+    method: &Method,
+    path: &'p str,
+) -> Result<(&'static Route, PathParams<'p>), RouteError> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.iter().any(|s| s.len() > MAX_SEGMENT_BYTES) {
+        return Err(RouteError::NotFound);
+    }
+    let v1 = segments
+        .iter()
+        .position(|s| *s == "v1")
+        .ok_or(RouteError::NotFound)?;
+    let segments = &segments[v1..];
+    let mut path_known = false;
+    for route in TABLE {
+        if let Some(params) = parameters(route.path, segments) {
+            if route.method == *method {
+                return Ok((route, params));
+            }
+            path_known = true;
+        }
+    }
+    Err(if path_known {
+        RouteError::MethodNotAllowed
+    } else {
+        RouteError::NotFound
+    })
+}
+
+/// The parameters of `segments` if they match `pattern`, segment by segment.
+fn parameters<'p>(pattern: &'static str, segments: &[&'p str]) -> Option<PathParams<'p>> {
+    let mut params = PathParams::default();
+    let mut wanted = pattern.split('/').filter(|s| !s.is_empty());
+    for segment in segments {
+        match wanted.next()? {
+            p if p.starts_with('{') && p.ends_with('}') => {
+                params.push(&p[1..p.len() - 1], segment);
+            }
+            literal if literal == *segment => {}
+            _ => return None,
+        }
+    }
+    wanted.next().is_none().then_some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(method: Method, path: &str) -> Result<(Endpoint, Vec<String>), RouteError> {
+        matching(&method, path)
+            .map(|(route, params)| (route.endpoint, params.values().map(str::to_owned).collect()))
+    }
+
+    #[test]
+    fn routes_match_with_or_without_a_stage_prefix() {
+        assert_eq!(
+            endpoint(Method::POST, "/v1/redemptions"),
+            Ok((Endpoint::Redeem, vec![]))
+        );
+        assert_eq!(
+            endpoint(Method::POST, "/prod/v1/redemptions"),
+            Ok((Endpoint::Redeem, vec![]))
+        );
+        assert_eq!(
+            endpoint(Method::POST, "/v1/invites/abc/accept"),
+            Ok((Endpoint::AcceptInvite, vec!["abc".into()]))
+        );
+        assert_eq!(
+            endpoint(Method::DELETE, "/v1/me/licenses/l1/"),
+            Ok((Endpoint::LeaveLicense, vec!["l1".into()]))
+        );
+        assert_eq!(
+            endpoint(Method::POST, "/v1/licenses/l1/invitations/inv_1/resend"),
+            Ok((
+                Endpoint::ResendInvitation,
+                vec!["l1".into(), "inv_1".into()]
+            ))
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_told_apart() {
+        assert_eq!(
+            endpoint(Method::GET, "/v1/nothing"),
+            Err(RouteError::NotFound)
+        );
+        assert_eq!(endpoint(Method::GET, "/"), Err(RouteError::NotFound));
+        assert_eq!(
+            endpoint(Method::GET, "/v1/redemptions"),
+            Err(RouteError::MethodNotAllowed)
+        );
+        assert_eq!(
+            endpoint(Method::PUT, "/v1/me/invitations"),
+            Err(RouteError::MethodNotAllowed)
+        );
+        let long = format!("/v1/invites/{}", "a".repeat(MAX_SEGMENT_BYTES + 1));
+        assert_eq!(endpoint(Method::GET, &long), Err(RouteError::NotFound));
+    }
+
+    #[test]
+    fn a_route_of_another_function_is_not_found() {
+        assert!(find(Function::RedeemCode, &Method::POST, "/v1/redemptions").is_ok());
+        assert!(find(Function::All, &Method::POST, "/v1/redemptions").is_ok());
+        assert_eq!(
+            find(Function::ListInvitations, &Method::POST, "/v1/redemptions").err(),
+            Some(RouteError::NotFound)
+        );
+        // The method is judged on the whole table first.
+        assert_eq!(
+            find(Function::RedeemCode, &Method::PUT, "/v1/me/invitations").err(),
+            Some(RouteError::MethodNotAllowed)
+        );
+    }
+
+    #[test]
+    fn the_table_is_unambiguous_and_every_function_owns_a_route() {
+        // No path fits two patterns of the table: a path made of each
+        // pattern (parameters filled in) matches its own pattern only.
+        for (i, route) in TABLE.iter().enumerate() {
+            let path = route
+                .path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            for (j, other) in TABLE.iter().enumerate() {
+                let fits = parameters(other.path, &segments).is_some();
+                assert_eq!(
+                    fits,
+                    route.path == other.path,
+                    "{} and {}",
+                    route.path,
+                    other.path
+                );
+                if i != j && route.path == other.path {
+                    assert_ne!(route.method, other.method, "{} twice", route.path);
+                }
+            }
+        }
+        for function in Function::LAMBDAS {
+            assert!(
+                routes().any(|(_, _, name)| name == function.name()),
+                "{function:?}"
+            );
+        }
+        assert_eq!(routes().count(), 21);
+        assert!(routes().all(|(_, path, _)| path.starts_with("/v1/")));
+    }
+}
