@@ -242,6 +242,7 @@ impl MailError {
 /// with its cause, once.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        note_cause(&err);
         match err {
             StoreError::Unavailable { .. } => ApiError::unavailable(),
             StoreError::AlreadyExists(_) | StoreError::Internal { .. } => ApiError::Internal,
@@ -253,6 +254,7 @@ impl From<StoreError> for ApiError {
 /// message that cannot be built is a bug, `INTERNAL_ERROR`. Not logged here.
 impl From<MailError> for ApiError {
     fn from(err: MailError) -> Self {
+        note_cause(&err);
         match err {
             MailError::Unavailable { .. } => ApiError::unavailable(),
             MailError::Internal { .. } => ApiError::Internal,

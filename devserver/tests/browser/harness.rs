@@ -362,6 +362,16 @@ impl Browser {
         self.wait_state("home", "signed-out").await;
         self.click("main #sign-in").await;
         self.sign_in_form(email, true, None).await;
+        // Signed in once the callback has stored the session and the page
+        // shows who is signed in; navigating earlier would cut it off.
+        let deadline = Instant::now() + WAIT;
+        while !self.text("#whoami").await.contains(email) {
+            if Instant::now() > deadline {
+                self.shot("TIMEOUT-sign-in").await;
+                panic!("not signed in as {email}: {}", self.text("body").await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The width the page lays out at is the viewport's: nothing scrolls sideways.

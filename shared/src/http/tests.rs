@@ -18,7 +18,7 @@ struct RefusingMailer;
 #[async_trait]
 impl Mailer for RefusingMailer {
     async fn send(&self, _email: &OutgoingEmail) -> Result<String, MailError> {
-        Err(MailError::Unavailable("throttled".into()))
+        Err(MailError::unavailable("SendEmail", "Throttling"))
     }
 }
 
@@ -93,7 +93,7 @@ async fn a_failed_request_is_logged_once_by_its_route() {
         mailer: Arc::new(RefusingMailer),
         clock: system_clock(),
         config: Arc::new(Config::defaults(Profile::Local)),
-        code_routes: Arc::default(),
+        known_codes: Arc::default(),
     };
     seed.load(store.as_ref(), app.now()).await.expect("load");
     let captured = Captured::default();
