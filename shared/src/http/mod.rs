@@ -11,6 +11,7 @@
 
 mod extract;
 mod handlers;
+pub mod permissions;
 mod response;
 mod router;
 mod status;

@@ -109,6 +109,63 @@ pub const CAPABILITY_ACTIONS: &[(&str, &[Access])] = &[
     ("Limits", LIMITS_ACTIONS),
 ];
 
+/// Every port method with the actions it calls, for policies finer than a
+/// whole capability: a function that never frees a seat needs no
+/// `DeleteItem`. Each capability's list above is the union of its methods'.
+pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
+    // Claims
+    ("claim_context", &[BATCH_GET]),
+    ("claim", &[PUT, UPDATE]),
+    ("seat", &[GET]),
+    ("release_seat", &[DELETE, UPDATE, PUT]),
+    // Codes
+    ("code", &[GET]),
+    ("create_code", &[PUT]),
+    ("license_codes", &[index(GSI_LICENSE), BATCH_GET]),
+    ("code_by_id", &[index(GSI_LICENSE), GET]),
+    ("revoke_code", &[UPDATE, PUT]),
+    // Invitations
+    ("invitation", &[GET]),
+    ("create_invitation", &[PUT]),
+    ("pending_invitations", &[index(GSI_EMAIL)]),
+    ("license_invitations", &[index(GSI_LICENSE)]),
+    ("invitation_by_id", &[index(GSI_LICENSE), GET]),
+    ("close_invitation", &[UPDATE, PUT]),
+    ("reissue_invitation", &[DELETE, PUT]),
+    // Directory
+    ("license", &[GET]),
+    ("licenses_with_usage", &[BATCH_GET]),
+    ("create_license", &[PUT]),
+    ("administered_licenses", &[QUERY]),
+    ("user_seats", &[index(LSI_JOINED)]),
+    ("license_seats", &[index(GSI_LICENSE)]),
+    ("set_seats_total", &[BATCH_GET, UPDATE, PUT]),
+    // Audit
+    ("events", &[QUERY]),
+    // Limits
+    ("limit_window", &[GET]),
+    ("limit_hit", &[UPDATE, PUT]),
+    ("limit_acquire", &[UPDATE, PUT]),
+    ("limit_release", &[UPDATE]),
+];
+
+/// The actions of the port methods `methods`, each once.
+pub fn actions_of(methods: &[&str]) -> Vec<Access> {
+    let mut all: Vec<Access> = Vec::new();
+    for method in methods {
+        let (_, accesses) = METHOD_ACTIONS
+            .iter()
+            .find(|(name, _)| name == method)
+            .unwrap_or_else(|| panic!("no port method {method:?}"));
+        for access in *accesses {
+            if !all.contains(access) {
+                all.push(*access);
+            }
+        }
+    }
+    all
+}
+
 /// `DynamoStore::ensure_table` (devserver, tests, `seatctl create-table`);
 /// no Lambda function creates tables.
 pub const TABLE_SETUP_ACTIONS: &[Access] = &[
@@ -116,3 +173,71 @@ pub const TABLE_SETUP_ACTIONS: &[Access] = &[
     table("dynamodb:CreateTable"),
     table("dynamodb:UpdateTimeToLive"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_capability_is_the_union_of_its_methods() {
+        let groups: &[(&[Access], &[&str])] = &[
+            (
+                CLAIMS_ACTIONS,
+                &["claim_context", "claim", "seat", "release_seat"],
+            ),
+            (
+                CODES_ACTIONS,
+                &[
+                    "code",
+                    "create_code",
+                    "license_codes",
+                    "code_by_id",
+                    "revoke_code",
+                ],
+            ),
+            (
+                INVITATIONS_ACTIONS,
+                &[
+                    "invitation",
+                    "create_invitation",
+                    "pending_invitations",
+                    "license_invitations",
+                    "invitation_by_id",
+                    "close_invitation",
+                    "reissue_invitation",
+                ],
+            ),
+            (
+                DIRECTORY_ACTIONS,
+                &[
+                    "license",
+                    "licenses_with_usage",
+                    "create_license",
+                    "administered_licenses",
+                    "user_seats",
+                    "license_seats",
+                    "set_seats_total",
+                ],
+            ),
+            (AUDIT_ACTIONS, &["events"]),
+            (
+                LIMITS_ACTIONS,
+                &[
+                    "limit_window",
+                    "limit_hit",
+                    "limit_acquire",
+                    "limit_release",
+                ],
+            ),
+        ];
+        for (capability, methods) in groups {
+            let mut union = actions_of(methods);
+            let mut listed = capability.to_vec();
+            let key = |a: &Access| (a.action, a.index);
+            union.sort_by_key(key);
+            listed.sort_by_key(key);
+            assert_eq!(union, listed, "{methods:?}");
+        }
+        assert_eq!(METHOD_ACTIONS.len(), 28, "every port method is listed");
+    }
+}

@@ -1,0 +1,79 @@
+//! Which store port methods each Lambda function's use cases call, read
+//! off `service/` (a new call there means a new entry here): what its IAM
+//! policy in `template.yaml` must allow, through
+//! `store::dynamo::iam::actions_of`. The tests crate's template test reads
+//! the template and checks every function's policy covers these.
+
+use super::Function;
+
+/// The port methods `function` may call.
+pub fn store_methods(function: Function) -> &'static [&'static str] {
+    match function {
+        Function::RedeemCode => &[
+            "limit_window",
+            "limit_hit",
+            "code",
+            "license",
+            "claim_context",
+            "claim",
+            "invitation",
+            "seat",
+            "licenses_with_usage",
+        ],
+        Function::AcceptInvite => &[
+            "invitation",
+            "license",
+            "claim_context",
+            "claim",
+            "seat",
+            "close_invitation",
+            "pending_invitations",
+        ],
+        Function::ListInvitations => &[
+            "user_seats",
+            "licenses_with_usage",
+            "pending_invitations",
+            "seat",
+            "release_seat",
+        ],
+        Function::ContactOwner => &[
+            "license",
+            "seat",
+            "pending_invitations",
+            "limit_acquire",
+            "limit_release",
+            "limit_window",
+            "limit_hit",
+            "code",
+        ],
+        Function::LicenseAdmin => &[
+            "license",
+            "licenses_with_usage",
+            "administered_licenses",
+            "create_code",
+            "license_codes",
+            "code_by_id",
+            "revoke_code",
+            "license_seats",
+            "seat",
+            "release_seat",
+            "events",
+        ],
+        Function::InvitationAdmin => &[
+            "license",
+            "invitation",
+            "create_invitation",
+            "license_invitations",
+            "invitation_by_id",
+            "close_invitation",
+            "reissue_invitation",
+            "license_seats",
+        ],
+        Function::All => &[],
+    }
+}
+
+/// Whether `function` sends mail (needs `ses:SendEmail`).
+pub fn sends_mail(function: Function) -> bool {
+    matches!(function, Function::ContactOwner | Function::InvitationAdmin)
+}
