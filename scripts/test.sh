@@ -107,6 +107,9 @@ step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
 step cargo test --workspace "$@"
 
+# --- the docs: every shell block of the README and the local guide, as written
+step python3 scripts/check_docs.py README.md docs/local-sam.md
+
 # --- deployment: template lint, arm64 build, smoke test of the artifacts ----
 # (installs pinned cargo-lambda, zig, SAM CLI, cfn-lint and qemu-user itself)
 step ./scripts/sam_checks.sh

@@ -12,8 +12,35 @@ use shared::store::{Codes, Directory, DynamoStore, SeatsChange};
 
 const ACTOR: &str = "operator";
 
+/// What `seatctl --help` ends with: where the table is, and how to reach a
+/// local emulator.
+const AFTER_HELP: &str = "\
+Environment:
+  TABLE_NAME                  the table (same as --table; default seat-invitations)
+  AWS_REGION                  the region (the docs use us-east-1 throughout)
+  AWS_ENDPOINT_URL_DYNAMODB   another DynamoDB endpoint, e.g. the local emulator
+                              http://127.0.0.1:5000 (start it with ./scripts/emulator.sh)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+                              credentials; the emulator accepts any (e.g. test, test)
+  and the rest of the standard AWS environment (AWS_PROFILE, AWS_ENDPOINT_URL, ...).
+
+Against the emulator:
+  export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
+    AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:5000
+  seatctl create-table
+
+Every subcommand has --help (e.g. seatctl create-license --help).";
+
 #[derive(Parser)]
-#[command(name = "seatctl", version, about = "Operator CLI for seat invitations")]
+#[command(
+    name = "seatctl",
+    version,
+    about = "Operator CLI for seat invitations",
+    long_about = "Operator CLI for seat invitations: creates the table and licenses, changes \
+                  seat counts, shows usage and loads seed files, against any DynamoDB \
+                  endpoint through the standard AWS environment.",
+    after_help = AFTER_HELP
+)]
 struct Cli {
     /// DynamoDB table.
     #[arg(
@@ -33,14 +60,19 @@ enum Command {
     CreateTable,
     /// Create a license.
     CreateLicense {
+        /// The license id (no `#` or `/`), e.g. lic-uni.
         #[arg(long)]
         id: String,
+        /// The license's name, shown to members.
         #[arg(long)]
         name: String,
+        /// The organization that holds the license.
         #[arg(long)]
         organization: String,
+        /// The product it licenses.
         #[arg(long)]
         product: String,
+        /// The number of seats.
         #[arg(long)]
         seats: u32,
         /// The owner, as SUB:EMAIL.
@@ -58,18 +90,24 @@ enum Command {
     },
     /// Change the seat count (never below the seats in use).
     SetSeats {
+        /// The license id.
         #[arg(long)]
         license: String,
+        /// The new seat count.
         #[arg(long)]
         seats: u32,
     },
     /// Show a license with its usage and codes, as JSON.
     Show {
+        /// The license id.
         #[arg(long)]
         license: String,
     },
-    /// Load a seed file (the devserver's format).
-    LoadSeed { file: std::path::PathBuf },
+    /// Load a seed file (the devserver's format, e.g. examples/seed.json).
+    LoadSeed {
+        /// The seed file (JSON).
+        file: std::path::PathBuf,
+    },
 }
 
 fn principal(raw: &str) -> Result<Principal, String> {
