@@ -5,6 +5,7 @@
 //! Both programs come from `scripts/install_browser.sh`; nothing is
 //! downloaded while the tests run.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -73,8 +74,20 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Stops chromedriver and the Chromium it started: they share a
+    /// process group of their own, so a test that fails before `close`
+    /// leaves no browser behind.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        for signal in ["-TERM", "-KILL"] {
+            let _ = Command::new("kill")
+                .args([signal, "--", &group])
+                .stderr(Stdio::null())
+                .status();
+            if signal == "-TERM" {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
         let _ = self.driver.wait();
     }
 }
@@ -91,6 +104,7 @@ pub async fn browser(server: &Server, name: &str, phone: bool) -> Browser {
     let port = common::free_port();
     let driver = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
