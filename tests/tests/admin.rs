@@ -6,7 +6,7 @@ use std::sync::Arc;
 use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
 use shared::ApiError;
 use shared::config::{Config, Profile};
-use shared::domain::{Caller, Event, EventKind, InvitationStatus, Principal, Role};
+use shared::domain::{Caller, CodeId, Event, EventKind, InvitationStatus, Principal, Role};
 use shared::mail::Outbox;
 use shared::service::admin::{self, Delivery, NewCode};
 use shared::service::{invites, me, redeem};
@@ -114,7 +114,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
                 .map(|_| ()),
         );
         refused(admin::list_codes(&t.app, &outsider, id).await.map(|_| ()));
-        refused(admin::revoke_code(&t.app, &outsider, id, "code_x").await);
+        refused(admin::revoke_code(&t.app, &outsider, id, &"code_x".into()).await);
         refused(
             admin::create_link(&t.app, &outsider, id, None)
                 .await
@@ -259,7 +259,7 @@ async fn codes_are_shown_once_and_revocation_stops_them_at_once(backend: Backend
             .revoked
     );
     assert_eq!(
-        admin::revoke_code(&t.app, &owner(), &id, "code_unknown")
+        admin::revoke_code(&t.app, &owner(), &id, &"code_unknown".into())
             .await
             .err(),
         Some(ApiError::CodeNotFound)
@@ -634,7 +634,7 @@ async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
     let claimed_by_ann = &events[6];
     assert_eq!(claimed_by_ann.user_id.as_deref(), Some("ann"));
     assert_eq!(
-        claimed_by_ann.code_id.as_deref(),
+        claimed_by_ann.code_id.as_ref().map(CodeId::as_str),
         Some(created.code_id.as_str())
     );
     assert_eq!(

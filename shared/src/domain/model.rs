@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Email, SecretHash};
+use super::{CodeId, Email, SecretHash};
 use crate::error::ApiError;
 
 pub type Timestamp = DateTime<Utc>;
@@ -125,7 +125,7 @@ impl LicenseRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRecord {
-    pub code_id: String,
+    pub code_id: CodeId,
     pub code_hash: SecretHash,
     pub license_id: String,
     pub last4: String,
@@ -303,7 +303,7 @@ pub struct Event {
     pub actor: String,
     /// The member concerned, for seat events.
     pub user_id: Option<String>,
-    pub code_id: Option<String>,
+    pub code_id: Option<CodeId>,
     pub invitation_id: Option<String>,
     /// Free text: seat counts for `seatsChanged`, the reason for withdrawals.
     pub detail: Option<String>,

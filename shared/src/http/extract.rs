@@ -157,6 +157,13 @@ impl<'p> PathParams<'p> {
             })
     }
 
+    /// The parameter `name` as a typed id (`LicenseId`, …), converted as
+    /// given: a path's id is only ever looked up, and one that names
+    /// nothing finds nothing.
+    pub(super) fn id<Id: From<&'p str>>(&self, name: &str) -> Result<Id, ApiError> {
+        self.get(name).map(Id::from)
+    }
+
     #[cfg(test)]
     pub(super) fn values(&self) -> impl Iterator<Item = &'p str> + '_ {
         self.found.iter().map(|(_, value)| *value)

@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::App;
 use crate::domain::{
     Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord, InvitationStatus,
-    JoinedVia, License, Seat, SeatRecord,
+    License, Seat, SeatRecord,
 };
 use crate::error::ApiError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Rejection};
@@ -60,7 +60,7 @@ pub(crate) async fn claim_seat(
 ) -> Result<Claimed, ApiError> {
     let user_id = caller.user_id.as_str();
     let code_id = match &through {
-        Through::Code(code) => Some(code.code_id.as_str()),
+        Through::Code(code) => Some(&code.code_id),
         Through::Invitation(_) => None,
     };
     let mut consistent = false;
@@ -101,7 +101,7 @@ pub(crate) async fn claim_seat(
             continue;
         };
         let via = match &through {
-            Through::Code(_) => {
+            Through::Code(code) => {
                 // Unlimited codes count on the shard with the seat's index, so
                 // two claims only ever collide on one pair of items.
                 let uncapped = ctx.use_counters.iter().all(|c| c.cap.is_none());
@@ -117,7 +117,10 @@ pub(crate) async fn claim_seat(
                     consistent = true;
                     continue;
                 };
-                ClaimVia::Code { use_shard }
+                ClaimVia::Code {
+                    code_id: code.code_id.clone(),
+                    use_shard,
+                }
             }
             Through::Invitation(invitation) => ClaimVia::Invite {
                 token_hash: invitation.token_hash.clone(),
@@ -125,7 +128,7 @@ pub(crate) async fn claim_seat(
         };
         let joined_via = via.kind();
         let via_id = match &through {
-            Through::Code(code) => code.code_id.clone(),
+            Through::Code(code) => code.code_id.to_string(),
             Through::Invitation(inv) => inv.invitation_id.clone(),
         };
         let seat = SeatRecord {
@@ -140,9 +143,9 @@ pub(crate) async fn claim_seat(
         let mut event = Event::new(&license.license_id, EventKind::SeatClaimed, user_id, now);
         event.user_id = Some(user_id.to_owned());
         event.shard = shard;
-        match joined_via {
-            JoinedVia::Code => event.code_id = Some(seat.via_id.clone()),
-            JoinedVia::Invite => event.invitation_id = Some(seat.via_id.clone()),
+        match &through {
+            Through::Code(code) => event.code_id = Some(code.code_id.clone()),
+            Through::Invitation(inv) => event.invitation_id = Some(inv.invitation_id.clone()),
         }
         let plan = ClaimPlan {
             seat: seat.clone(),

@@ -2,7 +2,7 @@
 //! admin use cases, the seed loader, the devserver demo and the tests.
 
 use crate::domain::{
-    CodeRecord, Email, Event, EventKind, InvitationRecord, InvitationStatus, InviteCode,
+    CodeId, CodeRecord, Email, Event, EventKind, InvitationRecord, InvitationStatus, InviteCode,
     InviteToken, Timestamp, time_ordered_id,
 };
 use crate::error::StoreError;
@@ -25,7 +25,7 @@ pub async fn add_code(
     now: Timestamp,
 ) -> Result<CodeRecord, StoreError> {
     let record = CodeRecord {
-        code_id: time_ordered_id("code", now),
+        code_id: CodeId::time_ordered(now),
         code_hash: code.hash(),
         license_id: license_id.to_owned(),
         last4: code.last4().to_owned(),

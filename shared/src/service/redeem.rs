@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
-use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseSummary, SecretHash};
+use crate::domain::{Caller, CodeId, CodeRecord, Email, InviteCode, LicenseSummary, SecretHash};
 use crate::error::ApiError;
 
 const KNOWN_CODES_MAX: usize = 10_000;
@@ -19,11 +19,11 @@ const KNOWN_CODES_MAX: usize = 10_000;
 /// can change (revocation, expiry, counters, seats) is still read fresh.
 #[derive(Default)]
 pub struct KnownCodes {
-    codes: Mutex<HashMap<SecretHash, (String, String)>>,
+    codes: Mutex<HashMap<SecretHash, (String, CodeId)>>,
 }
 
 impl KnownCodes {
-    fn get(&self, hash: &SecretHash) -> Option<(String, String)> {
+    fn get(&self, hash: &SecretHash) -> Option<(String, CodeId)> {
         self.lock().get(hash).cloned()
     }
 
@@ -38,7 +38,7 @@ impl KnownCodes {
         );
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (String, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (String, CodeId)>> {
         self.codes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

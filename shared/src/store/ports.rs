@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
+    CodeId, CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
     LicenseRecord, SeatRecord, SecretHash, Timestamp,
 };
 use crate::error::StoreError;
@@ -43,9 +43,9 @@ pub struct ClaimPlan {
 /// are those of [`JoinedVia`], with what the store needs beyond the seat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimVia {
-    /// Count one use on use counter `use_shard` of the code `seat.via_id`,
-    /// refusing at its cap.
-    Code { use_shard: u16 },
+    /// Count one use on use counter `use_shard` of the code `code_id` (the
+    /// seat's `via_id`), refusing at its cap.
+    Code { code_id: CodeId, use_shard: u16 },
     /// Move the invitation (stored under its token hash) from pending to
     /// accepted.
     Invite { token_hash: SecretHash },
@@ -61,16 +61,20 @@ impl ClaimVia {
 }
 
 impl ClaimPlan {
-    /// A plan whose seat says one way of joining and whose `via` another is
-    /// a bug in the caller.
+    /// A plan whose seat says one way of joining and whose `via` another,
+    /// or another code, is a bug in the caller.
     pub(crate) fn check(&self) -> Result<(), StoreError> {
-        if self.via.kind() == self.seat.joined_via {
-            Ok(())
-        } else {
-            Err(StoreError::internal(
+        if self.via.kind() != self.seat.joined_via {
+            return Err(StoreError::internal(
                 "claim plan",
                 "the seat's joinedVia and the plan's via differ",
-            ))
+            ));
+        }
+        match &self.via {
+            ClaimVia::Code { code_id, .. } if *code_id != *self.seat.via_id => Err(
+                StoreError::internal("claim plan", "the seat's viaId and the plan's code differ"),
+            ),
+            _ => Ok(()),
         }
     }
 }
@@ -118,7 +122,7 @@ pub trait Claims: Send + Sync {
         &self,
         license_id: &str,
         user_id: &str,
-        code_id: Option<&str>,
+        code_id: Option<&CodeId>,
         consistent: bool,
     ) -> Result<ClaimContext, StoreError>;
 
@@ -159,7 +163,7 @@ pub trait Codes: Send + Sync {
     async fn code_by_id(
         &self,
         license_id: &str,
-        code_id: &str,
+        code_id: &CodeId,
     ) -> Result<Option<CodeRecord>, StoreError>;
 
     /// Marks the code revoked and records `event`.

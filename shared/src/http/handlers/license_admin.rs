@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::App;
-use crate::domain::Caller;
+use crate::domain::{Caller, CodeId};
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging};
 use crate::http::response::{CodesBody, EventsPage, LicensesPage, SeatsPage, json, no_content};
@@ -84,7 +84,7 @@ pub(super) async fn revoke_code(
     app: &App,
     caller: &Caller,
     license_id: &str,
-    code_id: &str,
+    code_id: &CodeId,
 ) -> Result<Response<Body>, ApiError> {
     admin::revoke_code(app, caller, license_id, code_id).await?;
     Ok(no_content())

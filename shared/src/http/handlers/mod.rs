@@ -42,8 +42,8 @@ pub(super) async fn dispatch(
         E::CreateCode => license_admin::create_code(app, caller, path.get("licenseId")?, req).await,
         E::ListCodes => license_admin::list_codes(app, caller, path.get("licenseId")?).await,
         E::RevokeCode => {
-            let (license_id, code_id) = (path.get("licenseId")?, path.get("codeId")?);
-            license_admin::revoke_code(app, caller, license_id, code_id).await
+            let (license_id, code_id) = (path.get("licenseId")?, path.id("codeId")?);
+            license_admin::revoke_code(app, caller, license_id, &code_id).await
         }
         E::ListSeats => license_admin::list_seats(app, caller, path.get("licenseId")?, req).await,
         E::RemoveSeat => {

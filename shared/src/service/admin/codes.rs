@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::authorize;
 use crate::App;
-use crate::domain::{Caller, CodeRecord, Event, EventKind, InviteCode, Timestamp};
+use crate::domain::{Caller, CodeId, CodeRecord, Event, EventKind, InviteCode, Timestamp};
 use crate::error::ApiError;
 use crate::service::provision::{CodeOptions, add_code};
 use crate::store::Revocation;
@@ -24,7 +24,7 @@ pub struct NewCode {
 pub struct CreatedCode {
     /// The full code: shown here only, never again.
     pub code: String,
-    pub code_id: String,
+    pub code_id: CodeId,
     pub max_uses: Option<u32>,
     pub expires_at: Option<Timestamp>,
     pub note: Option<String>,
@@ -33,7 +33,7 @@ pub struct CreatedCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeView {
-    pub code_id: String,
+    pub code_id: CodeId,
     pub last4: String,
     pub max_uses: Option<u32>,
     pub uses: u32,
@@ -149,7 +149,7 @@ pub async fn revoke_code(
     app: &App,
     caller: &Caller,
     license_id: &str,
-    code_id: &str,
+    code_id: &CodeId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
     let code = app
@@ -165,7 +165,7 @@ pub async fn revoke_code(
     );
     event.code_id = Some(code.code_id.clone());
     if app.store.revoke_code(&code, &event).await? == Revocation::Revoked {
-        tracing::info!(license_id, code_id, "code revoked");
+        tracing::info!(license_id, code_id = code_id.as_str(), "code revoked");
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::error::{decode_err, encode_err};
 use super::keys::{self, Key};
 use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
 use crate::domain::{
-    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
+    CodeId, CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
     LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp,
 };
 use crate::error::StoreError;
@@ -160,7 +160,7 @@ pub(super) fn counter_from(index: u16, item: Option<Item>) -> Result<Counter, St
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CodeItem {
-    code_id: String,
+    code_id: CodeId,
     code_hash: String,
     license_id: String,
     last4: String,
@@ -185,7 +185,7 @@ pub(super) fn code_item(c: &CodeRecord) -> Result<Item, StoreError> {
     };
     let index_keys = vec![
         (GSI2PK, keys::codes_of(&c.license_id)),
-        (GSI2SK, c.code_id.clone()),
+        (GSI2SK, c.code_id.to_string()),
     ];
     encode("encode code", &item, &keys::code(&c.code_hash), index_keys)
 }

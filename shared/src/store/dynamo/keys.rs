@@ -25,7 +25,7 @@ use chrono::SecondsFormat;
 
 use super::Item;
 use super::schema::{PK, SK};
-use crate::domain::{Email, SecretHash, Timestamp};
+use crate::domain::{CodeId, Email, SecretHash, Timestamp};
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -66,7 +66,7 @@ pub(super) fn code(hash: &SecretHash) -> Key {
     Key::new(format!("CODE#{}", hash.as_str()), "CODE")
 }
 
-pub(super) fn use_counter(code_id: &str, shard: u16) -> Key {
+pub(super) fn use_counter(code_id: &CodeId, shard: u16) -> Key {
     Key::new(format!("CODE#{code_id}#USES#{shard}"), "COUNTER")
 }
 
@@ -179,7 +179,7 @@ mod tests {
         );
         assert_eq!(pair(code(&hash)), both("CODE#ab12", "CODE"));
         assert_eq!(
-            pair(use_counter("code_1", 0)),
+            pair(use_counter(&"code_1".into(), 0)),
             both("CODE#code_1#USES#0", "COUNTER")
         );
         assert_eq!(pair(invitation(&hash)), both("INV#ab12", "INVITATION"));

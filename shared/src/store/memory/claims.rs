@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::domain::{Event, InvitationStatus, SeatRecord};
+use crate::domain::{CodeId, Event, InvitationStatus, SeatRecord};
 use crate::error::StoreError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
@@ -13,7 +13,7 @@ impl Claims for MemoryStore {
         &self,
         license_id: &str,
         user_id: &str,
-        code_id: Option<&str>,
+        code_id: Option<&CodeId>,
         _consistent: bool,
     ) -> Result<ClaimContext, StoreError> {
         let state = self.lock();
@@ -51,8 +51,7 @@ impl Claims for MemoryStore {
             return Err(ClaimError::Rejected(Rejection::SeatShardFull));
         }
         match &plan.via {
-            ClaimVia::Code { use_shard } => {
-                let code_id = &seat.via_id;
+            ClaimVia::Code { code_id, use_shard } => {
                 let counter = state
                     .use_counters
                     .get(code_id)

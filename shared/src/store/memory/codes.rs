@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, counters};
-use crate::domain::{CodeRecord, Event, SecretHash};
+use crate::domain::{CodeId, CodeRecord, Event, SecretHash};
 use crate::error::StoreError;
 use crate::store::{Codes, Revocation, use_caps};
 
@@ -16,7 +16,7 @@ impl Codes for MemoryStore {
     async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.codes.contains_key(&code.code_hash) {
-            return Err(StoreError::AlreadyExists(code.code_id.clone()));
+            return Err(StoreError::AlreadyExists(code.code_id.to_string()));
         }
         state
             .use_counters
@@ -47,13 +47,13 @@ impl Codes for MemoryStore {
     async fn code_by_id(
         &self,
         license_id: &str,
-        code_id: &str,
+        code_id: &CodeId,
     ) -> Result<Option<CodeRecord>, StoreError> {
         Ok(self
             .lock()
             .codes
             .values()
-            .find(|c| c.license_id == license_id && c.code_id == code_id)
+            .find(|c| c.license_id == license_id && c.code_id == *code_id)
             .cloned())
     }
 

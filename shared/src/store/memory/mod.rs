@@ -16,7 +16,8 @@ use chrono::SecondsFormat;
 
 use super::{LimitWindow, Page, PagePosition};
 use crate::domain::{
-    CodeRecord, Counter, Event, InvitationRecord, LicenseRecord, SeatRecord, SecretHash, Timestamp,
+    CodeId, CodeRecord, Counter, Event, InvitationRecord, LicenseRecord, SeatRecord, SecretHash,
+    Timestamp,
 };
 
 #[derive(Default)]
@@ -24,7 +25,7 @@ struct State {
     licenses: HashMap<String, LicenseRecord>,
     /// Seat counters by license id, then code use counters by code id.
     seat_counters: HashMap<String, Vec<Counter>>,
-    use_counters: HashMap<String, Vec<Counter>>,
+    use_counters: HashMap<CodeId, Vec<Counter>>,
     codes: HashMap<SecretHash, CodeRecord>,
     invitations: HashMap<SecretHash, InvitationRecord>,
     /// Seats by (user id, license id).

@@ -119,7 +119,7 @@ fn codes_counters_events_and_windows_keep_their_formats() {
         })
     );
     assert_eq!(
-        as_json(counter_item(&keys::use_counter("code_1", 2), None).expect("encoded")),
+        as_json(counter_item(&keys::use_counter(&"code_1".into(), 2), None).expect("encoded")),
         json!({"pk": "CODE#code_1#USES#2", "sk": "COUNTER", "used": 0})
     );
     assert_eq!(
