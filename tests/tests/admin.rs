@@ -6,7 +6,9 @@ use std::sync::Arc;
 use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
 use shared::ApiError;
 use shared::config::{Config, Profile};
-use shared::domain::{Caller, CodeId, Event, EventKind, InvitationStatus, Principal, Role};
+use shared::domain::{
+    Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, Principal, Role,
+};
 use shared::mail::Outbox;
 use shared::service::admin::{self, Delivery, NewCode};
 use shared::service::{invites, me, redeem};
@@ -130,9 +132,9 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
                 .await
                 .map(|_| ()),
         );
-        refused(admin::revoke_invitation(&t.app, &outsider, id, "inv_x").await);
+        refused(admin::revoke_invitation(&t.app, &outsider, id, &"inv_x".into()).await);
         refused(
-            admin::resend_invitation(&t.app, &outsider, id, "inv_x")
+            admin::resend_invitation(&t.app, &outsider, id, &"inv_x".into())
                 .await
                 .map(|_| ()),
         );
@@ -497,7 +499,7 @@ async fn a_revoked_invitation_stops_working_at_once(backend: Backend) {
             .is_empty()
     );
     assert_eq!(
-        admin::revoke_invitation(&t.app, &owner(), &id, "inv_unknown")
+        admin::revoke_invitation(&t.app, &owner(), &id, &"inv_unknown".into())
             .await
             .err(),
         Some(ApiError::InviteNotFound)
@@ -638,7 +640,7 @@ async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
         Some(created.code_id.as_str())
     );
     assert_eq!(
-        events[3].invitation_id.as_deref(),
+        events[3].invitation_id.as_ref().map(InvitationId::as_str),
         Some(invitation_id.as_str())
     );
     assert_eq!(events[1].actor, "owner-1");

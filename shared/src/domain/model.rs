@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CodeId, Email, SecretHash};
+use super::{CodeId, Email, InvitationId, SecretHash};
 use crate::error::ApiError;
 
 pub type Timestamp = DateTime<Utc>;
@@ -148,7 +148,7 @@ pub enum InvitationStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvitationRecord {
-    pub invitation_id: String,
+    pub invitation_id: InvitationId,
     pub token_hash: SecretHash,
     pub license_id: String,
     /// `None` for an open, single-use link.
@@ -304,7 +304,7 @@ pub struct Event {
     /// The member concerned, for seat events.
     pub user_id: Option<String>,
     pub code_id: Option<CodeId>,
-    pub invitation_id: Option<String>,
+    pub invitation_id: Option<InvitationId>,
     /// Free text: seat counts for `seatsChanged`, the reason for withdrawals.
     pub detail: Option<String>,
     #[serde(skip)]
@@ -366,7 +366,7 @@ pub struct Seat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
-    pub invitation_id: String,
+    pub invitation_id: InvitationId,
     pub license_id: String,
     pub status: InvitationStatus,
     pub email: Option<String>,

@@ -129,7 +129,7 @@ pub(crate) async fn claim_seat(
         let joined_via = via.kind();
         let via_id = match &through {
             Through::Code(code) => code.code_id.to_string(),
-            Through::Invitation(inv) => inv.invitation_id.clone(),
+            Through::Invitation(inv) => inv.invitation_id.to_string(),
         };
         let seat = SeatRecord {
             license_id: license.license_id.clone(),

@@ -2,8 +2,8 @@
 //! admin use cases, the seed loader, the devserver demo and the tests.
 
 use crate::domain::{
-    CodeId, CodeRecord, Email, Event, EventKind, InvitationRecord, InvitationStatus, InviteCode,
-    InviteToken, Timestamp, time_ordered_id,
+    CodeId, CodeRecord, Email, Event, EventKind, InvitationId, InvitationRecord, InvitationStatus,
+    InviteCode, InviteToken, Timestamp,
 };
 use crate::error::StoreError;
 use crate::store::{Codes, Invitations};
@@ -71,7 +71,7 @@ pub async fn add_invitation(
     now: Timestamp,
 ) -> Result<InvitationRecord, StoreError> {
     let record = InvitationRecord {
-        invitation_id: time_ordered_id("inv", now),
+        invitation_id: InvitationId::time_ordered(now),
         token_hash: token.hash(),
         license_id: license_id.to_owned(),
         email: options.email,

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CodeId, CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
-    LicenseRecord, SeatRecord, SecretHash, Timestamp,
+    CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
+    JoinedVia, LicenseRecord, SeatRecord, SecretHash, Timestamp,
 };
 use crate::error::StoreError;
 use crate::store::{Page, PagePosition};
@@ -207,7 +207,7 @@ pub trait Invitations: Send + Sync {
     async fn invitation_by_id(
         &self,
         license_id: &str,
-        invitation_id: &str,
+        invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError>;
 
     /// Moves a pending invitation to `status` (declined or revoked) and

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::App;
-use crate::domain::{Caller, InvitationStatus};
+use crate::domain::{Caller, InvitationId, InvitationStatus};
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging, query};
 use crate::http::response::{
@@ -92,7 +92,7 @@ pub(super) async fn revoke(
     app: &App,
     caller: &Caller,
     license_id: &str,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Response<Body>, ApiError> {
     admin::revoke_invitation(app, caller, license_id, invitation_id).await?;
     Ok(no_content())
@@ -103,7 +103,7 @@ pub(super) async fn resend(
     app: &App,
     caller: &Caller,
     license_id: &str,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Response<Body>, ApiError> {
     let invitation = admin::resend_invitation(app, caller, license_id, invitation_id).await?;
     json(

@@ -30,9 +30,9 @@ pub(super) async fn dispatch(
         E::PreviewInvite => invites::preview(app, caller, path.get("token")?).await,
         E::AcceptInvite => invites::accept(app, caller, path.get("token")?).await,
         E::DeclineInvite => invites::decline(app, caller, path.get("token")?).await,
-        E::AcceptMyInvitation => invites::accept_mine(app, caller, path.get("invitationId")?).await,
+        E::AcceptMyInvitation => invites::accept_mine(app, caller, &path.id("invitationId")?).await,
         E::DeclineMyInvitation => {
-            invites::decline_mine(app, caller, path.get("invitationId")?).await
+            invites::decline_mine(app, caller, &path.id("invitationId")?).await
         }
         E::MyInvitations => me::my_invitations(app, caller, req).await,
         E::LeaveLicense => me::leave(app, caller, path.get("licenseId")?).await,
@@ -58,12 +58,12 @@ pub(super) async fn dispatch(
             invitation_admin::list(app, caller, path.get("licenseId")?, req).await
         }
         E::RevokeInvitation => {
-            let (license_id, id) = (path.get("licenseId")?, path.get("invitationId")?);
-            invitation_admin::revoke(app, caller, license_id, id).await
+            let (license_id, id) = (path.get("licenseId")?, path.id("invitationId")?);
+            invitation_admin::revoke(app, caller, license_id, &id).await
         }
         E::ResendInvitation => {
-            let (license_id, id) = (path.get("licenseId")?, path.get("invitationId")?);
-            invitation_admin::resend(app, caller, license_id, id).await
+            let (license_id, id) = (path.get("licenseId")?, path.id("invitationId")?);
+            invitation_admin::resend(app, caller, license_id, &id).await
         }
     }
 }

@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{
-    Caller, Email, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
-    LicenseRecord, Timestamp,
+    Caller, Email, Event, EventKind, Invitation, InvitationId, InvitationRecord, InvitationStatus,
+    InviteToken, LicenseRecord, Timestamp,
 };
 use crate::error::ApiError;
 use crate::mail::{OutgoingEmail, templates};
@@ -32,7 +32,7 @@ pub enum Delivery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationOutcome {
-    pub invitation_id: Option<String>,
+    pub invitation_id: Option<InvitationId>,
     pub license_id: String,
     pub status: Option<InvitationStatus>,
     pub email: String,
@@ -296,7 +296,7 @@ pub async fn revoke_invitation(
     app: &App,
     caller: &Caller,
     license_id: &str,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
     let invitation = app
@@ -332,7 +332,11 @@ pub async fn revoke_invitation(
             return Err(ApiError::InviteAlreadyUsed);
         }
     }
-    tracing::info!(license_id, invitation_id, "invitation revoked");
+    tracing::info!(
+        license_id,
+        invitation_id = invitation_id.as_str(),
+        "invitation revoked"
+    );
     Ok(())
 }
 
@@ -341,7 +345,7 @@ pub async fn resend_invitation(
     app: &App,
     caller: &Caller,
     license_id: &str,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Invitation, ApiError> {
     let license = authorize(app, caller, license_id).await?;
     let old = app
@@ -384,7 +388,11 @@ pub async fn resend_invitation(
     if app.store.reissue_invitation(&old, &fresh, &event).await? == Transition::NotPending {
         return Err(ApiError::InviteAlreadyUsed);
     }
-    tracing::info!(license_id, invitation_id, "invitation resent");
+    tracing::info!(
+        license_id,
+        invitation_id = invitation_id.as_str(),
+        "invitation resent"
+    );
     Ok(fresh.view(now, None, true))
 }
 

@@ -9,7 +9,7 @@ use super::keys;
 use super::query::{Query, SortKey};
 use super::schema::{GSI_EMAIL, GSI_LICENSE, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
 use super::tx::{Expr, Guard, Tx};
-use crate::domain::{Email, Event, InvitationRecord, InvitationStatus, SecretHash};
+use crate::domain::{Email, Event, InvitationId, InvitationRecord, InvitationStatus, SecretHash};
 use crate::error::StoreError;
 use crate::store::{Invitations, Page, PagePosition, Transition};
 
@@ -54,7 +54,7 @@ impl Invitations for DynamoStore {
         self.create_all(
             "TransactWriteItems create invitation",
             items,
-            &invitation.invitation_id,
+            invitation.invitation_id.as_str(),
         )
         .await
     }
@@ -84,7 +84,7 @@ impl Invitations for DynamoStore {
         let query =
             invitations_of(license_id).below_or(after.map(PagePosition::as_str), SortKey::Any);
         self.query_page("Query invitations", query, limit, invitation_from, |i| {
-            i.invitation_id.clone()
+            i.invitation_id.to_string()
         })
         .await
     }
@@ -92,9 +92,9 @@ impl Invitations for DynamoStore {
     async fn invitation_by_id(
         &self,
         license_id: &str,
-        invitation_id: &str,
+        invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError> {
-        let query = invitations_of(license_id).sort_key(SortKey::Equals(invitation_id.to_owned()));
+        let query = invitations_of(license_id).sort_key(SortKey::Equals(invitation_id.to_string()));
         let Some(item) = self
             .query("Query invitation", query, Some(1))
             .await?

@@ -14,8 +14,8 @@ use super::error::{decode_err, encode_err};
 use super::keys::{self, Key};
 use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
 use crate::domain::{
-    CodeId, CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
-    LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp,
+    CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
+    JoinedVia, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp,
 };
 use crate::error::StoreError;
 use crate::store::LimitWindow;
@@ -210,7 +210,7 @@ pub(super) fn code_from(item: Item) -> Result<CodeRecord, StoreError> {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct InvitationItem {
-    invitation_id: String,
+    invitation_id: InvitationId,
     token_hash: String,
     license_id: String,
     email: Option<Email>,
@@ -244,7 +244,7 @@ pub(super) fn invitation_item(inv: &InvitationRecord) -> Result<Item, StoreError
     };
     let mut index_keys = vec![
         (GSI2PK, keys::invitations_of(&inv.license_id)),
-        (GSI2SK, inv.invitation_id.clone()),
+        (GSI2SK, inv.invitation_id.to_string()),
     ];
     if let Some(email) = inv
         .email
@@ -252,7 +252,7 @@ pub(super) fn invitation_item(inv: &InvitationRecord) -> Result<Item, StoreError
         .filter(|_| inv.status == InvitationStatus::Pending)
     {
         index_keys.push((GSI1PK, keys::pending_for(email)));
-        index_keys.push((GSI1SK, inv.invitation_id.clone()));
+        index_keys.push((GSI1SK, inv.invitation_id.to_string()));
     }
     let key = keys::invitation(&inv.token_hash);
     encode("encode invitation", &item, &key, index_keys)

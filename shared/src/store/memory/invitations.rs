@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, newest_first};
-use crate::domain::{Email, Event, InvitationRecord, InvitationStatus, SecretHash};
+use crate::domain::{Email, Event, InvitationId, InvitationRecord, InvitationStatus, SecretHash};
 use crate::error::StoreError;
 use crate::store::{Invitations, Page, PagePosition, Transition};
 
@@ -20,7 +20,9 @@ impl Invitations for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.invitations.contains_key(&invitation.token_hash) {
-            return Err(StoreError::AlreadyExists(invitation.invitation_id.clone()));
+            return Err(StoreError::AlreadyExists(
+                invitation.invitation_id.to_string(),
+            ));
         }
         state
             .invitations
@@ -55,7 +57,7 @@ impl Invitations for MemoryStore {
             .invitations
             .values()
             .filter(|i| i.license_id == license_id)
-            .map(|i| (i.invitation_id.clone(), i.clone()))
+            .map(|i| (i.invitation_id.to_string(), i.clone()))
             .collect();
         Ok(newest_first(items, after, limit))
     }
@@ -63,13 +65,13 @@ impl Invitations for MemoryStore {
     async fn invitation_by_id(
         &self,
         license_id: &str,
-        invitation_id: &str,
+        invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError> {
         Ok(self
             .lock()
             .invitations
             .values()
-            .find(|i| i.license_id == license_id && i.invitation_id == invitation_id)
+            .find(|i| i.license_id == license_id && i.invitation_id == *invitation_id)
             .cloned())
     }
 
