@@ -81,7 +81,7 @@ fn principal(raw: &str) -> Result<Principal, String> {
         return Err(format!("{sub:?} is not a valid user id"));
     }
     Ok(Principal {
-        sub: sub.trim().to_owned(),
+        sub: sub.trim().into(),
         email,
     })
 }

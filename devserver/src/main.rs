@@ -197,7 +197,7 @@ fn seed_users(seed: &Seed) -> std::collections::HashMap<String, String> {
     seed.licenses
         .iter()
         .flat_map(|l| std::iter::once(&l.owner).chain(&l.admins))
-        .map(|p| (p.email.as_str().to_owned(), p.sub.clone()))
+        .map(|p| (p.email.as_str().to_owned(), p.sub.to_string()))
         .collect()
 }
 
@@ -232,7 +232,7 @@ fn seeded_demo(seed: &Seed) -> Demo {
             .map(|i| i.token.clone()),
         owner: first.map_or_else(
             || ("owner-1".to_owned(), "owner@demo.edu".to_owned()),
-            |l| (l.owner.sub.clone(), l.owner.email.as_str().to_owned()),
+            |l| (l.owner.sub.to_string(), l.owner.email.as_str().to_owned()),
         ),
     }
 }

@@ -247,7 +247,7 @@ pub fn email(raw: &str) -> Email {
 /// A signed-in user with a verified email.
 pub fn user(sub: &str, address: &str) -> Caller {
     Caller {
-        user_id: sub.to_owned(),
+        user_id: sub.into(),
         email: Some(email(address)),
         email_verified: true,
         name: Some(format!("User {sub}")),

@@ -7,7 +7,7 @@ use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
 use shared::ApiError;
 use shared::config::{Config, Profile};
 use shared::domain::{
-    Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, Principal, Role,
+    Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, Principal, Role, UserId,
 };
 use shared::mail::Outbox;
 use shared::service::admin::{self, Delivery, NewCode};
@@ -42,7 +42,7 @@ async fn all_seats(t: &TestApp, license_id: &str) -> Vec<String> {
         let page = admin::list_seats(&t.app, &owner(), license_id, 3, cursor.as_deref())
             .await
             .expect("seats");
-        users.extend(page.items.into_iter().map(|s| s.user_id));
+        users.extend(page.items.into_iter().map(|s| s.user_id.to_string()));
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => return users,
@@ -143,7 +143,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
                 .await
                 .map(|_| ()),
         );
-        refused(admin::remove_seat(&t.app, &outsider, id, "ann").await);
+        refused(admin::remove_seat(&t.app, &outsider, id, &"ann".into()).await);
         refused(
             admin::events(&t.app, &outsider, id, 10, None)
                 .await
@@ -521,11 +521,13 @@ async fn freeing_a_seat_lets_the_next_user_in(backend: Backend) {
         redeem::redeem(&t.app, &bob, &code.formatted()).await.err(),
         Some(ApiError::NoSeatsAvailable)
     );
-    admin::remove_seat(&t.app, &owner(), &id, "ann")
+    admin::remove_seat(&t.app, &owner(), &id, &"ann".into())
         .await
         .expect("freed");
     assert_eq!(
-        admin::remove_seat(&t.app, &owner(), &id, "ann").await.err(),
+        admin::remove_seat(&t.app, &owner(), &id, &"ann".into())
+            .await
+            .err(),
         Some(ApiError::SeatNotFound)
     );
     assert!(
@@ -561,7 +563,7 @@ async fn the_seat_count_equals_the_seat_list_after_any_sequence(backend: Backend
                 let _ = me::leave(&t.app, &caller, &id).await;
             }
             _ => {
-                let _ = admin::remove_seat(&t.app, &owner(), &id, &who).await;
+                let _ = admin::remove_seat(&t.app, &owner(), &id, &who.as_str().into()).await;
             }
         }
         t.advance_secs(1);
@@ -609,7 +611,7 @@ async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
     t.advance_secs(1);
     me::leave(&t.app, &ann, &id).await.expect("ann leaves");
     t.advance_secs(1);
-    admin::remove_seat(&t.app, &owner(), &id, "bob")
+    admin::remove_seat(&t.app, &owner(), &id, &"bob".into())
         .await
         .expect("bob removed");
     t.advance_secs(1);
@@ -634,7 +636,10 @@ async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
         "newest first, one per change"
     );
     let claimed_by_ann = &events[6];
-    assert_eq!(claimed_by_ann.user_id.as_deref(), Some("ann"));
+    assert_eq!(
+        claimed_by_ann.user_id.as_ref().map(UserId::as_str),
+        Some("ann")
+    );
     assert_eq!(
         claimed_by_ann.code_id.as_ref().map(CodeId::as_str),
         Some(created.code_id.as_str())

@@ -638,7 +638,7 @@ async fn two_hundred_users_racing_for_twenty_seats_get_exactly_twenty(backend: B
         match task.await.expect("task") {
             Ok(claimed) => {
                 assert!(!claimed.already_member);
-                granted.push(claimed.seat.user_id);
+                granted.push(claimed.seat.user_id.to_string());
             }
             Err(ApiError::NoSeatsAvailable) => full += 1,
             Err(other) => panic!("unexpected {other:?}"),
@@ -650,7 +650,7 @@ async fn two_hundred_users_racing_for_twenty_seats_get_exactly_twenty(backend: B
     let mut holders = 0;
     for i in 0..200 {
         if t.store()
-            .seat(&format!("student-{i}"), &license.license_id)
+            .seat(&format!("student-{i}").into(), &license.license_id)
             .await
             .expect("read")
             .is_some()

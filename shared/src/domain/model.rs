@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CodeId, Email, InvitationId, SecretHash};
+use super::{CodeId, Email, InvitationId, SecretHash, UserId};
 use crate::error::ApiError;
 
 pub type Timestamp = DateTime<Utc>;
@@ -24,7 +24,7 @@ pub fn split_capacity(total: u32) -> Vec<u32> {
 /// The signed-in user, as the API Gateway JWT authorizer described them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Option<Email>,
     pub email_verified: bool,
     /// The display name (`name` claim), shown to invitees as the inviter.
@@ -46,7 +46,7 @@ impl Caller {
 /// A user named in a license: its owner or an admin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
-    pub sub: String,
+    pub sub: UserId,
     pub email: Email,
 }
 
@@ -89,10 +89,10 @@ impl LicenseRecord {
         }
     }
 
-    pub fn role_of(&self, user_id: &str) -> Role {
-        if self.owner.sub == user_id {
+    pub fn role_of(&self, user_id: &UserId) -> Role {
+        if self.owner.sub == *user_id {
             Role::Owner
-        } else if self.admins.iter().any(|a| a.sub == user_id) {
+        } else if self.admins.iter().any(|a| a.sub == *user_id) {
             Role::Admin
         } else {
             Role::Member
@@ -222,7 +222,7 @@ pub enum JoinedVia {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatRecord {
     pub license_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Email,
     pub joined_at: Timestamp,
     pub joined_via: JoinedVia,
@@ -302,7 +302,7 @@ pub struct Event {
     /// Who did it: a user id, or `operator` for the back office.
     pub actor: String,
     /// The member concerned, for seat events.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub code_id: Option<CodeId>,
     pub invitation_id: Option<InvitationId>,
     /// Free text: seat counts for `seatsChanged`, the reason for withdrawals.
@@ -357,7 +357,7 @@ pub struct LicenseSummary {
 #[serde(rename_all = "camelCase")]
 pub struct Seat {
     pub license_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub joined_at: Timestamp,
     pub joined_via: JoinedVia,

@@ -46,7 +46,7 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
         .get("email_verified")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     Ok(Caller {
-        user_id: user_id.to_owned(),
+        user_id: user_id.into(),
         email: claims.get("email").and_then(|e| Email::parse(e)),
         email_verified,
         name: claims

@@ -58,7 +58,7 @@ pub(crate) async fn claim_seat(
     through: Through<'_>,
     mut prefetched: Option<ClaimContext>,
 ) -> Result<Claimed, ApiError> {
-    let user_id = caller.user_id.as_str();
+    let user_id = &caller.user_id;
     let code_id = match &through {
         Through::Code(code) => Some(&code.code_id),
         Through::Invitation(_) => None,
@@ -133,15 +133,20 @@ pub(crate) async fn claim_seat(
         };
         let seat = SeatRecord {
             license_id: license.license_id.clone(),
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             email: email.clone(),
             joined_at: now,
             joined_via,
             via_id,
             shard,
         };
-        let mut event = Event::new(&license.license_id, EventKind::SeatClaimed, user_id, now);
-        event.user_id = Some(user_id.to_owned());
+        let mut event = Event::new(
+            &license.license_id,
+            EventKind::SeatClaimed,
+            user_id.as_str(),
+            now,
+        );
+        event.user_id = Some(user_id.clone());
         event.shard = shard;
         match &through {
             Through::Code(code) => event.code_id = Some(code.code_id.clone()),
@@ -154,7 +159,7 @@ pub(crate) async fn claim_seat(
         };
         match app.store.claim(&plan).await {
             Ok(()) => {
-                tracing::info!(license_id = %license.license_id, user_id, shard, via = ?joined_via, "seat claimed");
+                tracing::info!(license_id = %license.license_id, user_id = user_id.as_str(), shard, via = ?joined_via, "seat claimed");
                 return Ok(Claimed {
                     license: license.view(seats_used + 1),
                     seat: seat.view(),

@@ -209,7 +209,7 @@ async fn decline_found(
     let mut event = Event::new(
         &license.license_id,
         EventKind::InvitationDeclined,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.invitation_id = Some(invitation.invitation_id.clone());

@@ -113,7 +113,7 @@ pub async fn leave(app: &App, caller: &Caller, license_id: &str) -> Result<(), A
     let mut event = Event::new(
         license_id,
         EventKind::SeatReleased,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.user_id = Some(caller.user_id.clone());

@@ -9,7 +9,9 @@ use std::sync::Mutex;
 
 use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
-use crate::domain::{Caller, CodeId, CodeRecord, Email, InviteCode, LicenseSummary, SecretHash};
+use crate::domain::{
+    Caller, CodeId, CodeRecord, Email, InviteCode, LicenseSummary, SecretHash, UserId,
+};
 use crate::error::ApiError;
 
 const KNOWN_CODES_MAX: usize = 10_000;
@@ -43,7 +45,7 @@ impl KnownCodes {
     }
 }
 
-fn limit_key(user_id: &str) -> String {
+fn limit_key(user_id: &UserId) -> String {
     format!("redeem#{user_id}")
 }
 

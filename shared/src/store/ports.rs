@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseRecord, SeatRecord, SecretHash, Timestamp,
+    JoinedVia, LicenseRecord, SeatRecord, SecretHash, Timestamp, UserId,
 };
 use crate::error::StoreError;
 use crate::store::{Page, PagePosition};
@@ -121,7 +121,7 @@ pub trait Claims: Send + Sync {
     async fn claim_context(
         &self,
         license_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         code_id: Option<&CodeId>,
         consistent: bool,
     ) -> Result<ClaimContext, StoreError>;
@@ -131,8 +131,11 @@ pub trait Claims: Send + Sync {
     /// attempt: contention is `Rejected(Contended)`, for the caller to retry.
     async fn claim(&self, plan: &ClaimPlan) -> Result<(), ClaimError>;
 
-    async fn seat(&self, user_id: &str, license_id: &str)
-    -> Result<Option<SeatRecord>, StoreError>;
+    async fn seat(
+        &self,
+        user_id: &UserId,
+        license_id: &str,
+    ) -> Result<Option<SeatRecord>, StoreError>;
 
     /// Deletes the seat, decrements its counter and records `event`
     /// atomically.
@@ -258,7 +261,7 @@ pub trait Directory: Send + Sync {
     /// Ids of the licenses `user_id` owns or administers, in id order.
     async fn administered_licenses(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<String>, StoreError>;
@@ -266,7 +269,7 @@ pub trait Directory: Send + Sync {
     /// The user's seats, newest first.
     async fn user_seats(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError>;

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::App;
-use crate::domain::{Caller, CodeId};
+use crate::domain::{Caller, CodeId, UserId};
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging};
 use crate::http::response::{CodesBody, EventsPage, LicensesPage, SeatsPage, json, no_content};
@@ -120,7 +120,7 @@ pub(super) async fn remove_seat(
     app: &App,
     caller: &Caller,
     license_id: &str,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Response<Body>, ApiError> {
     admin::remove_seat(app, caller, license_id, user_id).await?;
     Ok(no_content())

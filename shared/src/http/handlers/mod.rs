@@ -47,8 +47,8 @@ pub(super) async fn dispatch(
         }
         E::ListSeats => license_admin::list_seats(app, caller, path.get("licenseId")?, req).await,
         E::RemoveSeat => {
-            let (license_id, user_id) = (path.get("licenseId")?, path.get("userId")?);
-            license_admin::remove_seat(app, caller, license_id, user_id).await
+            let (license_id, user_id) = (path.get("licenseId")?, path.id("userId")?);
+            license_admin::remove_seat(app, caller, license_id, &user_id).await
         }
         E::Events => license_admin::events(app, caller, path.get("licenseId")?, req).await,
         E::CreateInvitations => {

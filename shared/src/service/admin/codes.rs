@@ -94,7 +94,7 @@ pub async fn create_code(
             &license.license_id,
             &code,
             options.clone(),
-            &caller.user_id,
+            caller.user_id.as_str(),
             now,
         )
         .await
@@ -160,7 +160,7 @@ pub async fn revoke_code(
     let mut event = Event::new(
         license_id,
         EventKind::CodeRevoked,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.code_id = Some(code.code_id.clone());

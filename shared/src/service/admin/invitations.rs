@@ -142,7 +142,7 @@ pub async fn create_link(
         &license.license_id,
         &token,
         options,
-        &caller.user_id,
+        caller.user_id.as_str(),
         now,
     )
     .await?;
@@ -193,7 +193,7 @@ pub async fn invite_emails(
             license_id,
             &token,
             options,
-            &caller.user_id,
+            caller.user_id.as_str(),
             now,
         )
         .await?;
@@ -208,7 +208,7 @@ pub async fn invite_emails(
                 let mut event = Event::new(
                     license_id,
                     EventKind::InvitationUndeliverable,
-                    &caller.user_id,
+                    caller.user_id.as_str(),
                     now,
                 );
                 event.invitation_id = Some(record.invitation_id.clone());
@@ -312,7 +312,7 @@ pub async fn revoke_invitation(
     let mut event = Event::new(
         license_id,
         EventKind::InvitationRevoked,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.invitation_id = Some(invitation.invitation_id.clone());
@@ -375,7 +375,7 @@ pub async fn resend_invitation(
     let mut event = Event::new(
         license_id,
         EventKind::InvitationResent,
-        &caller.user_id,
+        caller.user_id.as_str(),
         now,
     );
     event.invitation_id = Some(old.invitation_id.clone());

@@ -11,7 +11,7 @@ use super::items::{
 };
 use super::keys;
 use super::tx::{Expr, Guard, Tx, TxFailure};
-use crate::domain::{COUNTER_SHARDS, CodeId, Event, InvitationStatus, SeatRecord};
+use crate::domain::{COUNTER_SHARDS, CodeId, Event, InvitationStatus, SeatRecord, UserId};
 use crate::error::StoreError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
@@ -44,7 +44,7 @@ impl Claims for DynamoStore {
     async fn claim_context(
         &self,
         license_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         code_id: Option<&CodeId>,
         consistent: bool,
     ) -> Result<ClaimContext, StoreError> {
@@ -130,7 +130,7 @@ impl Claims for DynamoStore {
 
     async fn seat(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         license_id: &str,
     ) -> Result<Option<SeatRecord>, StoreError> {
         self.get("GetItem seat", &keys::seat(user_id, license_id), true)

@@ -13,7 +13,7 @@ use super::keys;
 use super::query::{Query, SortKey};
 use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK, LSI_JOINED, LSI1SK, PK};
 use super::tx::{Attempt, Expr, RETRY, Tx, TxFailure};
-use crate::domain::{COUNTER_SHARDS, Event, LicenseRecord, SeatRecord, split_capacity};
+use crate::domain::{COUNTER_SHARDS, Event, LicenseRecord, SeatRecord, UserId, split_capacity};
 use crate::error::StoreError;
 use crate::store::{Directory, Page, PagePosition, SeatsChange, resplit_capacity};
 
@@ -126,9 +126,9 @@ impl Directory for DynamoStore {
         for (i, cap) in (0..COUNTER_SHARDS).zip(split_capacity(license.seats_total)) {
             items.push(counter_item(&keys::seat_counter(id, i), Some(cap))?);
         }
-        let mut subs: Vec<&str> = std::iter::once(&license.owner)
+        let mut subs: Vec<&UserId> = std::iter::once(&license.owner)
             .chain(&license.admins)
-            .map(|p| p.sub.as_str())
+            .map(|p| &p.sub)
             .collect();
         subs.sort_unstable();
         subs.dedup();
@@ -141,7 +141,7 @@ impl Directory for DynamoStore {
 
     async fn administered_licenses(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<String>, StoreError> {
@@ -162,7 +162,7 @@ impl Directory for DynamoStore {
 
     async fn user_seats(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError> {

@@ -15,7 +15,7 @@ use super::keys::{self, Key};
 use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp,
+    JoinedVia, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, UserId,
 };
 use crate::error::StoreError;
 use crate::store::LimitWindow;
@@ -109,7 +109,7 @@ struct AdminItem {
     license_id: String,
 }
 
-pub(super) fn admin_item(user_id: &str, license_id: &str) -> Result<Item, StoreError> {
+pub(super) fn admin_item(user_id: &UserId, license_id: &str) -> Result<Item, StoreError> {
     let item = AdminItem {
         license_id: license_id.to_owned(),
     };
@@ -279,7 +279,7 @@ pub(super) fn invitation_from(item: Item) -> Result<InvitationRecord, StoreError
 #[serde(rename_all = "camelCase")]
 struct SeatItem {
     license_id: String,
-    user_id: String,
+    user_id: UserId,
     email: Email,
     joined_at: Timestamp,
     joined_via: JoinedVia,

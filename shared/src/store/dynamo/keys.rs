@@ -25,7 +25,7 @@ use chrono::SecondsFormat;
 
 use super::Item;
 use super::schema::{PK, SK};
-use crate::domain::{CodeId, Email, SecretHash, Timestamp};
+use crate::domain::{CodeId, Email, SecretHash, Timestamp, UserId};
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -74,11 +74,11 @@ pub(super) fn invitation(hash: &SecretHash) -> Key {
     Key::new(format!("INV#{}", hash.as_str()), "INVITATION")
 }
 
-pub(super) fn seat(user_id: &str, license_id: &str) -> Key {
+pub(super) fn seat(user_id: &UserId, license_id: &str) -> Key {
     Key::new(user(user_id), format!("{SEAT_PREFIX}{license_id}"))
 }
 
-pub(super) fn admin(user_id: &str, license_id: &str) -> Key {
+pub(super) fn admin(user_id: &UserId, license_id: &str) -> Key {
     Key::new(user(user_id), format!("{ADMIN_PREFIX}{license_id}"))
 }
 
@@ -93,7 +93,7 @@ pub(super) fn limit(key: &str) -> Key {
 // ---- partitions that are queried ---------------------------------------
 
 /// The partition of a user's seats and admin entries.
-pub(super) fn user(user_id: &str) -> String {
+pub(super) fn user(user_id: &UserId) -> String {
     format!("USER#{user_id}")
 }
 
@@ -136,7 +136,7 @@ fn sortable(at: Timestamp) -> String {
 
 /// gsi2 sort key of a seat in its license's seat list, and the page
 /// position of `license_seats`: `<joinedAt>#<sub>`.
-pub(super) fn seat_in_license(joined_at: Timestamp, user_id: &str) -> String {
+pub(super) fn seat_in_license(joined_at: Timestamp, user_id: &UserId) -> String {
     format!("{}#{user_id}", sortable(joined_at))
 }
 
@@ -183,8 +183,8 @@ mod tests {
             both("CODE#code_1#USES#0", "COUNTER")
         );
         assert_eq!(pair(invitation(&hash)), both("INV#ab12", "INVITATION"));
-        assert_eq!(pair(seat("u1", "l1")), both("USER#u1", "SEAT#l1"));
-        assert_eq!(pair(admin("u1", "l1")), both("USER#u1", "ADMIN#l1"));
+        assert_eq!(pair(seat(&"u1".into(), "l1")), both("USER#u1", "SEAT#l1"));
+        assert_eq!(pair(admin(&"u1".into(), "l1")), both("USER#u1", "ADMIN#l1"));
         assert_eq!(pair(event("l1", 3, "evt_1")), both("EVENTS#l1#3", "evt_1"));
         assert_eq!(pair(limit("redeem#u1")), both("LIMIT#redeem#u1", "LIMIT"));
     }
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn index_keys_are_the_stored_formats() {
         let email = Email::parse("Ann@Demo.edu").expect("an address");
-        assert_eq!(user("u1"), "USER#u1");
+        assert_eq!(user(&"u1".into()), "USER#u1");
         assert_eq!((ADMIN_PREFIX, SEAT_PREFIX), ("ADMIN#", "SEAT#"));
         assert_eq!(events("l1", 15), "EVENTS#l1#15");
         assert_eq!(pending_for(&email), "EMAIL#ann@demo.edu");
@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(seats_of("l1", 2), "SEATS#l1#2");
         let joined_at = at("2026-09-01T08:00:00Z");
         assert_eq!(
-            seat_in_license(joined_at, "u1"),
+            seat_in_license(joined_at, &"u1".into()),
             "2026-09-01T08:00:00.000Z#u1"
         );
         assert_eq!(
@@ -214,12 +214,12 @@ mod tests {
     fn join_sort_keys_order_by_time() {
         let (early, late) = (at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00.5Z"));
         assert!(joined(&seat_of_user(early, "b")) < joined(&seat_of_user(late, "a")));
-        assert!(seat_in_license(early, "b") < seat_in_license(late, "a"));
+        assert!(seat_in_license(early, &"b".into()) < seat_in_license(late, &"a".into()));
     }
 
     #[test]
     fn keys_round_trip_through_items() {
-        let key = seat("u1", "l1");
+        let key = seat(&"u1".into(), "l1");
         assert_eq!(Key::of(&key.item()), Some(key));
     }
 }

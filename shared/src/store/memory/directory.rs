@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, counters, joined_position, newest_first, seats_used};
-use crate::domain::{Event, LicenseRecord, SeatRecord, split_capacity};
+use crate::domain::{Event, LicenseRecord, SeatRecord, UserId, split_capacity};
 use crate::error::StoreError;
 use crate::store::{Directory, Page, PagePosition, SeatsChange, resplit_capacity};
 
@@ -42,7 +42,7 @@ impl Directory for MemoryStore {
 
     async fn administered_licenses(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<String>, StoreError> {
@@ -50,7 +50,7 @@ impl Directory for MemoryStore {
         let mut ids: Vec<String> = state
             .licenses
             .values()
-            .filter(|l| l.owner.sub == user_id || l.admins.iter().any(|a| a.sub == user_id))
+            .filter(|l| l.owner.sub == *user_id || l.admins.iter().any(|a| a.sub == *user_id))
             .map(|l| l.license_id.clone())
             .filter(|id| after.is_none_or(|after| id.as_str() > after.as_str()))
             .collect();
@@ -61,7 +61,7 @@ impl Directory for MemoryStore {
 
     async fn user_seats(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError> {
@@ -69,7 +69,7 @@ impl Directory for MemoryStore {
         let seats = state
             .seats
             .values()
-            .filter(|s| s.user_id == user_id)
+            .filter(|s| s.user_id == *user_id)
             .map(|s| (joined_position(s.joined_at, &s.license_id), s.clone()))
             .collect();
         Ok(newest_first(seats, after, limit))
@@ -86,7 +86,7 @@ impl Directory for MemoryStore {
             .seats
             .values()
             .filter(|s| s.license_id == license_id)
-            .map(|s| (joined_position(s.joined_at, &s.user_id), s.clone()))
+            .map(|s| (joined_position(s.joined_at, s.user_id.as_str()), s.clone()))
             .collect();
         Ok(newest_first(seats, after, limit))
     }

@@ -17,7 +17,7 @@ use chrono::SecondsFormat;
 use super::{LimitWindow, Page, PagePosition};
 use crate::domain::{
     CodeId, CodeRecord, Counter, Event, InvitationRecord, LicenseRecord, SeatRecord, SecretHash,
-    Timestamp,
+    Timestamp, UserId,
 };
 
 #[derive(Default)]
@@ -29,7 +29,7 @@ struct State {
     codes: HashMap<SecretHash, CodeRecord>,
     invitations: HashMap<SecretHash, InvitationRecord>,
     /// Seats by (user id, license id).
-    seats: BTreeMap<(String, String), SeatRecord>,
+    seats: BTreeMap<(UserId, String), SeatRecord>,
     limits: HashMap<String, LimitWindow>,
     events: Vec<Event>,
 }

@@ -142,7 +142,7 @@ fn codes_counters_events_and_windows_keep_their_formats() {
         json!({"pk": "LIMIT#redeem#ann", "sk": "LIMIT", "start": 100, "count": 1, "ttl": 400})
     );
     assert_eq!(
-        as_json(admin_item("ann", "l1").expect("encoded")),
+        as_json(admin_item(&"ann".into(), "l1").expect("encoded")),
         json!({"pk": "USER#ann", "sk": "ADMIN#l1", "licenseId": "l1"})
     );
 }
