@@ -22,7 +22,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use shared::config::{Config, Profile};
-use shared::domain::{InviteCode, InviteToken};
+use shared::domain::{InviteCode, InviteToken, LicenseId};
 use shared::error::{ApiError, StoreError};
 use shared::http::{Function, MAX_BODY_BYTES, RouteError, error_response, handle};
 use shared::mail::Outbox;
@@ -247,18 +247,19 @@ async fn demo(server: &Server, base: &str) -> Result<(), String> {
         Ok(()) | Err(shared::seed::SeedError::Store(StoreError::AlreadyExists(_))) => {}
         Err(err) => return Err(err.to_string()),
     }
+    let license_id = LicenseId::from("lic-demo");
     let code = InviteCode::generate();
     let options = CodeOptions {
         note: Some("devserver demo".into()),
         ..CodeOptions::default()
     };
-    add_code(store, "lic-demo", &code, options, SEED_ACTOR, now)
+    add_code(store, &license_id, &code, options, SEED_ACTOR, now)
         .await
         .map_err(|e| e.to_string())?;
     let token = InviteToken::generate();
     add_invitation(
         store,
-        "lic-demo",
+        &license_id,
         &token,
         InvitationOptions::default(),
         SEED_ACTOR,

@@ -7,7 +7,8 @@ use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
 use shared::ApiError;
 use shared::config::{Config, Profile};
 use shared::domain::{
-    Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, Principal, Role, UserId,
+    Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, LicenseId, Principal, Role,
+    UserId,
 };
 use shared::mail::Outbox;
 use shared::service::admin::{self, Delivery, NewCode};
@@ -35,7 +36,7 @@ fn owner() -> Caller {
     user("owner-1", "owner@demo.edu")
 }
 
-async fn all_seats(t: &TestApp, license_id: &str) -> Vec<String> {
+async fn all_seats(t: &TestApp, license_id: &LicenseId) -> Vec<String> {
     let mut users = Vec::new();
     let mut cursor = None;
     loop {
@@ -53,7 +54,7 @@ async fn all_seats(t: &TestApp, license_id: &str) -> Vec<String> {
 /// The license's invitations with `status`, as its owner lists them.
 async fn invitations_in(
     t: &TestApp,
-    license_id: &str,
+    license_id: &LicenseId,
     status: InvitationStatus,
 ) -> admin::Listing<shared::domain::Invitation> {
     admin::list_invitations(&t.app, &owner(), license_id, Some(status), 10, None)
@@ -61,7 +62,7 @@ async fn invitations_in(
         .expect("invitations")
 }
 
-async fn all_events(t: &TestApp, license_id: &str) -> Vec<Event> {
+async fn all_events(t: &TestApp, license_id: &LicenseId) -> Vec<Event> {
     let mut events = Vec::new();
     let mut cursor = None;
     loop {
@@ -84,7 +85,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
         email: email("admin2@demo.edu"),
     }];
     let license = t.create(record).await;
-    let id = license.license_id.as_str();
+    let id = &license.license_id;
     let code = t.code(id, None).await;
     let member = user("ann", "ann@demo.edu");
     redeem::redeem(&t.app, &member, &code.formatted())
@@ -151,7 +152,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
         );
     }
     assert_eq!(
-        admin::get_license(&t.app, &owner(), "lic-missing")
+        admin::get_license(&t.app, &owner(), &"lic-missing".into())
             .await
             .err(),
         Some(ApiError::LicenseNotFound)

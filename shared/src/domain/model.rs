@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CodeId, Email, InvitationId, SecretHash, UserId};
+use super::{CodeId, Email, InvitationId, LicenseId, SecretHash, UserId};
 use crate::error::ApiError;
 
 pub type Timestamp = DateTime<Utc>;
@@ -52,7 +52,7 @@ pub struct Principal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LicenseRecord {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub name: String,
     pub organization: String,
     pub product: String,
@@ -127,7 +127,7 @@ impl LicenseRecord {
 pub struct CodeRecord {
     pub code_id: CodeId,
     pub code_hash: SecretHash,
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub last4: String,
     pub max_uses: Option<u32>,
     pub expires_at: Option<Timestamp>,
@@ -150,7 +150,7 @@ pub enum InvitationStatus {
 pub struct InvitationRecord {
     pub invitation_id: InvitationId,
     pub token_hash: SecretHash,
-    pub license_id: String,
+    pub license_id: LicenseId,
     /// `None` for an open, single-use link.
     pub email: Option<Email>,
     /// As stored: never `Expired`, which is derived from `expires_at`.
@@ -221,7 +221,7 @@ pub enum JoinedVia {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatRecord {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub user_id: UserId,
     pub email: Email,
     pub joined_at: Timestamp,
@@ -295,7 +295,7 @@ pub enum EventKind {
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub event_id: String,
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub at: Timestamp,
     #[serde(rename = "type")]
     pub kind: EventKind,
@@ -312,10 +312,10 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(license_id: &str, kind: EventKind, actor: &str, at: Timestamp) -> Self {
+    pub fn new(license_id: &LicenseId, kind: EventKind, actor: &str, at: Timestamp) -> Self {
         Self {
             event_id: super::time_ordered_id("evt", at),
-            license_id: license_id.to_owned(),
+            license_id: license_id.clone(),
             at,
             kind,
             actor: actor.to_owned(),
@@ -333,7 +333,7 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct License {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub name: String,
     pub organization: String,
     pub product: String,
@@ -346,7 +346,7 @@ pub struct License {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseSummary {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub name: String,
     pub organization: String,
     pub product: String,
@@ -356,7 +356,7 @@ pub struct LicenseSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Seat {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub user_id: UserId,
     pub email: String,
     pub joined_at: Timestamp,
@@ -367,7 +367,7 @@ pub struct Seat {
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
     pub invitation_id: InvitationId,
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub status: InvitationStatus,
     pub email: Option<String>,
     pub expires_at: Option<Timestamp>,

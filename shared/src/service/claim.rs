@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::App;
 use crate::domain::{
     Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord, InvitationStatus,
-    License, Seat, SeatRecord,
+    License, LicenseId, Seat, SeatRecord,
 };
 use crate::error::ApiError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Rejection};
@@ -54,7 +54,7 @@ pub(crate) async fn claim_seat(
     app: &App,
     caller: &Caller,
     email: &Email,
-    license_id: &str,
+    license_id: &LicenseId,
     through: Through<'_>,
     mut prefetched: Option<ClaimContext>,
 ) -> Result<Claimed, ApiError> {
@@ -178,7 +178,10 @@ pub(crate) async fn claim_seat(
             | Err(ClaimError::Store(crate::error::StoreError::Unavailable { .. })) => {
                 contention += 1;
                 if contention > MAX_CONTENTION_RETRIES {
-                    tracing::warn!(license_id, "claim gave up after contention retries");
+                    tracing::warn!(
+                        license_id = license_id.as_str(),
+                        "claim gave up after contention retries"
+                    );
                     return Err(ApiError::unavailable());
                 }
                 tokio::time::sleep(backoff(contention)).await;
@@ -186,7 +189,7 @@ pub(crate) async fn claim_seat(
             Err(ClaimError::Store(other)) => return Err(other.into()),
         }
     }
-    tracing::warn!(license_id, "claim attempts exhausted");
+    tracing::warn!(license_id = license_id.as_str(), "claim attempts exhausted");
     Err(ApiError::unavailable())
 }
 

@@ -3,7 +3,7 @@
 
 use crate::domain::{
     CodeId, CodeRecord, Email, Event, EventKind, InvitationId, InvitationRecord, InvitationStatus,
-    InviteCode, InviteToken, Timestamp,
+    InviteCode, InviteToken, LicenseId, Timestamp,
 };
 use crate::error::StoreError;
 use crate::store::{Codes, Invitations};
@@ -18,7 +18,7 @@ pub struct CodeOptions {
 
 pub async fn add_code(
     store: &(impl Codes + ?Sized),
-    license_id: &str,
+    license_id: &LicenseId,
     code: &InviteCode,
     options: CodeOptions,
     actor: &str,
@@ -64,7 +64,7 @@ impl Default for InvitationOptions {
 
 pub async fn add_invitation(
     store: &(impl Invitations + ?Sized),
-    license_id: &str,
+    license_id: &LicenseId,
     token: &InviteToken,
     options: InvitationOptions,
     actor: &str,

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseRecord, SeatRecord, SecretHash, Timestamp, UserId,
+    JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Timestamp, UserId,
 };
 use crate::error::StoreError;
 use crate::store::{Page, PagePosition};
@@ -120,7 +120,7 @@ pub trait Claims: Send + Sync {
     /// consistent reads (used to confirm "full" before saying so).
     async fn claim_context(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         user_id: &UserId,
         code_id: Option<&CodeId>,
         consistent: bool,
@@ -134,7 +134,7 @@ pub trait Claims: Send + Sync {
     async fn seat(
         &self,
         user_id: &UserId,
-        license_id: &str,
+        license_id: &LicenseId,
     ) -> Result<Option<SeatRecord>, StoreError>;
 
     /// Deletes the seat, decrements its counter and records `event`
@@ -161,11 +161,14 @@ pub trait Codes: Send + Sync {
     async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError>;
 
     /// Every code of a license with its uses, newest first.
-    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError>;
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+    ) -> Result<Vec<(CodeRecord, u32)>, StoreError>;
 
     async fn code_by_id(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         code_id: &CodeId,
     ) -> Result<Option<CodeRecord>, StoreError>;
 
@@ -202,14 +205,14 @@ pub trait Invitations: Send + Sync {
     /// Invitations of a license, newest first (ids sort by time).
     async fn license_invitations(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<InvitationRecord>, StoreError>;
 
     async fn invitation_by_id(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError>;
 
@@ -246,12 +249,12 @@ pub enum SeatsChange {
 
 #[async_trait]
 pub trait Directory: Send + Sync {
-    async fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>, StoreError>;
+    async fn license(&self, license_id: &LicenseId) -> Result<Option<LicenseRecord>, StoreError>;
 
     /// Licenses by id with their seats in use; unknown ids are left out.
     async fn licenses_with_usage(
         &self,
-        license_ids: &[String],
+        license_ids: &[LicenseId],
     ) -> Result<Vec<(LicenseRecord, u32)>, StoreError>;
 
     /// Creates a license with its seat counters and its owner's and admins'
@@ -264,7 +267,7 @@ pub trait Directory: Send + Sync {
         user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
-    ) -> Result<Page<String>, StoreError>;
+    ) -> Result<Page<LicenseId>, StoreError>;
 
     /// The user's seats, newest first.
     async fn user_seats(
@@ -277,7 +280,7 @@ pub trait Directory: Send + Sync {
     /// Seats of a license, newest first.
     async fn license_seats(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError>;
@@ -286,7 +289,7 @@ pub trait Directory: Send + Sync {
     /// its seats in use, and records `event`.
     async fn set_seats_total(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         total: u32,
         event: &Event,
     ) -> Result<SeatsChange, StoreError>;
@@ -299,7 +302,7 @@ pub trait Audit: Send + Sync {
     /// The audit trail, newest first.
     async fn events(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<Event>, StoreError>;

@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::authorize;
 use crate::App;
-use crate::domain::{Caller, CodeId, CodeRecord, Event, EventKind, InviteCode, Timestamp};
+use crate::domain::{
+    Caller, CodeId, CodeRecord, Event, EventKind, InviteCode, LicenseId, Timestamp,
+};
 use crate::error::ApiError;
 use crate::service::provision::{CodeOptions, add_code};
 use crate::store::Revocation;
@@ -70,7 +72,7 @@ fn validate_note(note: Option<String>) -> Result<Option<String>, ApiError> {
 pub async fn create_code(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     new: NewCode,
 ) -> Result<CreatedCode, ApiError> {
     let license = authorize(app, caller, license_id).await?;
@@ -100,7 +102,7 @@ pub async fn create_code(
         .await
         {
             Ok(record) => {
-                tracing::info!(license_id, code_id = %record.code_id, "code created");
+                tracing::info!(license_id = license_id.as_str(), code_id = %record.code_id, "code created");
                 return Ok(CreatedCode {
                     code: code.formatted(),
                     code_id: record.code_id,
@@ -132,7 +134,7 @@ fn code_view(code: CodeRecord, uses: u32) -> CodeView {
 pub async fn list_codes(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<Vec<CodeView>, ApiError> {
     authorize(app, caller, license_id).await?;
     Ok(app
@@ -148,7 +150,7 @@ pub async fn list_codes(
 pub async fn revoke_code(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     code_id: &CodeId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
@@ -165,7 +167,11 @@ pub async fn revoke_code(
     );
     event.code_id = Some(code.code_id.clone());
     if app.store.revoke_code(&code, &event).await? == Revocation::Revoked {
-        tracing::info!(license_id, code_id = code_id.as_str(), "code revoked");
+        tracing::info!(
+            license_id = license_id.as_str(),
+            code_id = code_id.as_str(),
+            "code revoked"
+        );
     }
     Ok(())
 }

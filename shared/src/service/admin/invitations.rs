@@ -8,7 +8,7 @@ use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{
     Caller, Email, Event, EventKind, Invitation, InvitationId, InvitationRecord, InvitationStatus,
-    InviteToken, LicenseRecord, Timestamp,
+    InviteToken, LicenseId, LicenseRecord, Timestamp,
 };
 use crate::error::ApiError;
 use crate::mail::{OutgoingEmail, templates};
@@ -33,7 +33,7 @@ pub enum Delivery {
 #[serde(rename_all = "camelCase")]
 pub struct InvitationOutcome {
     pub invitation_id: Option<InvitationId>,
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub status: Option<InvitationStatus>,
     pub email: String,
     pub expires_at: Option<Timestamp>,
@@ -124,7 +124,7 @@ fn invitation_email(
 pub async fn create_link(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     days: Option<u32>,
 ) -> Result<OpenLink, ApiError> {
     let license = authorize(app, caller, license_id).await?;
@@ -158,7 +158,7 @@ pub async fn create_link(
 pub async fn invite_emails(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     emails: &[Email],
     days: Option<u32>,
 ) -> Result<Vec<InvitationOutcome>, ApiError> {
@@ -171,7 +171,7 @@ pub async fn invite_emails(
         if members.contains(email) {
             outcomes.push(InvitationOutcome {
                 invitation_id: None,
-                license_id: license_id.to_owned(),
+                license_id: license_id.clone(),
                 status: None,
                 email: email.as_str().to_owned(),
                 expires_at: None,
@@ -204,7 +204,7 @@ pub async fn invite_emails(
         {
             Ok(_) => Delivery::Sent,
             Err(err) => {
-                tracing::warn!(license_id, invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
+                tracing::warn!(license_id = license_id.as_str(), invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
                 let mut event = Event::new(
                     license_id,
                     EventKind::InvitationUndeliverable,
@@ -226,7 +226,7 @@ pub async fn invite_emails(
         };
         outcomes.push(InvitationOutcome {
             invitation_id: Some(record.invitation_id.clone()),
-            license_id: license_id.to_owned(),
+            license_id: license_id.clone(),
             status: Some(record.status_at(now)),
             email: email.as_str().to_owned(),
             expires_at: record.expires_at,
@@ -238,7 +238,7 @@ pub async fn invite_emails(
 }
 
 /// Every member's address (reads the whole seat list of the license).
-async fn member_emails(app: &App, license_id: &str) -> Result<Vec<Email>, ApiError> {
+async fn member_emails(app: &App, license_id: &LicenseId) -> Result<Vec<Email>, ApiError> {
     let mut emails = Vec::new();
     let mut after = None;
     loop {
@@ -257,7 +257,7 @@ async fn member_emails(app: &App, license_id: &str) -> Result<Vec<Email>, ApiErr
 pub async fn list_invitations(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     status: Option<InvitationStatus>,
     limit: usize,
     cursor: Option<&str>,
@@ -295,7 +295,7 @@ pub async fn list_invitations(
 pub async fn revoke_invitation(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     invitation_id: &InvitationId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
@@ -333,7 +333,7 @@ pub async fn revoke_invitation(
         }
     }
     tracing::info!(
-        license_id,
+        license_id = license_id.as_str(),
         invitation_id = invitation_id.as_str(),
         "invitation revoked"
     );
@@ -344,7 +344,7 @@ pub async fn revoke_invitation(
 pub async fn resend_invitation(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     invitation_id: &InvitationId,
 ) -> Result<Invitation, ApiError> {
     let license = authorize(app, caller, license_id).await?;
@@ -389,7 +389,7 @@ pub async fn resend_invitation(
         return Err(ApiError::InviteAlreadyUsed);
     }
     tracing::info!(
-        license_id,
+        license_id = license_id.as_str(),
         invitation_id = invitation_id.as_str(),
         "invitation resent"
     );

@@ -2,14 +2,14 @@
 
 use super::{Listing, authorize, cursor};
 use crate::App;
-use crate::domain::{Caller, Event, EventKind, Seat, UserId};
+use crate::domain::{Caller, Event, EventKind, LicenseId, Seat, UserId};
 use crate::error::ApiError;
 use crate::store::Release;
 
 pub async fn list_seats(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<Listing<Seat>, ApiError> {
@@ -29,7 +29,7 @@ pub async fn list_seats(
 pub async fn remove_seat(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     user_id: &UserId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
@@ -50,7 +50,7 @@ pub async fn remove_seat(
         return Err(ApiError::SeatNotFound);
     }
     tracing::info!(
-        license_id,
+        license_id = license_id.as_str(),
         user_id = user_id.as_str(),
         "seat removed by admin"
     );

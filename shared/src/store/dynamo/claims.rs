@@ -11,7 +11,9 @@ use super::items::{
 };
 use super::keys;
 use super::tx::{Expr, Guard, Tx, TxFailure};
-use crate::domain::{COUNTER_SHARDS, CodeId, Event, InvitationStatus, SeatRecord, UserId};
+use crate::domain::{
+    COUNTER_SHARDS, CodeId, Event, InvitationStatus, LicenseId, SeatRecord, UserId,
+};
 use crate::error::StoreError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
@@ -43,7 +45,7 @@ fn via_rejection(cancelled: &Cancelled, via: &ClaimVia) -> Option<Rejection> {
 impl Claims for DynamoStore {
     async fn claim_context(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         user_id: &UserId,
         code_id: Option<&CodeId>,
         consistent: bool,
@@ -131,7 +133,7 @@ impl Claims for DynamoStore {
     async fn seat(
         &self,
         user_id: &UserId,
-        license_id: &str,
+        license_id: &LicenseId,
     ) -> Result<Option<SeatRecord>, StoreError> {
         self.get("GetItem seat", &keys::seat(user_id, license_id), true)
             .await?

@@ -8,11 +8,11 @@ use super::keys;
 use super::query::{Query, SortKey};
 use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK};
 use super::tx::{Expr, Guard, Tx};
-use crate::domain::{COUNTER_SHARDS, CodeId, CodeRecord, Event, SecretHash};
+use crate::domain::{COUNTER_SHARDS, CodeId, CodeRecord, Event, LicenseId, SecretHash};
 use crate::error::StoreError;
 use crate::store::{Codes, Revocation, use_caps};
 
-fn codes_of(license_id: &str) -> Query {
+fn codes_of(license_id: &LicenseId) -> Query {
     Query::index(GSI_LICENSE, (GSI2PK, GSI2SK), keys::codes_of(license_id))
 }
 
@@ -40,7 +40,10 @@ impl Codes for DynamoStore {
 
     /// The codes (one query), then the use counters of all of them in as
     /// few `BatchGetItem`s as 100 keys each allow.
-    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+    ) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
         let codes = self
             .query("Query codes", codes_of(license_id), None)
             .await?
@@ -62,7 +65,7 @@ impl Codes for DynamoStore {
 
     async fn code_by_id(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         code_id: &CodeId,
     ) -> Result<Option<CodeRecord>, StoreError> {
         let query = codes_of(license_id).sort_key(SortKey::Equals(code_id.to_string()));

@@ -9,11 +9,13 @@ use super::keys;
 use super::query::{Query, SortKey};
 use super::schema::{GSI_EMAIL, GSI_LICENSE, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
 use super::tx::{Expr, Guard, Tx};
-use crate::domain::{Email, Event, InvitationId, InvitationRecord, InvitationStatus, SecretHash};
+use crate::domain::{
+    Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
+};
 use crate::error::StoreError;
 use crate::store::{Invitations, Page, PagePosition, Transition};
 
-fn invitations_of(license_id: &str) -> Query {
+fn invitations_of(license_id: &LicenseId) -> Query {
     Query::index(
         GSI_LICENSE,
         (GSI2PK, GSI2SK),
@@ -77,7 +79,7 @@ impl Invitations for DynamoStore {
 
     async fn license_invitations(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<InvitationRecord>, StoreError> {
@@ -91,7 +93,7 @@ impl Invitations for DynamoStore {
 
     async fn invitation_by_id(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError> {
         let query = invitations_of(license_id).sort_key(SortKey::Equals(invitation_id.to_string()));

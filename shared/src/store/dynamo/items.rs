@@ -15,7 +15,7 @@ use super::keys::{self, Key};
 use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, UserId,
+    JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, UserId,
 };
 use crate::error::StoreError;
 use crate::store::LimitWindow;
@@ -54,7 +54,7 @@ pub(super) fn n(value: impl ToString) -> AttributeValue {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LicenseItem {
-    license_id: String,
+    license_id: LicenseId,
     name: String,
     organization: String,
     product: String,
@@ -106,12 +106,12 @@ pub(super) fn license_from(item: Item) -> Result<LicenseRecord, StoreError> {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AdminItem {
-    license_id: String,
+    license_id: LicenseId,
 }
 
-pub(super) fn admin_item(user_id: &UserId, license_id: &str) -> Result<Item, StoreError> {
+pub(super) fn admin_item(user_id: &UserId, license_id: &LicenseId) -> Result<Item, StoreError> {
     let item = AdminItem {
-        license_id: license_id.to_owned(),
+        license_id: license_id.clone(),
     };
     encode(
         "encode admin entry",
@@ -122,7 +122,7 @@ pub(super) fn admin_item(user_id: &UserId, license_id: &str) -> Result<Item, Sto
 }
 
 /// The license id of an admin entry.
-pub(super) fn admin_from(item: Item) -> Result<String, StoreError> {
+pub(super) fn admin_from(item: Item) -> Result<LicenseId, StoreError> {
     decode::<AdminItem>("decode admin entry", item).map(|a| a.license_id)
 }
 
@@ -162,7 +162,7 @@ pub(super) fn counter_from(index: u16, item: Option<Item>) -> Result<Counter, St
 struct CodeItem {
     code_id: CodeId,
     code_hash: String,
-    license_id: String,
+    license_id: LicenseId,
     last4: String,
     max_uses: Option<u32>,
     expires_at: Option<Timestamp>,
@@ -212,7 +212,7 @@ pub(super) fn code_from(item: Item) -> Result<CodeRecord, StoreError> {
 struct InvitationItem {
     invitation_id: InvitationId,
     token_hash: String,
-    license_id: String,
+    license_id: LicenseId,
     email: Option<Email>,
     status: InvitationStatus,
     expires_at: Option<Timestamp>,
@@ -278,7 +278,7 @@ pub(super) fn invitation_from(item: Item) -> Result<InvitationRecord, StoreError
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SeatItem {
-    license_id: String,
+    license_id: LicenseId,
     user_id: UserId,
     email: Email,
     joined_at: Timestamp,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::domain::{CodeId, Event, InvitationStatus, SeatRecord, UserId};
+use crate::domain::{CodeId, Event, InvitationStatus, LicenseId, SeatRecord, UserId};
 use crate::error::StoreError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
@@ -11,7 +11,7 @@ use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Reject
 impl Claims for MemoryStore {
     async fn claim_context(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         user_id: &UserId,
         code_id: Option<&CodeId>,
         _consistent: bool,
@@ -21,7 +21,7 @@ impl Claims for MemoryStore {
             license: state.licenses.get(license_id).cloned(),
             seat: state
                 .seats
-                .get(&(user_id.clone(), license_id.to_owned()))
+                .get(&(user_id.clone(), license_id.clone()))
                 .cloned(),
             seat_counters: state
                 .seat_counters
@@ -92,12 +92,12 @@ impl Claims for MemoryStore {
     async fn seat(
         &self,
         user_id: &UserId,
-        license_id: &str,
+        license_id: &LicenseId,
     ) -> Result<Option<SeatRecord>, StoreError> {
         Ok(self
             .lock()
             .seats
-            .get(&(user_id.clone(), license_id.to_owned()))
+            .get(&(user_id.clone(), license_id.clone()))
             .cloned())
     }
 

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, newest_first};
-use crate::domain::{Email, Event, InvitationId, InvitationRecord, InvitationStatus, SecretHash};
+use crate::domain::{
+    Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
+};
 use crate::error::StoreError;
 use crate::store::{Invitations, Page, PagePosition, Transition};
 
@@ -48,7 +50,7 @@ impl Invitations for MemoryStore {
 
     async fn license_invitations(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<InvitationRecord>, StoreError> {
@@ -56,7 +58,7 @@ impl Invitations for MemoryStore {
         let items = state
             .invitations
             .values()
-            .filter(|i| i.license_id == license_id)
+            .filter(|i| i.license_id == *license_id)
             .map(|i| (i.invitation_id.to_string(), i.clone()))
             .collect();
         Ok(newest_first(items, after, limit))
@@ -64,14 +66,14 @@ impl Invitations for MemoryStore {
 
     async fn invitation_by_id(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError> {
         Ok(self
             .lock()
             .invitations
             .values()
-            .find(|i| i.license_id == license_id && i.invitation_id == *invitation_id)
+            .find(|i| i.license_id == *license_id && i.invitation_id == *invitation_id)
             .cloned())
     }
 
