@@ -7,10 +7,12 @@
 //! what they were with `String`s. None dereferences to `str` (that would make
 //! them interchangeable again): say `as_str()` where a string is meant.
 //!
-//! Constructing one validates nothing. Ids from request paths are
-//! untrusted and only ever looked up, so an id that names nothing finds
-//! nothing; where an id is *created* (a seed file, the operator CLI, the
-//! caller's `sub` claim), that edge checks it before converting.
+//! Constructing one validates nothing, on purpose: the checks stay where
+//! they were, at the edges, before converting. A request path's ids are
+//! untrusted and only ever looked up (the router refuses overlong
+//! segments; an id that names nothing finds nothing); the caller's `sub`
+//! claim is checked in `http::extract`; a new license's id in the seed
+//! loader and `seatctl`.
 
 use std::fmt;
 
