@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shared::domain::{Email, Event, EventKind, LicenseRecord, Principal, Timestamp};
+use shared::domain::{Email, Event, EventKind, LicenseId, LicenseRecord, Principal, Timestamp};
 use shared::error::StoreError;
 use shared::seed::Seed;
 use shared::store::{Codes, Directory, DynamoStore, SeatsChange};
@@ -119,7 +119,7 @@ fn principal(raw: &str) -> Result<Principal, String> {
         return Err(format!("{sub:?} is not a valid user id"));
     }
     Ok(Principal {
-        sub: sub.trim().to_owned(),
+        sub: sub.trim().into(),
         email,
     })
 }
@@ -161,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 return Err(format!("{id:?} is not a valid license id"));
             }
             let license = LicenseRecord {
-                license_id: id.clone(),
+                license_id: id.as_str().into(),
                 name,
                 organization,
                 product,
@@ -179,6 +179,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("license {id} created with {seats} seats");
         }
         Command::SetSeats { license, seats } => {
+            let license = LicenseId::from(license);
             store
                 .license(&license)
                 .await
@@ -200,6 +201,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Show { license } => {
+            let license = LicenseId::from(license);
             let (record, used) = store
                 .licenses_with_usage(std::slice::from_ref(&license))
                 .await

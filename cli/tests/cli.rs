@@ -109,7 +109,7 @@ async fn the_back_office_creates_resizes_shows_and_seeds() {
         Config::defaults(Profile::Local),
         None,
     );
-    let code = t.code("lic-uni", None).await;
+    let code = t.code(&"lic-uni".into(), None).await;
     redeem::redeem(&t.app, &user("a", "a@uni.edu"), &code.formatted())
         .await
         .expect("a");

@@ -22,7 +22,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use shared::config::{Config, Profile};
-use shared::domain::{InviteCode, InviteToken};
+use shared::domain::{InviteCode, InviteToken, LicenseId};
 use shared::error::{ApiError, StoreError};
 use shared::http::{Function, MAX_BODY_BYTES, RouteError, error_response, handle};
 use shared::mail::Outbox;
@@ -197,7 +197,7 @@ fn seed_users(seed: &Seed) -> std::collections::HashMap<String, String> {
     seed.licenses
         .iter()
         .flat_map(|l| std::iter::once(&l.owner).chain(&l.admins))
-        .map(|p| (p.email.as_str().to_owned(), p.sub.clone()))
+        .map(|p| (p.email.as_str().to_owned(), p.sub.to_string()))
         .collect()
 }
 
@@ -232,7 +232,7 @@ fn seeded_demo(seed: &Seed) -> Demo {
             .map(|i| i.token.clone()),
         owner: first.map_or_else(
             || ("owner-1".to_owned(), "owner@demo.edu".to_owned()),
-            |l| (l.owner.sub.clone(), l.owner.email.as_str().to_owned()),
+            |l| (l.owner.sub.to_string(), l.owner.email.as_str().to_owned()),
         ),
     }
 }
@@ -247,18 +247,19 @@ async fn demo(server: &Server, base: &str) -> Result<(), String> {
         Ok(()) | Err(shared::seed::SeedError::Store(StoreError::AlreadyExists(_))) => {}
         Err(err) => return Err(err.to_string()),
     }
+    let license_id = LicenseId::from("lic-demo");
     let code = InviteCode::generate();
     let options = CodeOptions {
         note: Some("devserver demo".into()),
         ..CodeOptions::default()
     };
-    add_code(store, "lic-demo", &code, options, SEED_ACTOR, now)
+    add_code(store, &license_id, &code, options, SEED_ACTOR, now)
         .await
         .map_err(|e| e.to_string())?;
     let token = InviteToken::generate();
     add_invitation(
         store,
-        "lic-demo",
+        &license_id,
         &token,
         InvitationOptions::default(),
         SEED_ACTOR,

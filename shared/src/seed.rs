@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use crate::domain::{
-    Email, InvitationStatus, InviteCode, InviteToken, LicenseRecord, Principal, Timestamp,
+    Email, InvitationStatus, InviteCode, InviteToken, LicenseId, LicenseRecord, Principal,
+    Timestamp,
 };
 use crate::error::StoreError;
 use crate::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
@@ -101,9 +102,10 @@ impl Seed {
                     lic.license_id
                 )));
             }
+            let license_id = LicenseId::from(lic.license_id.as_str());
             store
                 .create_license(&LicenseRecord {
-                    license_id: lic.license_id.clone(),
+                    license_id: license_id.clone(),
                     name: lic.name.clone(),
                     organization: lic.organization.clone(),
                     product: lic.product.clone(),
@@ -128,7 +130,7 @@ impl Seed {
                     revoked: code.revoked,
                     note: code.note.clone(),
                 };
-                add_code(store, &lic.license_id, &parsed, options, SEED_ACTOR, now).await?;
+                add_code(store, &license_id, &parsed, options, SEED_ACTOR, now).await?;
             }
             for inv in &lic.invitations {
                 let token = InviteToken::parse(&inv.token).ok_or_else(|| {
@@ -147,7 +149,7 @@ impl Seed {
                     invited_by: inv.invited_by.clone(),
                     ..InvitationOptions::default()
                 };
-                add_invitation(store, &lic.license_id, &token, options, SEED_ACTOR, now).await?;
+                add_invitation(store, &license_id, &token, options, SEED_ACTOR, now).await?;
             }
         }
         Ok(())

@@ -9,8 +9,8 @@ use shared::App;
 use shared::app::Clock;
 use shared::config::{Config, Profile};
 use shared::domain::{
-    Caller, Email, InvitationStatus, InviteCode, InviteToken, LicenseRecord, Principal, Timestamp,
-    random_id,
+    Caller, Email, InvitationStatus, InviteCode, InviteToken, LicenseId, LicenseRecord, Principal,
+    Timestamp, random_id,
 };
 use shared::error::MailError;
 use shared::mail::{Mailer, Outbox, OutgoingEmail};
@@ -144,7 +144,7 @@ impl TestApp {
 
     pub fn license_builder(&self, seats: u32) -> LicenseRecord {
         LicenseRecord {
-            license_id: random_id("lic"),
+            license_id: random_id("lic").into(),
             name: "ATLAS.ti Campus".into(),
             organization: "Demo University".into(),
             product: "ATLAS.ti".into(),
@@ -172,13 +172,13 @@ impl TestApp {
         self.create(self.license_builder(seats)).await
     }
 
-    pub async fn code(&self, license_id: &str, max_uses: Option<u32>) -> InviteCode {
+    pub async fn code(&self, license_id: &LicenseId, max_uses: Option<u32>) -> InviteCode {
         self.code_with(license_id, max_uses, None, false).await
     }
 
     pub async fn code_with(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         max_uses: Option<u32>,
         expires_at: Option<Timestamp>,
         revoked: bool,
@@ -196,14 +196,14 @@ impl TestApp {
         code
     }
 
-    pub async fn invitation(&self, license_id: &str, to: Option<&str>) -> InviteToken {
+    pub async fn invitation(&self, license_id: &LicenseId, to: Option<&str>) -> InviteToken {
         self.invitation_with(license_id, to, None, InvitationStatus::Pending)
             .await
     }
 
     pub async fn invitation_with(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         to: Option<&str>,
         expires_at: Option<Timestamp>,
         status: InvitationStatus,
@@ -230,9 +230,9 @@ impl TestApp {
     }
 
     /// Seats in use as the counters say, and as the seat items say.
-    pub async fn seats_used(&self, license_id: &str) -> u32 {
+    pub async fn seats_used(&self, license_id: &LicenseId) -> u32 {
         self.store()
-            .licenses_with_usage(&[license_id.to_owned()])
+            .licenses_with_usage(std::slice::from_ref(license_id))
             .await
             .expect("usage")
             .first()
@@ -247,7 +247,7 @@ pub fn email(raw: &str) -> Email {
 /// A signed-in user with a verified email.
 pub fn user(sub: &str, address: &str) -> Caller {
     Caller {
-        user_id: sub.to_owned(),
+        user_id: sub.into(),
         email: Some(email(address)),
         email_verified: true,
         name: Some(format!("User {sub}")),

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
 use shared::ApiError;
 use shared::config::{Config, Profile};
-use shared::domain::{Caller, Event, EventKind, InvitationStatus, Principal, Role};
+use shared::domain::{
+    Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, LicenseId, Principal, Role,
+    UserId,
+};
 use shared::mail::Outbox;
 use shared::service::admin::{self, Delivery, NewCode};
 use shared::service::{invites, me, redeem};
@@ -33,14 +36,14 @@ fn owner() -> Caller {
     user("owner-1", "owner@demo.edu")
 }
 
-async fn all_seats(t: &TestApp, license_id: &str) -> Vec<String> {
+async fn all_seats(t: &TestApp, license_id: &LicenseId) -> Vec<String> {
     let mut users = Vec::new();
     let mut cursor = None;
     loop {
         let page = admin::list_seats(&t.app, &owner(), license_id, 3, cursor.as_deref())
             .await
             .expect("seats");
-        users.extend(page.items.into_iter().map(|s| s.user_id));
+        users.extend(page.items.into_iter().map(|s| s.user_id.to_string()));
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => return users,
@@ -51,7 +54,7 @@ async fn all_seats(t: &TestApp, license_id: &str) -> Vec<String> {
 /// The license's invitations with `status`, as its owner lists them.
 async fn invitations_in(
     t: &TestApp,
-    license_id: &str,
+    license_id: &LicenseId,
     status: InvitationStatus,
 ) -> admin::Listing<shared::domain::Invitation> {
     admin::list_invitations(&t.app, &owner(), license_id, Some(status), 10, None)
@@ -59,7 +62,7 @@ async fn invitations_in(
         .expect("invitations")
 }
 
-async fn all_events(t: &TestApp, license_id: &str) -> Vec<Event> {
+async fn all_events(t: &TestApp, license_id: &LicenseId) -> Vec<Event> {
     let mut events = Vec::new();
     let mut cursor = None;
     loop {
@@ -82,7 +85,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
         email: email("admin2@demo.edu"),
     }];
     let license = t.create(record).await;
-    let id = license.license_id.as_str();
+    let id = &license.license_id;
     let code = t.code(id, None).await;
     let member = user("ann", "ann@demo.edu");
     redeem::redeem(&t.app, &member, &code.formatted())
@@ -114,7 +117,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
                 .map(|_| ()),
         );
         refused(admin::list_codes(&t.app, &outsider, id).await.map(|_| ()));
-        refused(admin::revoke_code(&t.app, &outsider, id, "code_x").await);
+        refused(admin::revoke_code(&t.app, &outsider, id, &"code_x".into()).await);
         refused(
             admin::create_link(&t.app, &outsider, id, None)
                 .await
@@ -130,9 +133,9 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
                 .await
                 .map(|_| ()),
         );
-        refused(admin::revoke_invitation(&t.app, &outsider, id, "inv_x").await);
+        refused(admin::revoke_invitation(&t.app, &outsider, id, &"inv_x".into()).await);
         refused(
-            admin::resend_invitation(&t.app, &outsider, id, "inv_x")
+            admin::resend_invitation(&t.app, &outsider, id, &"inv_x".into())
                 .await
                 .map(|_| ()),
         );
@@ -141,7 +144,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
                 .await
                 .map(|_| ()),
         );
-        refused(admin::remove_seat(&t.app, &outsider, id, "ann").await);
+        refused(admin::remove_seat(&t.app, &outsider, id, &"ann".into()).await);
         refused(
             admin::events(&t.app, &outsider, id, 10, None)
                 .await
@@ -149,7 +152,7 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
         );
     }
     assert_eq!(
-        admin::get_license(&t.app, &owner(), "lic-missing")
+        admin::get_license(&t.app, &owner(), &"lic-missing".into())
             .await
             .err(),
         Some(ApiError::LicenseNotFound)
@@ -259,7 +262,7 @@ async fn codes_are_shown_once_and_revocation_stops_them_at_once(backend: Backend
             .revoked
     );
     assert_eq!(
-        admin::revoke_code(&t.app, &owner(), &id, "code_unknown")
+        admin::revoke_code(&t.app, &owner(), &id, &"code_unknown".into())
             .await
             .err(),
         Some(ApiError::CodeNotFound)
@@ -497,7 +500,7 @@ async fn a_revoked_invitation_stops_working_at_once(backend: Backend) {
             .is_empty()
     );
     assert_eq!(
-        admin::revoke_invitation(&t.app, &owner(), &id, "inv_unknown")
+        admin::revoke_invitation(&t.app, &owner(), &id, &"inv_unknown".into())
             .await
             .err(),
         Some(ApiError::InviteNotFound)
@@ -519,11 +522,13 @@ async fn freeing_a_seat_lets_the_next_user_in(backend: Backend) {
         redeem::redeem(&t.app, &bob, &code.formatted()).await.err(),
         Some(ApiError::NoSeatsAvailable)
     );
-    admin::remove_seat(&t.app, &owner(), &id, "ann")
+    admin::remove_seat(&t.app, &owner(), &id, &"ann".into())
         .await
         .expect("freed");
     assert_eq!(
-        admin::remove_seat(&t.app, &owner(), &id, "ann").await.err(),
+        admin::remove_seat(&t.app, &owner(), &id, &"ann".into())
+            .await
+            .err(),
         Some(ApiError::SeatNotFound)
     );
     assert!(
@@ -559,7 +564,7 @@ async fn the_seat_count_equals_the_seat_list_after_any_sequence(backend: Backend
                 let _ = me::leave(&t.app, &caller, &id).await;
             }
             _ => {
-                let _ = admin::remove_seat(&t.app, &owner(), &id, &who).await;
+                let _ = admin::remove_seat(&t.app, &owner(), &id, &who.as_str().into()).await;
             }
         }
         t.advance_secs(1);
@@ -607,7 +612,7 @@ async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
     t.advance_secs(1);
     me::leave(&t.app, &ann, &id).await.expect("ann leaves");
     t.advance_secs(1);
-    admin::remove_seat(&t.app, &owner(), &id, "bob")
+    admin::remove_seat(&t.app, &owner(), &id, &"bob".into())
         .await
         .expect("bob removed");
     t.advance_secs(1);
@@ -632,13 +637,16 @@ async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
         "newest first, one per change"
     );
     let claimed_by_ann = &events[6];
-    assert_eq!(claimed_by_ann.user_id.as_deref(), Some("ann"));
     assert_eq!(
-        claimed_by_ann.code_id.as_deref(),
+        claimed_by_ann.user_id.as_ref().map(UserId::as_str),
+        Some("ann")
+    );
+    assert_eq!(
+        claimed_by_ann.code_id.as_ref().map(CodeId::as_str),
         Some(created.code_id.as_str())
     );
     assert_eq!(
-        events[3].invitation_id.as_deref(),
+        events[3].invitation_id.as_ref().map(InvitationId::as_str),
         Some(invitation_id.as_str())
     );
     assert_eq!(events[1].actor, "owner-1");

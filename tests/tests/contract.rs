@@ -434,7 +434,7 @@ async fn leaving_frees_the_seat_for_the_next_user(backend: Backend) {
         Some(ApiError::LicenseNotFound)
     );
     assert_eq!(
-        me::leave(&t.app, &bob, "lic-nope").await.err(),
+        me::leave(&t.app, &bob, &"lic-nope".into()).await.err(),
         Some(ApiError::LicenseNotFound)
     );
     assert_eq!(t.seats_used(&license.license_id).await, 0);
@@ -522,7 +522,7 @@ async fn contact_owner_is_for_members_and_invitees_and_is_limited(backend: Backe
         Some(ApiError::LicenseNotFound)
     );
     assert_eq!(
-        contact::contact_owner(&t.app, &ann, "lic-unknown", "Hi", "Hello", None)
+        contact::contact_owner(&t.app, &ann, &"lic-unknown".into(), "Hi", "Hello", None)
             .await
             .err(),
         Some(ApiError::LicenseNotFound)
@@ -638,7 +638,7 @@ async fn two_hundred_users_racing_for_twenty_seats_get_exactly_twenty(backend: B
         match task.await.expect("task") {
             Ok(claimed) => {
                 assert!(!claimed.already_member);
-                granted.push(claimed.seat.user_id);
+                granted.push(claimed.seat.user_id.to_string());
             }
             Err(ApiError::NoSeatsAvailable) => full += 1,
             Err(other) => panic!("unexpected {other:?}"),
@@ -650,7 +650,7 @@ async fn two_hundred_users_racing_for_twenty_seats_get_exactly_twenty(backend: B
     let mut holders = 0;
     for i in 0..200 {
         if t.store()
-            .seat(&format!("student-{i}"), &license.license_id)
+            .seat(&format!("student-{i}").into(), &license.license_id)
             .await
             .expect("read")
             .is_some()

@@ -25,7 +25,7 @@ async fn demo() -> (TestApp, String, String) {
     let t = TestApp::new(Backend::Memory).await;
     let license = t.license(3).await;
     let code = t.code(&license.license_id, None).await;
-    (t, license.license_id, code.formatted())
+    (t, license.license_id.into_string(), code.formatted())
 }
 
 fn redeem_event(body: &str) -> Event {

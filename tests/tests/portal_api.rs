@@ -137,7 +137,7 @@ async fn opening_an_invitation_changes_nothing(backend: Backend) {
     assert!(!after.viewer.member);
     assert_eq!(
         t.store()
-            .seat("bob", &license.license_id)
+            .seat(&"bob".into(), &license.license_id)
             .await
             .expect("read")
             .map(|s| s.user_id),

@@ -2,10 +2,12 @@
 
 mod code;
 mod email;
+mod ids;
 mod model;
 mod secret;
 
 pub use code::InviteCode;
 pub use email::Email;
+pub use ids::{CodeId, InvitationId, LicenseId, UserId};
 pub use model::*;
 pub use secret::{InviteToken, SecretHash, random_id, time_ordered_id};

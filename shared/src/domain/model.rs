@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Email, SecretHash};
+use super::{CodeId, Email, InvitationId, LicenseId, SecretHash, UserId};
 use crate::error::ApiError;
 
 pub type Timestamp = DateTime<Utc>;
@@ -24,7 +24,7 @@ pub fn split_capacity(total: u32) -> Vec<u32> {
 /// The signed-in user, as the API Gateway JWT authorizer described them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Option<Email>,
     pub email_verified: bool,
     /// The display name (`name` claim), shown to invitees as the inviter.
@@ -46,13 +46,13 @@ impl Caller {
 /// A user named in a license: its owner or an admin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
-    pub sub: String,
+    pub sub: UserId,
     pub email: Email,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LicenseRecord {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub name: String,
     pub organization: String,
     pub product: String,
@@ -89,10 +89,10 @@ impl LicenseRecord {
         }
     }
 
-    pub fn role_of(&self, user_id: &str) -> Role {
-        if self.owner.sub == user_id {
+    pub fn role_of(&self, user_id: &UserId) -> Role {
+        if self.owner.sub == *user_id {
             Role::Owner
-        } else if self.admins.iter().any(|a| a.sub == user_id) {
+        } else if self.admins.iter().any(|a| a.sub == *user_id) {
             Role::Admin
         } else {
             Role::Member
@@ -125,9 +125,9 @@ impl LicenseRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRecord {
-    pub code_id: String,
+    pub code_id: CodeId,
     pub code_hash: SecretHash,
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub last4: String,
     pub max_uses: Option<u32>,
     pub expires_at: Option<Timestamp>,
@@ -148,9 +148,9 @@ pub enum InvitationStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvitationRecord {
-    pub invitation_id: String,
+    pub invitation_id: InvitationId,
     pub token_hash: SecretHash,
-    pub license_id: String,
+    pub license_id: LicenseId,
     /// `None` for an open, single-use link.
     pub email: Option<Email>,
     /// As stored: never `Expired`, which is derived from `expires_at`.
@@ -221,8 +221,8 @@ pub enum JoinedVia {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatRecord {
-    pub license_id: String,
-    pub user_id: String,
+    pub license_id: LicenseId,
+    pub user_id: UserId,
     pub email: Email,
     pub joined_at: Timestamp,
     pub joined_via: JoinedVia,
@@ -295,16 +295,16 @@ pub enum EventKind {
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub event_id: String,
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub at: Timestamp,
     #[serde(rename = "type")]
     pub kind: EventKind,
     /// Who did it: a user id, or `operator` for the back office.
     pub actor: String,
     /// The member concerned, for seat events.
-    pub user_id: Option<String>,
-    pub code_id: Option<String>,
-    pub invitation_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub code_id: Option<CodeId>,
+    pub invitation_id: Option<InvitationId>,
     /// Free text: seat counts for `seatsChanged`, the reason for withdrawals.
     pub detail: Option<String>,
     #[serde(skip)]
@@ -312,10 +312,10 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(license_id: &str, kind: EventKind, actor: &str, at: Timestamp) -> Self {
+    pub fn new(license_id: &LicenseId, kind: EventKind, actor: &str, at: Timestamp) -> Self {
         Self {
             event_id: super::time_ordered_id("evt", at),
-            license_id: license_id.to_owned(),
+            license_id: license_id.clone(),
             at,
             kind,
             actor: actor.to_owned(),
@@ -333,7 +333,7 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct License {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub name: String,
     pub organization: String,
     pub product: String,
@@ -346,7 +346,7 @@ pub struct License {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseSummary {
-    pub license_id: String,
+    pub license_id: LicenseId,
     pub name: String,
     pub organization: String,
     pub product: String,
@@ -356,8 +356,8 @@ pub struct LicenseSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Seat {
-    pub license_id: String,
-    pub user_id: String,
+    pub license_id: LicenseId,
+    pub user_id: UserId,
     pub email: String,
     pub joined_at: Timestamp,
     pub joined_via: JoinedVia,
@@ -366,8 +366,8 @@ pub struct Seat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
-    pub invitation_id: String,
-    pub license_id: String,
+    pub invitation_id: InvitationId,
+    pub license_id: LicenseId,
     pub status: InvitationStatus,
     pub email: Option<String>,
     pub expires_at: Option<Timestamp>,

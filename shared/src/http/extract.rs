@@ -46,7 +46,7 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
         .get("email_verified")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     Ok(Caller {
-        user_id: user_id.to_owned(),
+        user_id: user_id.into(),
         email: claims.get("email").and_then(|e| Email::parse(e)),
         email_verified,
         name: claims
@@ -155,6 +155,13 @@ impl<'p> PathParams<'p> {
                 note_cause(&MissingPathParameter(name.to_owned()));
                 ApiError::Internal
             })
+    }
+
+    /// The parameter `name` as a typed id (`LicenseId`, …), converted as
+    /// given: a path's id is only ever looked up, and one that names
+    /// nothing finds nothing.
+    pub(super) fn id<Id: From<&'p str>>(&self, name: &str) -> Result<Id, ApiError> {
+        self.get(name).map(Id::from)
     }
 
     #[cfg(test)]

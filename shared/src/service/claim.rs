@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::App;
 use crate::domain::{
     Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord, InvitationStatus,
-    JoinedVia, License, Seat, SeatRecord,
+    License, LicenseId, Seat, SeatRecord,
 };
 use crate::error::ApiError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Rejection};
@@ -54,13 +54,13 @@ pub(crate) async fn claim_seat(
     app: &App,
     caller: &Caller,
     email: &Email,
-    license_id: &str,
+    license_id: &LicenseId,
     through: Through<'_>,
     mut prefetched: Option<ClaimContext>,
 ) -> Result<Claimed, ApiError> {
-    let user_id = caller.user_id.as_str();
+    let user_id = &caller.user_id;
     let code_id = match &through {
-        Through::Code(code) => Some(code.code_id.as_str()),
+        Through::Code(code) => Some(&code.code_id),
         Through::Invitation(_) => None,
     };
     let mut consistent = false;
@@ -101,7 +101,7 @@ pub(crate) async fn claim_seat(
             continue;
         };
         let via = match &through {
-            Through::Code(_) => {
+            Through::Code(code) => {
                 // Unlimited codes count on the shard with the seat's index, so
                 // two claims only ever collide on one pair of items.
                 let uncapped = ctx.use_counters.iter().all(|c| c.cap.is_none());
@@ -117,7 +117,10 @@ pub(crate) async fn claim_seat(
                     consistent = true;
                     continue;
                 };
-                ClaimVia::Code { use_shard }
+                ClaimVia::Code {
+                    code_id: code.code_id.clone(),
+                    use_shard,
+                }
             }
             Through::Invitation(invitation) => ClaimVia::Invite {
                 token_hash: invitation.token_hash.clone(),
@@ -125,24 +128,29 @@ pub(crate) async fn claim_seat(
         };
         let joined_via = via.kind();
         let via_id = match &through {
-            Through::Code(code) => code.code_id.clone(),
-            Through::Invitation(inv) => inv.invitation_id.clone(),
+            Through::Code(code) => code.code_id.to_string(),
+            Through::Invitation(inv) => inv.invitation_id.to_string(),
         };
         let seat = SeatRecord {
             license_id: license.license_id.clone(),
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             email: email.clone(),
             joined_at: now,
             joined_via,
             via_id,
             shard,
         };
-        let mut event = Event::new(&license.license_id, EventKind::SeatClaimed, user_id, now);
-        event.user_id = Some(user_id.to_owned());
+        let mut event = Event::new(
+            &license.license_id,
+            EventKind::SeatClaimed,
+            user_id.as_str(),
+            now,
+        );
+        event.user_id = Some(user_id.clone());
         event.shard = shard;
-        match joined_via {
-            JoinedVia::Code => event.code_id = Some(seat.via_id.clone()),
-            JoinedVia::Invite => event.invitation_id = Some(seat.via_id.clone()),
+        match &through {
+            Through::Code(code) => event.code_id = Some(code.code_id.clone()),
+            Through::Invitation(inv) => event.invitation_id = Some(inv.invitation_id.clone()),
         }
         let plan = ClaimPlan {
             seat: seat.clone(),
@@ -151,7 +159,7 @@ pub(crate) async fn claim_seat(
         };
         match app.store.claim(&plan).await {
             Ok(()) => {
-                tracing::info!(license_id = %license.license_id, user_id, shard, via = ?joined_via, "seat claimed");
+                tracing::info!(license_id = %license.license_id, user_id = user_id.as_str(), shard, via = ?joined_via, "seat claimed");
                 return Ok(Claimed {
                     license: license.view(seats_used + 1),
                     seat: seat.view(),
@@ -170,7 +178,10 @@ pub(crate) async fn claim_seat(
             | Err(ClaimError::Store(crate::error::StoreError::Unavailable { .. })) => {
                 contention += 1;
                 if contention > MAX_CONTENTION_RETRIES {
-                    tracing::warn!(license_id, "claim gave up after contention retries");
+                    tracing::warn!(
+                        license_id = license_id.as_str(),
+                        "claim gave up after contention retries"
+                    );
                     return Err(ApiError::unavailable());
                 }
                 tokio::time::sleep(backoff(contention)).await;
@@ -178,7 +189,7 @@ pub(crate) async fn claim_seat(
             Err(ClaimError::Store(other)) => return Err(other.into()),
         }
     }
-    tracing::warn!(license_id, "claim attempts exhausted");
+    tracing::warn!(license_id = license_id.as_str(), "claim attempts exhausted");
     Err(ApiError::unavailable())
 }
 

@@ -2,7 +2,7 @@
 //! learning the owner's address; replies go straight to the member.
 
 use crate::App;
-use crate::domain::{Caller, InvitationStatus};
+use crate::domain::{Caller, InvitationStatus, LicenseId};
 use crate::error::ApiError;
 use crate::mail::OutgoingEmail;
 use crate::store::Acquired;
@@ -45,7 +45,7 @@ pub fn validate(subject: &str, message: &str) -> Result<(), ApiError> {
 pub async fn contact_owner(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     subject: &str,
     message: &str,
     code: Option<&str>,
@@ -66,7 +66,7 @@ pub async fn contact_owner(
                 .await?
                 .iter()
                 .any(|inv| {
-                    inv.license_id == license_id && inv.status_at(now) == InvitationStatus::Pending
+                    inv.license_id == *license_id && inv.status_at(now) == InvitationStatus::Pending
                 })
         }
         _ => false,
@@ -119,7 +119,7 @@ pub async fn contact_owner(
     };
     match app.mailer.send(&outgoing).await {
         Ok(message_id) => {
-            tracing::info!(license_id, user_id = %caller.user_id, "owner contacted");
+            tracing::info!(license_id = license_id.as_str(), user_id = %caller.user_id, "owner contacted");
             Ok(message_id)
         }
         Err(err) => {

@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
 use crate::domain::{
-    Caller, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
-    JoinedVia, License, LicenseRecord,
+    Caller, Event, EventKind, Invitation, InvitationId, InvitationRecord, InvitationStatus,
+    InviteToken, JoinedVia, License, LicenseRecord,
 };
 use crate::error::ApiError;
 use crate::store::Transition;
@@ -105,7 +105,7 @@ pub async fn preview(app: &App, caller: &Caller, raw_token: &str) -> Result<Prev
             accepted_this: ctx
                 .seat
                 .as_ref()
-                .is_some_and(|s| s.via_id == invitation.invitation_id),
+                .is_some_and(|s| s.via_id == invitation.invitation_id.as_str()),
             blocker: blocker.map(|err| err.code()),
         },
     })
@@ -117,7 +117,7 @@ pub async fn preview(app: &App, caller: &Caller, raw_token: &str) -> Result<Prev
 async fn find_mine(
     app: &App,
     caller: &Caller,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<(InvitationRecord, LicenseRecord), ApiError> {
     let email = caller.verified_email()?;
     let invitation = app
@@ -125,7 +125,7 @@ async fn find_mine(
         .pending_invitations(email)
         .await?
         .into_iter()
-        .find(|inv| inv.invitation_id == invitation_id)
+        .find(|inv| inv.invitation_id == *invitation_id)
         .ok_or(ApiError::InviteNotFound)?;
     let license = app
         .store
@@ -144,7 +144,7 @@ pub async fn accept(app: &App, caller: &Caller, raw_token: &str) -> Result<Claim
 pub async fn accept_mine(
     app: &App,
     caller: &Caller,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Claimed, ApiError> {
     let (invitation, license) = find_mine(app, caller, invitation_id).await?;
     accept_found(app, caller, invitation, license).await
@@ -189,7 +189,7 @@ pub async fn decline(app: &App, caller: &Caller, raw_token: &str) -> Result<Invi
 pub async fn decline_mine(
     app: &App,
     caller: &Caller,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Invitation, ApiError> {
     let (invitation, license) = find_mine(app, caller, invitation_id).await?;
     decline_found(app, caller, invitation, license).await
@@ -209,7 +209,7 @@ async fn decline_found(
     let mut event = Event::new(
         &license.license_id,
         EventKind::InvitationDeclined,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.invitation_id = Some(invitation.invitation_id.clone());

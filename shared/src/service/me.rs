@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::App;
-use crate::domain::{Caller, Event, EventKind, InvitationStatus, MyLicense, PendingInvitation};
+use crate::domain::{
+    Caller, Event, EventKind, InvitationStatus, LicenseId, MyLicense, PendingInvitation,
+};
 use crate::error::ApiError;
 use crate::service::cursor;
 use crate::store::{PagePosition, Release};
@@ -31,8 +33,8 @@ pub async fn my_invitations(
     after: Option<&PagePosition>,
 ) -> Result<MyInvitations, ApiError> {
     let page = app.store.user_seats(&caller.user_id, after, limit).await?;
-    let ids: Vec<String> = page.items.iter().map(|s| s.license_id.clone()).collect();
-    let licenses: HashMap<String, _> = app
+    let ids: Vec<LicenseId> = page.items.iter().map(|s| s.license_id.clone()).collect();
+    let licenses: HashMap<LicenseId, _> = app
         .store
         .licenses_with_usage(&ids)
         .await?
@@ -83,8 +85,8 @@ async fn pending_for(
             invitations.push(inv);
         }
     }
-    let ids: Vec<String> = invitations.iter().map(|i| i.license_id.clone()).collect();
-    let licenses: HashMap<String, _> = app
+    let ids: Vec<LicenseId> = invitations.iter().map(|i| i.license_id.clone()).collect();
+    let licenses: HashMap<LicenseId, _> = app
         .store
         .licenses_with_usage(&ids)
         .await?
@@ -104,7 +106,7 @@ async fn pending_for(
 }
 
 /// Gives up the caller's seat; the seat counter goes down in the same write.
-pub async fn leave(app: &App, caller: &Caller, license_id: &str) -> Result<(), ApiError> {
+pub async fn leave(app: &App, caller: &Caller, license_id: &LicenseId) -> Result<(), ApiError> {
     let seat = app
         .store
         .seat(&caller.user_id, license_id)
@@ -113,7 +115,7 @@ pub async fn leave(app: &App, caller: &Caller, license_id: &str) -> Result<(), A
     let mut event = Event::new(
         license_id,
         EventKind::SeatReleased,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.user_id = Some(caller.user_id.clone());
@@ -121,7 +123,7 @@ pub async fn leave(app: &App, caller: &Caller, license_id: &str) -> Result<(), A
     if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {
         return Err(ApiError::LicenseNotFound);
     }
-    tracing::info!(license_id, user_id = %caller.user_id, "seat released");
+    tracing::info!(license_id = license_id.as_str(), user_id = %caller.user_id, "seat released");
     Ok(())
 }
 

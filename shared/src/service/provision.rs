@@ -2,8 +2,8 @@
 //! admin use cases, the seed loader, the devserver demo and the tests.
 
 use crate::domain::{
-    CodeRecord, Email, Event, EventKind, InvitationRecord, InvitationStatus, InviteCode,
-    InviteToken, Timestamp, time_ordered_id,
+    CodeId, CodeRecord, Email, Event, EventKind, InvitationId, InvitationRecord, InvitationStatus,
+    InviteCode, InviteToken, LicenseId, Timestamp,
 };
 use crate::error::StoreError;
 use crate::store::{Codes, Invitations};
@@ -18,14 +18,14 @@ pub struct CodeOptions {
 
 pub async fn add_code(
     store: &(impl Codes + ?Sized),
-    license_id: &str,
+    license_id: &LicenseId,
     code: &InviteCode,
     options: CodeOptions,
     actor: &str,
     now: Timestamp,
 ) -> Result<CodeRecord, StoreError> {
     let record = CodeRecord {
-        code_id: time_ordered_id("code", now),
+        code_id: CodeId::time_ordered(now),
         code_hash: code.hash(),
         license_id: license_id.to_owned(),
         last4: code.last4().to_owned(),
@@ -64,14 +64,14 @@ impl Default for InvitationOptions {
 
 pub async fn add_invitation(
     store: &(impl Invitations + ?Sized),
-    license_id: &str,
+    license_id: &LicenseId,
     token: &InviteToken,
     options: InvitationOptions,
     actor: &str,
     now: Timestamp,
 ) -> Result<InvitationRecord, StoreError> {
     let record = InvitationRecord {
-        invitation_id: time_ordered_id("inv", now),
+        invitation_id: InvitationId::time_ordered(now),
         token_hash: token.hash(),
         license_id: license_id.to_owned(),
         email: options.email,

@@ -9,7 +9,9 @@ use std::sync::Mutex;
 
 use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
-use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseSummary, SecretHash};
+use crate::domain::{
+    Caller, CodeId, CodeRecord, Email, InviteCode, LicenseId, LicenseSummary, SecretHash, UserId,
+};
 use crate::error::ApiError;
 
 const KNOWN_CODES_MAX: usize = 10_000;
@@ -19,11 +21,11 @@ const KNOWN_CODES_MAX: usize = 10_000;
 /// can change (revocation, expiry, counters, seats) is still read fresh.
 #[derive(Default)]
 pub struct KnownCodes {
-    codes: Mutex<HashMap<SecretHash, (String, String)>>,
+    codes: Mutex<HashMap<SecretHash, (LicenseId, CodeId)>>,
 }
 
 impl KnownCodes {
-    fn get(&self, hash: &SecretHash) -> Option<(String, String)> {
+    fn get(&self, hash: &SecretHash) -> Option<(LicenseId, CodeId)> {
         self.lock().get(hash).cloned()
     }
 
@@ -38,12 +40,12 @@ impl KnownCodes {
         );
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (String, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (LicenseId, CodeId)>> {
         self.codes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn limit_key(user_id: &str) -> String {
+fn limit_key(user_id: &UserId) -> String {
     format!("redeem#{user_id}")
 }
 
@@ -91,7 +93,7 @@ pub async fn proves_license(
     app: &App,
     caller: &Caller,
     raw_code: &str,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<bool, ApiError> {
     check_attempts(
         app,
@@ -101,7 +103,7 @@ pub async fn proves_license(
         Some(code) => app.store.code(&code.hash()).await?,
         None => None,
     };
-    let proves = record.is_some_and(|r| r.license_id == license_id && !r.revoked);
+    let proves = record.is_some_and(|r| r.license_id == *license_id && !r.revoked);
     if !proves {
         count_failure(app, caller, &ApiError::CodeNotFound).await;
     }
@@ -213,14 +215,14 @@ async fn redeem_code(
 async fn existing_membership(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<Option<Claimed>, ApiError> {
     let Some(seat) = app.store.seat(&caller.user_id, license_id).await? else {
         return Ok(None);
     };
     let licenses = app
         .store
-        .licenses_with_usage(&[license_id.to_owned()])
+        .licenses_with_usage(std::slice::from_ref(license_id))
         .await?;
     Ok(licenses.into_iter().next().map(|(license, used)| Claimed {
         license: license.view(used),

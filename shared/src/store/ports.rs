@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
-    LicenseRecord, SeatRecord, SecretHash, Timestamp,
+    CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
+    JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Timestamp, UserId,
 };
 use crate::error::StoreError;
 use crate::store::{Page, PagePosition};
@@ -43,9 +43,9 @@ pub struct ClaimPlan {
 /// are those of [`JoinedVia`], with what the store needs beyond the seat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimVia {
-    /// Count one use on use counter `use_shard` of the code `seat.via_id`,
-    /// refusing at its cap.
-    Code { use_shard: u16 },
+    /// Count one use on use counter `use_shard` of the code `code_id` (the
+    /// seat's `via_id`), refusing at its cap.
+    Code { code_id: CodeId, use_shard: u16 },
     /// Move the invitation (stored under its token hash) from pending to
     /// accepted.
     Invite { token_hash: SecretHash },
@@ -61,16 +61,20 @@ impl ClaimVia {
 }
 
 impl ClaimPlan {
-    /// A plan whose seat says one way of joining and whose `via` another is
-    /// a bug in the caller.
+    /// A plan whose seat says one way of joining and whose `via` another,
+    /// or another code, is a bug in the caller.
     pub(crate) fn check(&self) -> Result<(), StoreError> {
-        if self.via.kind() == self.seat.joined_via {
-            Ok(())
-        } else {
-            Err(StoreError::internal(
+        if self.via.kind() != self.seat.joined_via {
+            return Err(StoreError::internal(
                 "claim plan",
                 "the seat's joinedVia and the plan's via differ",
-            ))
+            ));
+        }
+        match &self.via {
+            ClaimVia::Code { code_id, .. } if *code_id != *self.seat.via_id => Err(
+                StoreError::internal("claim plan", "the seat's viaId and the plan's code differ"),
+            ),
+            _ => Ok(()),
         }
     }
 }
@@ -116,9 +120,9 @@ pub trait Claims: Send + Sync {
     /// consistent reads (used to confirm "full" before saying so).
     async fn claim_context(
         &self,
-        license_id: &str,
-        user_id: &str,
-        code_id: Option<&str>,
+        license_id: &LicenseId,
+        user_id: &UserId,
+        code_id: Option<&CodeId>,
         consistent: bool,
     ) -> Result<ClaimContext, StoreError>;
 
@@ -127,8 +131,11 @@ pub trait Claims: Send + Sync {
     /// attempt: contention is `Rejected(Contended)`, for the caller to retry.
     async fn claim(&self, plan: &ClaimPlan) -> Result<(), ClaimError>;
 
-    async fn seat(&self, user_id: &str, license_id: &str)
-    -> Result<Option<SeatRecord>, StoreError>;
+    async fn seat(
+        &self,
+        user_id: &UserId,
+        license_id: &LicenseId,
+    ) -> Result<Option<SeatRecord>, StoreError>;
 
     /// Deletes the seat, decrements its counter and records `event`
     /// atomically.
@@ -154,12 +161,15 @@ pub trait Codes: Send + Sync {
     async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError>;
 
     /// Every code of a license with its uses, newest first.
-    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError>;
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+    ) -> Result<Vec<(CodeRecord, u32)>, StoreError>;
 
     async fn code_by_id(
         &self,
-        license_id: &str,
-        code_id: &str,
+        license_id: &LicenseId,
+        code_id: &CodeId,
     ) -> Result<Option<CodeRecord>, StoreError>;
 
     /// Marks the code revoked and records `event`.
@@ -195,15 +205,15 @@ pub trait Invitations: Send + Sync {
     /// Invitations of a license, newest first (ids sort by time).
     async fn license_invitations(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<InvitationRecord>, StoreError>;
 
     async fn invitation_by_id(
         &self,
-        license_id: &str,
-        invitation_id: &str,
+        license_id: &LicenseId,
+        invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError>;
 
     /// Moves a pending invitation to `status` (declined or revoked) and
@@ -239,12 +249,12 @@ pub enum SeatsChange {
 
 #[async_trait]
 pub trait Directory: Send + Sync {
-    async fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>, StoreError>;
+    async fn license(&self, license_id: &LicenseId) -> Result<Option<LicenseRecord>, StoreError>;
 
     /// Licenses by id with their seats in use; unknown ids are left out.
     async fn licenses_with_usage(
         &self,
-        license_ids: &[String],
+        license_ids: &[LicenseId],
     ) -> Result<Vec<(LicenseRecord, u32)>, StoreError>;
 
     /// Creates a license with its seat counters and its owner's and admins'
@@ -254,15 +264,15 @@ pub trait Directory: Send + Sync {
     /// Ids of the licenses `user_id` owns or administers, in id order.
     async fn administered_licenses(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
-    ) -> Result<Page<String>, StoreError>;
+    ) -> Result<Page<LicenseId>, StoreError>;
 
     /// The user's seats, newest first.
     async fn user_seats(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError>;
@@ -270,7 +280,7 @@ pub trait Directory: Send + Sync {
     /// Seats of a license, newest first.
     async fn license_seats(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError>;
@@ -279,7 +289,7 @@ pub trait Directory: Send + Sync {
     /// its seats in use, and records `event`.
     async fn set_seats_total(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         total: u32,
         event: &Event,
     ) -> Result<SeatsChange, StoreError>;
@@ -292,7 +302,7 @@ pub trait Audit: Send + Sync {
     /// The audit trail, newest first.
     async fn events(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<Event>, StoreError>;

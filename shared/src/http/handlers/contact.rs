@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::App;
-use crate::domain::Caller;
+use crate::domain::{Caller, LicenseId};
 use crate::error::ApiError;
 use crate::http::extract::json_body;
 use crate::http::response::{MessageIdBody, json};
@@ -23,7 +23,7 @@ struct ContactBody {
 pub(super) async fn contact_owner(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: ContactBody = json_body(req)?;

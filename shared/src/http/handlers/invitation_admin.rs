@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::App;
-use crate::domain::{Caller, InvitationStatus};
+use crate::domain::{Caller, InvitationId, InvitationStatus, LicenseId};
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging, query};
 use crate::http::response::{
@@ -28,7 +28,7 @@ struct InvitationsBody {
 pub(super) async fn create(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: InvitationsBody = optional_json_body(req)?;
@@ -53,7 +53,7 @@ pub(super) async fn create(
 pub(super) async fn list(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let paging = paging(req)?;
@@ -91,8 +91,8 @@ pub(super) async fn list(
 pub(super) async fn revoke(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    invitation_id: &str,
+    license_id: &LicenseId,
+    invitation_id: &InvitationId,
 ) -> Result<Response<Body>, ApiError> {
     admin::revoke_invitation(app, caller, license_id, invitation_id).await?;
     Ok(no_content())
@@ -102,8 +102,8 @@ pub(super) async fn revoke(
 pub(super) async fn resend(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    invitation_id: &str,
+    license_id: &LicenseId,
+    invitation_id: &InvitationId,
 ) -> Result<Response<Body>, ApiError> {
     let invitation = admin::resend_invitation(app, caller, license_id, invitation_id).await?;
     json(

@@ -5,7 +5,7 @@ use http::StatusCode;
 use lambda_http::{Body, Response};
 
 use crate::App;
-use crate::domain::Caller;
+use crate::domain::{Caller, InvitationId};
 use crate::error::ApiError;
 use crate::http::response::{InvitationBody, claimed, json};
 use crate::service::invites;
@@ -48,7 +48,7 @@ pub(super) async fn decline(
 pub(super) async fn accept_mine(
     app: &App,
     caller: &Caller,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Response<Body>, ApiError> {
     claimed(&invites::accept_mine(app, caller, invitation_id).await?)
 }
@@ -57,7 +57,7 @@ pub(super) async fn accept_mine(
 pub(super) async fn decline_mine(
     app: &App,
     caller: &Caller,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<Response<Body>, ApiError> {
     let invitation = invites::decline_mine(app, caller, invitation_id).await?;
     json(

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::App;
-use crate::domain::Caller;
+use crate::domain::{Caller, CodeId, LicenseId, UserId};
 use crate::error::ApiError;
 use crate::http::extract::{optional_json_body, paging};
 use crate::http::response::{CodesBody, EventsPage, LicensesPage, SeatsPage, json, no_content};
@@ -45,7 +45,7 @@ pub(super) async fn licenses(
 pub(super) async fn license(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<Response<Body>, ApiError> {
     let license = admin::get_license(app, caller, license_id).await?;
     json(StatusCode::OK, &license)
@@ -55,7 +55,7 @@ pub(super) async fn license(
 pub(super) async fn create_code(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: NewCodeBody = optional_json_body(req)?;
@@ -73,7 +73,7 @@ pub(super) async fn create_code(
 pub(super) async fn list_codes(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<Response<Body>, ApiError> {
     let codes = admin::list_codes(app, caller, license_id).await?;
     json(StatusCode::OK, &CodesBody { codes: &codes })
@@ -83,8 +83,8 @@ pub(super) async fn list_codes(
 pub(super) async fn revoke_code(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    code_id: &str,
+    license_id: &LicenseId,
+    code_id: &CodeId,
 ) -> Result<Response<Body>, ApiError> {
     admin::revoke_code(app, caller, license_id, code_id).await?;
     Ok(no_content())
@@ -94,7 +94,7 @@ pub(super) async fn revoke_code(
 pub(super) async fn list_seats(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let paging = paging(req)?;
@@ -119,8 +119,8 @@ pub(super) async fn list_seats(
 pub(super) async fn remove_seat(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    user_id: &str,
+    license_id: &LicenseId,
+    user_id: &UserId,
 ) -> Result<Response<Body>, ApiError> {
     admin::remove_seat(app, caller, license_id, user_id).await?;
     Ok(no_content())
@@ -130,7 +130,7 @@ pub(super) async fn remove_seat(
 pub(super) async fn events(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let paging = paging(req)?;

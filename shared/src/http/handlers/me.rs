@@ -4,7 +4,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::App;
-use crate::domain::Caller;
+use crate::domain::{Caller, LicenseId};
 use crate::error::ApiError;
 use crate::http::extract::paging;
 use crate::http::response::{json, no_content};
@@ -30,7 +30,7 @@ pub(super) async fn my_invitations(
 pub(super) async fn leave(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<Response<Body>, ApiError> {
     me::leave(app, caller, license_id).await?;
     Ok(no_content())

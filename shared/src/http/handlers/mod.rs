@@ -30,40 +30,40 @@ pub(super) async fn dispatch(
         E::PreviewInvite => invites::preview(app, caller, path.get("token")?).await,
         E::AcceptInvite => invites::accept(app, caller, path.get("token")?).await,
         E::DeclineInvite => invites::decline(app, caller, path.get("token")?).await,
-        E::AcceptMyInvitation => invites::accept_mine(app, caller, path.get("invitationId")?).await,
+        E::AcceptMyInvitation => invites::accept_mine(app, caller, &path.id("invitationId")?).await,
         E::DeclineMyInvitation => {
-            invites::decline_mine(app, caller, path.get("invitationId")?).await
+            invites::decline_mine(app, caller, &path.id("invitationId")?).await
         }
         E::MyInvitations => me::my_invitations(app, caller, req).await,
-        E::LeaveLicense => me::leave(app, caller, path.get("licenseId")?).await,
-        E::ContactOwner => contact::contact_owner(app, caller, path.get("licenseId")?, req).await,
+        E::LeaveLicense => me::leave(app, caller, &path.id("licenseId")?).await,
+        E::ContactOwner => contact::contact_owner(app, caller, &path.id("licenseId")?, req).await,
         E::Licenses => license_admin::licenses(app, caller, req).await,
-        E::License => license_admin::license(app, caller, path.get("licenseId")?).await,
-        E::CreateCode => license_admin::create_code(app, caller, path.get("licenseId")?, req).await,
-        E::ListCodes => license_admin::list_codes(app, caller, path.get("licenseId")?).await,
+        E::License => license_admin::license(app, caller, &path.id("licenseId")?).await,
+        E::CreateCode => license_admin::create_code(app, caller, &path.id("licenseId")?, req).await,
+        E::ListCodes => license_admin::list_codes(app, caller, &path.id("licenseId")?).await,
         E::RevokeCode => {
-            let (license_id, code_id) = (path.get("licenseId")?, path.get("codeId")?);
-            license_admin::revoke_code(app, caller, license_id, code_id).await
+            let (license_id, code_id) = (path.id("licenseId")?, path.id("codeId")?);
+            license_admin::revoke_code(app, caller, &license_id, &code_id).await
         }
-        E::ListSeats => license_admin::list_seats(app, caller, path.get("licenseId")?, req).await,
+        E::ListSeats => license_admin::list_seats(app, caller, &path.id("licenseId")?, req).await,
         E::RemoveSeat => {
-            let (license_id, user_id) = (path.get("licenseId")?, path.get("userId")?);
-            license_admin::remove_seat(app, caller, license_id, user_id).await
+            let (license_id, user_id) = (path.id("licenseId")?, path.id("userId")?);
+            license_admin::remove_seat(app, caller, &license_id, &user_id).await
         }
-        E::Events => license_admin::events(app, caller, path.get("licenseId")?, req).await,
+        E::Events => license_admin::events(app, caller, &path.id("licenseId")?, req).await,
         E::CreateInvitations => {
-            invitation_admin::create(app, caller, path.get("licenseId")?, req).await
+            invitation_admin::create(app, caller, &path.id("licenseId")?, req).await
         }
         E::ListInvitations => {
-            invitation_admin::list(app, caller, path.get("licenseId")?, req).await
+            invitation_admin::list(app, caller, &path.id("licenseId")?, req).await
         }
         E::RevokeInvitation => {
-            let (license_id, id) = (path.get("licenseId")?, path.get("invitationId")?);
-            invitation_admin::revoke(app, caller, license_id, id).await
+            let (license_id, id) = (path.id("licenseId")?, path.id("invitationId")?);
+            invitation_admin::revoke(app, caller, &license_id, &id).await
         }
         E::ResendInvitation => {
-            let (license_id, id) = (path.get("licenseId")?, path.get("invitationId")?);
-            invitation_admin::resend(app, caller, license_id, id).await
+            let (license_id, id) = (path.id("licenseId")?, path.id("invitationId")?);
+            invitation_admin::resend(app, caller, &license_id, &id).await
         }
     }
 }

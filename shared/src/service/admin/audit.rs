@@ -2,13 +2,13 @@
 
 use super::{Listing, authorize, cursor};
 use crate::App;
-use crate::domain::{Caller, Event};
+use crate::domain::{Caller, Event, LicenseId};
 use crate::error::ApiError;
 
 pub async fn events(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<Listing<Event>, ApiError> {

@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::authorize;
 use crate::App;
-use crate::domain::{Caller, CodeRecord, Event, EventKind, InviteCode, Timestamp};
+use crate::domain::{
+    Caller, CodeId, CodeRecord, Event, EventKind, InviteCode, LicenseId, Timestamp,
+};
 use crate::error::ApiError;
 use crate::service::provision::{CodeOptions, add_code};
 use crate::store::Revocation;
@@ -24,7 +26,7 @@ pub struct NewCode {
 pub struct CreatedCode {
     /// The full code: shown here only, never again.
     pub code: String,
-    pub code_id: String,
+    pub code_id: CodeId,
     pub max_uses: Option<u32>,
     pub expires_at: Option<Timestamp>,
     pub note: Option<String>,
@@ -33,7 +35,7 @@ pub struct CreatedCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeView {
-    pub code_id: String,
+    pub code_id: CodeId,
     pub last4: String,
     pub max_uses: Option<u32>,
     pub uses: u32,
@@ -70,7 +72,7 @@ fn validate_note(note: Option<String>) -> Result<Option<String>, ApiError> {
 pub async fn create_code(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     new: NewCode,
 ) -> Result<CreatedCode, ApiError> {
     let license = authorize(app, caller, license_id).await?;
@@ -94,13 +96,13 @@ pub async fn create_code(
             &license.license_id,
             &code,
             options.clone(),
-            &caller.user_id,
+            caller.user_id.as_str(),
             now,
         )
         .await
         {
             Ok(record) => {
-                tracing::info!(license_id, code_id = %record.code_id, "code created");
+                tracing::info!(license_id = license_id.as_str(), code_id = %record.code_id, "code created");
                 return Ok(CreatedCode {
                     code: code.formatted(),
                     code_id: record.code_id,
@@ -132,7 +134,7 @@ fn code_view(code: CodeRecord, uses: u32) -> CodeView {
 pub async fn list_codes(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<Vec<CodeView>, ApiError> {
     authorize(app, caller, license_id).await?;
     Ok(app
@@ -148,8 +150,8 @@ pub async fn list_codes(
 pub async fn revoke_code(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    code_id: &str,
+    license_id: &LicenseId,
+    code_id: &CodeId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
     let code = app
@@ -160,12 +162,16 @@ pub async fn revoke_code(
     let mut event = Event::new(
         license_id,
         EventKind::CodeRevoked,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.code_id = Some(code.code_id.clone());
     if app.store.revoke_code(&code, &event).await? == Revocation::Revoked {
-        tracing::info!(license_id, code_id, "code revoked");
+        tracing::info!(
+            license_id = license_id.as_str(),
+            code_id = code_id.as_str(),
+            "code revoked"
+        );
     }
     Ok(())
 }

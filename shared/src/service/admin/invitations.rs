@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{
-    Caller, Email, Event, EventKind, Invitation, InvitationRecord, InvitationStatus, InviteToken,
-    LicenseRecord, Timestamp,
+    Caller, Email, Event, EventKind, Invitation, InvitationId, InvitationRecord, InvitationStatus,
+    InviteToken, LicenseId, LicenseRecord, Timestamp,
 };
 use crate::error::ApiError;
 use crate::mail::{OutgoingEmail, templates};
@@ -32,8 +32,8 @@ pub enum Delivery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationOutcome {
-    pub invitation_id: Option<String>,
-    pub license_id: String,
+    pub invitation_id: Option<InvitationId>,
+    pub license_id: LicenseId,
     pub status: Option<InvitationStatus>,
     pub email: String,
     pub expires_at: Option<Timestamp>,
@@ -124,7 +124,7 @@ fn invitation_email(
 pub async fn create_link(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     days: Option<u32>,
 ) -> Result<OpenLink, ApiError> {
     let license = authorize(app, caller, license_id).await?;
@@ -142,7 +142,7 @@ pub async fn create_link(
         &license.license_id,
         &token,
         options,
-        &caller.user_id,
+        caller.user_id.as_str(),
         now,
     )
     .await?;
@@ -158,7 +158,7 @@ pub async fn create_link(
 pub async fn invite_emails(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     emails: &[Email],
     days: Option<u32>,
 ) -> Result<Vec<InvitationOutcome>, ApiError> {
@@ -171,7 +171,7 @@ pub async fn invite_emails(
         if members.contains(email) {
             outcomes.push(InvitationOutcome {
                 invitation_id: None,
-                license_id: license_id.to_owned(),
+                license_id: license_id.clone(),
                 status: None,
                 email: email.as_str().to_owned(),
                 expires_at: None,
@@ -193,7 +193,7 @@ pub async fn invite_emails(
             license_id,
             &token,
             options,
-            &caller.user_id,
+            caller.user_id.as_str(),
             now,
         )
         .await?;
@@ -204,11 +204,11 @@ pub async fn invite_emails(
         {
             Ok(_) => Delivery::Sent,
             Err(err) => {
-                tracing::warn!(license_id, invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
+                tracing::warn!(license_id = license_id.as_str(), invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
                 let mut event = Event::new(
                     license_id,
                     EventKind::InvitationUndeliverable,
-                    &caller.user_id,
+                    caller.user_id.as_str(),
                     now,
                 );
                 event.invitation_id = Some(record.invitation_id.clone());
@@ -226,7 +226,7 @@ pub async fn invite_emails(
         };
         outcomes.push(InvitationOutcome {
             invitation_id: Some(record.invitation_id.clone()),
-            license_id: license_id.to_owned(),
+            license_id: license_id.clone(),
             status: Some(record.status_at(now)),
             email: email.as_str().to_owned(),
             expires_at: record.expires_at,
@@ -238,7 +238,7 @@ pub async fn invite_emails(
 }
 
 /// Every member's address (reads the whole seat list of the license).
-async fn member_emails(app: &App, license_id: &str) -> Result<Vec<Email>, ApiError> {
+async fn member_emails(app: &App, license_id: &LicenseId) -> Result<Vec<Email>, ApiError> {
     let mut emails = Vec::new();
     let mut after = None;
     loop {
@@ -257,7 +257,7 @@ async fn member_emails(app: &App, license_id: &str) -> Result<Vec<Email>, ApiErr
 pub async fn list_invitations(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     status: Option<InvitationStatus>,
     limit: usize,
     cursor: Option<&str>,
@@ -295,8 +295,8 @@ pub async fn list_invitations(
 pub async fn revoke_invitation(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    invitation_id: &str,
+    license_id: &LicenseId,
+    invitation_id: &InvitationId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
     let invitation = app
@@ -312,7 +312,7 @@ pub async fn revoke_invitation(
     let mut event = Event::new(
         license_id,
         EventKind::InvitationRevoked,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
     event.invitation_id = Some(invitation.invitation_id.clone());
@@ -332,7 +332,11 @@ pub async fn revoke_invitation(
             return Err(ApiError::InviteAlreadyUsed);
         }
     }
-    tracing::info!(license_id, invitation_id, "invitation revoked");
+    tracing::info!(
+        license_id = license_id.as_str(),
+        invitation_id = invitation_id.as_str(),
+        "invitation revoked"
+    );
     Ok(())
 }
 
@@ -340,8 +344,8 @@ pub async fn revoke_invitation(
 pub async fn resend_invitation(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    invitation_id: &str,
+    license_id: &LicenseId,
+    invitation_id: &InvitationId,
 ) -> Result<Invitation, ApiError> {
     let license = authorize(app, caller, license_id).await?;
     let old = app
@@ -371,7 +375,7 @@ pub async fn resend_invitation(
     let mut event = Event::new(
         license_id,
         EventKind::InvitationResent,
-        &caller.user_id,
+        caller.user_id.as_str(),
         now,
     );
     event.invitation_id = Some(old.invitation_id.clone());
@@ -384,7 +388,11 @@ pub async fn resend_invitation(
     if app.store.reissue_invitation(&old, &fresh, &event).await? == Transition::NotPending {
         return Err(ApiError::InviteAlreadyUsed);
     }
-    tracing::info!(license_id, invitation_id, "invitation resent");
+    tracing::info!(
+        license_id = license_id.as_str(),
+        invitation_id = invitation_id.as_str(),
+        "invitation resent"
+    );
     Ok(fresh.view(now, None, true))
 }
 

@@ -26,14 +26,14 @@ use serde::Serialize;
 
 use super::cursor;
 use crate::App;
-use crate::domain::{Caller, License, LicenseRecord, Role};
+use crate::domain::{Caller, License, LicenseId, LicenseRecord, Role};
 use crate::error::ApiError;
 
 /// The license, if `caller` owns or administers it.
 pub async fn authorize(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<LicenseRecord, ApiError> {
     match app.store.license(license_id).await? {
         Some(license) if license.role_of(&caller.user_id) != Role::Member => Ok(license),
@@ -41,10 +41,10 @@ pub async fn authorize(
     }
 }
 
-async fn seats_used(app: &App, license_id: &str) -> Result<u32, ApiError> {
+async fn seats_used(app: &App, license_id: &LicenseId) -> Result<u32, ApiError> {
     Ok(app
         .store
-        .licenses_with_usage(&[license_id.to_owned()])
+        .licenses_with_usage(std::slice::from_ref(license_id))
         .await?
         .first()
         .map_or(0, |(_, used)| *used))
@@ -96,7 +96,7 @@ pub async fn my_licenses(
 pub async fn get_license(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
 ) -> Result<AdminLicense, ApiError> {
     let license = authorize(app, caller, license_id).await?;
     Ok(AdminLicense {

@@ -2,14 +2,14 @@
 
 use super::{Listing, authorize, cursor};
 use crate::App;
-use crate::domain::{Caller, Event, EventKind, Seat};
+use crate::domain::{Caller, Event, EventKind, LicenseId, Seat, UserId};
 use crate::error::ApiError;
 use crate::store::Release;
 
 pub async fn list_seats(
     app: &App,
     caller: &Caller,
-    license_id: &str,
+    license_id: &LicenseId,
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<Listing<Seat>, ApiError> {
@@ -29,8 +29,8 @@ pub async fn list_seats(
 pub async fn remove_seat(
     app: &App,
     caller: &Caller,
-    license_id: &str,
-    user_id: &str,
+    license_id: &LicenseId,
+    user_id: &UserId,
 ) -> Result<(), ApiError> {
     authorize(app, caller, license_id).await?;
     let seat = app
@@ -41,14 +41,18 @@ pub async fn remove_seat(
     let mut event = Event::new(
         license_id,
         EventKind::SeatRemoved,
-        &caller.user_id,
+        caller.user_id.as_str(),
         app.now(),
     );
-    event.user_id = Some(user_id.to_owned());
+    event.user_id = Some(user_id.clone());
     event.shard = seat.shard;
     if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {
         return Err(ApiError::SeatNotFound);
     }
-    tracing::info!(license_id, user_id, "seat removed by admin");
+    tracing::info!(
+        license_id = license_id.as_str(),
+        user_id = user_id.as_str(),
+        "seat removed by admin"
+    );
     Ok(())
 }

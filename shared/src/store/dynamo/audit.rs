@@ -7,7 +7,7 @@ use super::DynamoStore;
 use super::items::event_from;
 use super::keys;
 use super::query::{Query, SortKey};
-use crate::domain::Event;
+use crate::domain::{Event, LicenseId};
 use crate::error::StoreError;
 use crate::store::{Audit, Page, PagePosition};
 
@@ -15,7 +15,7 @@ use crate::store::{Audit, Page, PagePosition};
 impl Audit for DynamoStore {
     async fn events(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<Event>, StoreError> {

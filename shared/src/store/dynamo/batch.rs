@@ -2,6 +2,7 @@
 //! (100 per request, unprocessed keys retried under the one retry policy).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
@@ -86,14 +87,14 @@ impl DynamoStore {
     }
 
     /// The counters of several sharded counters in as few requests as the
-    /// keys allow: `shard_keys(owner, i)` is shard `i` of `owner`; every
-    /// shard must exist.
-    pub(super) async fn counters_of<'a>(
+    /// keys allow: `shard_keys(owner, i)` is shard `i` of `owner` (a license
+    /// or a code); every shard must exist.
+    pub(super) async fn counters_of<'a, Id: Eq + Hash + ?Sized>(
         &self,
-        owners: &[&'a str],
-        shard_keys: impl Fn(&str, u16) -> Key,
+        owners: &[&'a Id],
+        shard_keys: impl Fn(&Id, u16) -> Key,
         consistent: bool,
-    ) -> Result<HashMap<&'a str, Vec<Counter>>, StoreError> {
+    ) -> Result<HashMap<&'a Id, Vec<Counter>>, StoreError> {
         let keys: Vec<Key> = owners
             .iter()
             .flat_map(|owner| (0..COUNTER_SHARDS).map(|i| shard_keys(owner, i)))

@@ -11,7 +11,9 @@ use super::items::{
 };
 use super::keys;
 use super::tx::{Expr, Guard, Tx, TxFailure};
-use crate::domain::{COUNTER_SHARDS, Event, InvitationStatus, SeatRecord};
+use crate::domain::{
+    COUNTER_SHARDS, CodeId, Event, InvitationStatus, LicenseId, SeatRecord, UserId,
+};
 use crate::error::StoreError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
@@ -43,9 +45,9 @@ fn via_rejection(cancelled: &Cancelled, via: &ClaimVia) -> Option<Rejection> {
 impl Claims for DynamoStore {
     async fn claim_context(
         &self,
-        license_id: &str,
-        user_id: &str,
-        code_id: Option<&str>,
+        license_id: &LicenseId,
+        user_id: &UserId,
+        code_id: Option<&CodeId>,
         consistent: bool,
     ) -> Result<ClaimContext, StoreError> {
         let seat_counters = |i| keys::seat_counter(license_id, i);
@@ -97,9 +99,9 @@ impl Claims for DynamoStore {
             increment.clone(),
         );
         tx = match &plan.via {
-            ClaimVia::Code { use_shard } => tx.update(
+            ClaimVia::Code { code_id, use_shard } => tx.update(
                 table,
-                &keys::use_counter(&seat.via_id, *use_shard),
+                &keys::use_counter(code_id, *use_shard),
                 "SET #used = #used + :one",
                 "attribute_exists(pk) AND (attribute_not_exists(#cap) OR #used < #cap)",
                 increment,
@@ -130,8 +132,8 @@ impl Claims for DynamoStore {
 
     async fn seat(
         &self,
-        user_id: &str,
-        license_id: &str,
+        user_id: &UserId,
+        license_id: &LicenseId,
     ) -> Result<Option<SeatRecord>, StoreError> {
         self.get("GetItem seat", &keys::seat(user_id, license_id), true)
             .await?
@@ -215,7 +217,13 @@ mod tests {
     fn a_failed_third_write_names_what_was_claimed_through() {
         let third = codes(&["None", "None", "ConditionalCheckFailed"]);
         assert_eq!(
-            via_rejection(&third, &ClaimVia::Code { use_shard: 0 }),
+            via_rejection(
+                &third,
+                &ClaimVia::Code {
+                    code_id: "code_1".into(),
+                    use_shard: 0
+                }
+            ),
             Some(Rejection::UseShardFull)
         );
         let invite = ClaimVia::Invite {

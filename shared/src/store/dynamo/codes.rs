@@ -8,11 +8,11 @@ use super::keys;
 use super::query::{Query, SortKey};
 use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK};
 use super::tx::{Expr, Guard, Tx};
-use crate::domain::{COUNTER_SHARDS, CodeRecord, Event, SecretHash};
+use crate::domain::{COUNTER_SHARDS, CodeId, CodeRecord, Event, LicenseId, SecretHash};
 use crate::error::StoreError;
 use crate::store::{Codes, Revocation, use_caps};
 
-fn codes_of(license_id: &str) -> Query {
+fn codes_of(license_id: &LicenseId) -> Query {
     Query::index(GSI_LICENSE, (GSI2PK, GSI2SK), keys::codes_of(license_id))
 }
 
@@ -30,24 +30,31 @@ impl Codes for DynamoStore {
         for (i, cap) in (0..COUNTER_SHARDS).zip(use_caps(code.max_uses)) {
             items.push(counter_item(&keys::use_counter(&code.code_id, i), cap)?);
         }
-        self.create_all("TransactWriteItems create code", items, &code.code_id)
-            .await
+        self.create_all(
+            "TransactWriteItems create code",
+            items,
+            code.code_id.as_str(),
+        )
+        .await
     }
 
     /// The codes (one query), then the use counters of all of them in as
     /// few `BatchGetItem`s as 100 keys each allow.
-    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+    ) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
         let codes = self
             .query("Query codes", codes_of(license_id), None)
             .await?
             .into_iter()
             .map(code_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let ids: Vec<&str> = codes.iter().map(|c| c.code_id.as_str()).collect();
+        let ids: Vec<&CodeId> = codes.iter().map(|c| &c.code_id).collect();
         let counters = self.counters_of(&ids, keys::use_counter, false).await?;
         let uses = |code: &CodeRecord| {
             counters
-                .get(code.code_id.as_str())
+                .get(&code.code_id)
                 .map_or(0, |shards| shards.iter().map(|c| c.used).sum())
         };
         Ok(codes
@@ -58,10 +65,10 @@ impl Codes for DynamoStore {
 
     async fn code_by_id(
         &self,
-        license_id: &str,
-        code_id: &str,
+        license_id: &LicenseId,
+        code_id: &CodeId,
     ) -> Result<Option<CodeRecord>, StoreError> {
-        let query = codes_of(license_id).sort_key(SortKey::Equals(code_id.to_owned()));
+        let query = codes_of(license_id).sort_key(SortKey::Equals(code_id.to_string()));
         self.query("Query code", query, Some(1))
             .await?
             .into_iter()

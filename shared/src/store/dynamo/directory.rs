@@ -13,7 +13,9 @@ use super::keys;
 use super::query::{Query, SortKey};
 use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK, LSI_JOINED, LSI1SK, PK};
 use super::tx::{Attempt, Expr, RETRY, Tx, TxFailure};
-use crate::domain::{COUNTER_SHARDS, Event, LicenseRecord, SeatRecord, split_capacity};
+use crate::domain::{
+    COUNTER_SHARDS, Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity,
+};
 use crate::error::StoreError;
 use crate::store::{Directory, Page, PagePosition, SeatsChange, resplit_capacity};
 
@@ -24,7 +26,7 @@ impl DynamoStore {
     /// consistent), write the new caps if no claim got in between.
     async fn try_set_seats(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         total: u32,
         event: &Event,
     ) -> Result<Attempt<SeatsChange>, StoreError> {
@@ -80,7 +82,7 @@ fn counter_raced(cancelled: &Cancelled) -> bool {
 
 #[async_trait]
 impl Directory for DynamoStore {
-    async fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>, StoreError> {
+    async fn license(&self, license_id: &LicenseId) -> Result<Option<LicenseRecord>, StoreError> {
         self.get("GetItem license", &keys::license(license_id), true)
             .await?
             .map(license_from)
@@ -91,9 +93,9 @@ impl Directory for DynamoStore {
     /// as 100 keys each allow.
     async fn licenses_with_usage(
         &self,
-        license_ids: &[String],
+        license_ids: &[LicenseId],
     ) -> Result<Vec<(LicenseRecord, u32)>, StoreError> {
-        let mut ids: Vec<&str> = license_ids.iter().map(String::as_str).collect();
+        let mut ids: Vec<&LicenseId> = license_ids.iter().collect();
         ids.sort_unstable();
         ids.dedup();
         let request: Vec<keys::Key> = ids
@@ -126,28 +128,28 @@ impl Directory for DynamoStore {
         for (i, cap) in (0..COUNTER_SHARDS).zip(split_capacity(license.seats_total)) {
             items.push(counter_item(&keys::seat_counter(id, i), Some(cap))?);
         }
-        let mut subs: Vec<&str> = std::iter::once(&license.owner)
+        let mut subs: Vec<&UserId> = std::iter::once(&license.owner)
             .chain(&license.admins)
-            .map(|p| p.sub.as_str())
+            .map(|p| &p.sub)
             .collect();
         subs.sort_unstable();
         subs.dedup();
         for sub in subs {
             items.push(admin_item(sub, id)?);
         }
-        self.create_all("TransactWriteItems create license", items, id)
+        self.create_all("TransactWriteItems create license", items, id.as_str())
             .await
     }
 
     async fn administered_licenses(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
-    ) -> Result<Page<String>, StoreError> {
+    ) -> Result<Page<LicenseId>, StoreError> {
         let query = Query::table(keys::user(user_id))
             .sort_key(SortKey::BeginsWith(keys::ADMIN_PREFIX.to_owned()))
-            .start_after(after.map(|a| keys::admin(user_id, a.as_str()).item()))
+            .start_after(after.map(|a| keys::admin(user_id, &LicenseId::from(a.as_str())).item()))
             .oldest_first()
             .consistent();
         self.query_page(
@@ -155,14 +157,14 @@ impl Directory for DynamoStore {
             query,
             limit,
             admin_from,
-            Clone::clone,
+            LicenseId::to_string,
         )
         .await
     }
 
     async fn user_seats(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError> {
@@ -182,7 +184,7 @@ impl Directory for DynamoStore {
 
     async fn license_seats(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError> {
@@ -198,7 +200,7 @@ impl Directory for DynamoStore {
 
     async fn set_seats_total(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         total: u32,
         event: &Event,
     ) -> Result<SeatsChange, StoreError> {

@@ -9,11 +9,13 @@ use super::keys;
 use super::query::{Query, SortKey};
 use super::schema::{GSI_EMAIL, GSI_LICENSE, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
 use super::tx::{Expr, Guard, Tx};
-use crate::domain::{Email, Event, InvitationRecord, InvitationStatus, SecretHash};
+use crate::domain::{
+    Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
+};
 use crate::error::StoreError;
 use crate::store::{Invitations, Page, PagePosition, Transition};
 
-fn invitations_of(license_id: &str) -> Query {
+fn invitations_of(license_id: &LicenseId) -> Query {
     Query::index(
         GSI_LICENSE,
         (GSI2PK, GSI2SK),
@@ -54,7 +56,7 @@ impl Invitations for DynamoStore {
         self.create_all(
             "TransactWriteItems create invitation",
             items,
-            &invitation.invitation_id,
+            invitation.invitation_id.as_str(),
         )
         .await
     }
@@ -77,24 +79,24 @@ impl Invitations for DynamoStore {
 
     async fn license_invitations(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<InvitationRecord>, StoreError> {
         let query =
             invitations_of(license_id).below_or(after.map(PagePosition::as_str), SortKey::Any);
         self.query_page("Query invitations", query, limit, invitation_from, |i| {
-            i.invitation_id.clone()
+            i.invitation_id.to_string()
         })
         .await
     }
 
     async fn invitation_by_id(
         &self,
-        license_id: &str,
-        invitation_id: &str,
+        license_id: &LicenseId,
+        invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError> {
-        let query = invitations_of(license_id).sort_key(SortKey::Equals(invitation_id.to_owned()));
+        let query = invitations_of(license_id).sort_key(SortKey::Equals(invitation_id.to_string()));
         let Some(item) = self
             .query("Query invitation", query, Some(1))
             .await?

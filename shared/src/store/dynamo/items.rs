@@ -14,8 +14,8 @@ use super::error::{decode_err, encode_err};
 use super::keys::{self, Key};
 use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
 use crate::domain::{
-    CodeRecord, Counter, Email, Event, InvitationRecord, InvitationStatus, JoinedVia,
-    LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp,
+    CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
+    JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, UserId,
 };
 use crate::error::StoreError;
 use crate::store::LimitWindow;
@@ -54,7 +54,7 @@ pub(super) fn n(value: impl ToString) -> AttributeValue {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LicenseItem {
-    license_id: String,
+    license_id: LicenseId,
     name: String,
     organization: String,
     product: String,
@@ -106,12 +106,12 @@ pub(super) fn license_from(item: Item) -> Result<LicenseRecord, StoreError> {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AdminItem {
-    license_id: String,
+    license_id: LicenseId,
 }
 
-pub(super) fn admin_item(user_id: &str, license_id: &str) -> Result<Item, StoreError> {
+pub(super) fn admin_item(user_id: &UserId, license_id: &LicenseId) -> Result<Item, StoreError> {
     let item = AdminItem {
-        license_id: license_id.to_owned(),
+        license_id: license_id.clone(),
     };
     encode(
         "encode admin entry",
@@ -122,7 +122,7 @@ pub(super) fn admin_item(user_id: &str, license_id: &str) -> Result<Item, StoreE
 }
 
 /// The license id of an admin entry.
-pub(super) fn admin_from(item: Item) -> Result<String, StoreError> {
+pub(super) fn admin_from(item: Item) -> Result<LicenseId, StoreError> {
     decode::<AdminItem>("decode admin entry", item).map(|a| a.license_id)
 }
 
@@ -160,9 +160,9 @@ pub(super) fn counter_from(index: u16, item: Option<Item>) -> Result<Counter, St
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CodeItem {
-    code_id: String,
+    code_id: CodeId,
     code_hash: String,
-    license_id: String,
+    license_id: LicenseId,
     last4: String,
     max_uses: Option<u32>,
     expires_at: Option<Timestamp>,
@@ -185,7 +185,7 @@ pub(super) fn code_item(c: &CodeRecord) -> Result<Item, StoreError> {
     };
     let index_keys = vec![
         (GSI2PK, keys::codes_of(&c.license_id)),
-        (GSI2SK, c.code_id.clone()),
+        (GSI2SK, c.code_id.to_string()),
     ];
     encode("encode code", &item, &keys::code(&c.code_hash), index_keys)
 }
@@ -210,9 +210,9 @@ pub(super) fn code_from(item: Item) -> Result<CodeRecord, StoreError> {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct InvitationItem {
-    invitation_id: String,
+    invitation_id: InvitationId,
     token_hash: String,
-    license_id: String,
+    license_id: LicenseId,
     email: Option<Email>,
     status: InvitationStatus,
     expires_at: Option<Timestamp>,
@@ -244,7 +244,7 @@ pub(super) fn invitation_item(inv: &InvitationRecord) -> Result<Item, StoreError
     };
     let mut index_keys = vec![
         (GSI2PK, keys::invitations_of(&inv.license_id)),
-        (GSI2SK, inv.invitation_id.clone()),
+        (GSI2SK, inv.invitation_id.to_string()),
     ];
     if let Some(email) = inv
         .email
@@ -252,7 +252,7 @@ pub(super) fn invitation_item(inv: &InvitationRecord) -> Result<Item, StoreError
         .filter(|_| inv.status == InvitationStatus::Pending)
     {
         index_keys.push((GSI1PK, keys::pending_for(email)));
-        index_keys.push((GSI1SK, inv.invitation_id.clone()));
+        index_keys.push((GSI1SK, inv.invitation_id.to_string()));
     }
     let key = keys::invitation(&inv.token_hash);
     encode("encode invitation", &item, &key, index_keys)
@@ -278,8 +278,8 @@ pub(super) fn invitation_from(item: Item) -> Result<InvitationRecord, StoreError
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SeatItem {
-    license_id: String,
-    user_id: String,
+    license_id: LicenseId,
+    user_id: UserId,
     email: Email,
     joined_at: Timestamp,
     joined_via: JoinedVia,

@@ -25,7 +25,7 @@ use chrono::SecondsFormat;
 
 use super::Item;
 use super::schema::{PK, SK};
-use crate::domain::{Email, SecretHash, Timestamp};
+use crate::domain::{CodeId, Email, LicenseId, SecretHash, Timestamp, UserId};
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,11 +54,11 @@ impl Key {
     }
 }
 
-pub(super) fn license(license_id: &str) -> Key {
+pub(super) fn license(license_id: &LicenseId) -> Key {
     Key::new(format!("LIC#{license_id}"), "LICENSE")
 }
 
-pub(super) fn seat_counter(license_id: &str, shard: u16) -> Key {
+pub(super) fn seat_counter(license_id: &LicenseId, shard: u16) -> Key {
     Key::new(format!("LIC#{license_id}#SEATS#{shard}"), "COUNTER")
 }
 
@@ -66,7 +66,7 @@ pub(super) fn code(hash: &SecretHash) -> Key {
     Key::new(format!("CODE#{}", hash.as_str()), "CODE")
 }
 
-pub(super) fn use_counter(code_id: &str, shard: u16) -> Key {
+pub(super) fn use_counter(code_id: &CodeId, shard: u16) -> Key {
     Key::new(format!("CODE#{code_id}#USES#{shard}"), "COUNTER")
 }
 
@@ -74,15 +74,15 @@ pub(super) fn invitation(hash: &SecretHash) -> Key {
     Key::new(format!("INV#{}", hash.as_str()), "INVITATION")
 }
 
-pub(super) fn seat(user_id: &str, license_id: &str) -> Key {
+pub(super) fn seat(user_id: &UserId, license_id: &LicenseId) -> Key {
     Key::new(user(user_id), format!("{SEAT_PREFIX}{license_id}"))
 }
 
-pub(super) fn admin(user_id: &str, license_id: &str) -> Key {
+pub(super) fn admin(user_id: &UserId, license_id: &LicenseId) -> Key {
     Key::new(user(user_id), format!("{ADMIN_PREFIX}{license_id}"))
 }
 
-pub(super) fn event(license_id: &str, shard: u16, event_id: &str) -> Key {
+pub(super) fn event(license_id: &LicenseId, shard: u16, event_id: &str) -> Key {
     Key::new(events(license_id, shard), event_id)
 }
 
@@ -93,7 +93,7 @@ pub(super) fn limit(key: &str) -> Key {
 // ---- partitions that are queried ---------------------------------------
 
 /// The partition of a user's seats and admin entries.
-pub(super) fn user(user_id: &str) -> String {
+pub(super) fn user(user_id: &UserId) -> String {
     format!("USER#{user_id}")
 }
 
@@ -103,7 +103,7 @@ pub(super) const ADMIN_PREFIX: &str = "ADMIN#";
 pub(super) const SEAT_PREFIX: &str = "SEAT#";
 
 /// One shard of a license's audit trail (table `pk`).
-pub(super) fn events(license_id: &str, shard: u16) -> String {
+pub(super) fn events(license_id: &LicenseId, shard: u16) -> String {
     format!("EVENTS#{license_id}#{shard}")
 }
 
@@ -113,17 +113,17 @@ pub(super) fn pending_for(email: &Email) -> String {
 }
 
 /// gsi2 partition: a license's codes (sort key: code id).
-pub(super) fn codes_of(license_id: &str) -> String {
+pub(super) fn codes_of(license_id: &LicenseId) -> String {
     format!("CODES#{license_id}")
 }
 
 /// gsi2 partition: a license's invitations (sort key: invitation id).
-pub(super) fn invitations_of(license_id: &str) -> String {
+pub(super) fn invitations_of(license_id: &LicenseId) -> String {
     format!("INVS#{license_id}")
 }
 
 /// gsi2 partition: one shard of a license's seats.
-pub(super) fn seats_of(license_id: &str, shard: u16) -> String {
+pub(super) fn seats_of(license_id: &LicenseId, shard: u16) -> String {
     format!("SEATS#{license_id}#{shard}")
 }
 
@@ -136,12 +136,12 @@ fn sortable(at: Timestamp) -> String {
 
 /// gsi2 sort key of a seat in its license's seat list, and the page
 /// position of `license_seats`: `<joinedAt>#<sub>`.
-pub(super) fn seat_in_license(joined_at: Timestamp, user_id: &str) -> String {
+pub(super) fn seat_in_license(joined_at: Timestamp, user_id: &UserId) -> String {
     format!("{}#{user_id}", sortable(joined_at))
 }
 
 /// Page position of `user_seats`: `<joinedAt>#<licenseId>`.
-pub(super) fn seat_of_user(joined_at: Timestamp, license_id: &str) -> String {
+pub(super) fn seat_of_user(joined_at: Timestamp, license_id: &LicenseId) -> String {
     format!("{}#{license_id}", sortable(joined_at))
 }
 
@@ -172,40 +172,49 @@ mod tests {
     #[test]
     fn item_keys_are_the_stored_formats() {
         let hash = SecretHash::from_stored("ab12".into());
-        assert_eq!(pair(license("l1")), both("LIC#l1", "LICENSE"));
+        assert_eq!(pair(license(&"l1".into())), both("LIC#l1", "LICENSE"));
         assert_eq!(
-            pair(seat_counter("l1", 7)),
+            pair(seat_counter(&"l1".into(), 7)),
             both("LIC#l1#SEATS#7", "COUNTER")
         );
         assert_eq!(pair(code(&hash)), both("CODE#ab12", "CODE"));
         assert_eq!(
-            pair(use_counter("code_1", 0)),
+            pair(use_counter(&"code_1".into(), 0)),
             both("CODE#code_1#USES#0", "COUNTER")
         );
         assert_eq!(pair(invitation(&hash)), both("INV#ab12", "INVITATION"));
-        assert_eq!(pair(seat("u1", "l1")), both("USER#u1", "SEAT#l1"));
-        assert_eq!(pair(admin("u1", "l1")), both("USER#u1", "ADMIN#l1"));
-        assert_eq!(pair(event("l1", 3, "evt_1")), both("EVENTS#l1#3", "evt_1"));
+        assert_eq!(
+            pair(seat(&"u1".into(), &"l1".into())),
+            both("USER#u1", "SEAT#l1")
+        );
+        assert_eq!(
+            pair(admin(&"u1".into(), &"l1".into())),
+            both("USER#u1", "ADMIN#l1")
+        );
+        assert_eq!(
+            pair(event(&"l1".into(), 3, "evt_1")),
+            both("EVENTS#l1#3", "evt_1")
+        );
         assert_eq!(pair(limit("redeem#u1")), both("LIMIT#redeem#u1", "LIMIT"));
     }
 
     #[test]
     fn index_keys_are_the_stored_formats() {
         let email = Email::parse("Ann@Demo.edu").expect("an address");
-        assert_eq!(user("u1"), "USER#u1");
+        assert_eq!(user(&"u1".into()), "USER#u1");
         assert_eq!((ADMIN_PREFIX, SEAT_PREFIX), ("ADMIN#", "SEAT#"));
-        assert_eq!(events("l1", 15), "EVENTS#l1#15");
+        assert_eq!(events(&"l1".into(), 15), "EVENTS#l1#15");
         assert_eq!(pending_for(&email), "EMAIL#ann@demo.edu");
-        assert_eq!(codes_of("l1"), "CODES#l1");
-        assert_eq!(invitations_of("l1"), "INVS#l1");
-        assert_eq!(seats_of("l1", 2), "SEATS#l1#2");
+        assert_eq!(codes_of(&"l1".into()), "CODES#l1");
+        assert_eq!(invitations_of(&"l1".into()), "INVS#l1");
+        assert_eq!(seats_of(&"l1".into(), 2), "SEATS#l1#2");
         let joined_at = at("2026-09-01T08:00:00Z");
         assert_eq!(
-            seat_in_license(joined_at, "u1"),
+            seat_in_license(joined_at, &"u1".into()),
             "2026-09-01T08:00:00.000Z#u1"
         );
         assert_eq!(
-            joined(&seat_of_user(joined_at, "l1")),
+            joined(&seat_of_user(joined_at, &"l1".into())),
             "SEAT#2026-09-01T08:00:00.000Z#l1"
         );
     }
@@ -213,13 +222,15 @@ mod tests {
     #[test]
     fn join_sort_keys_order_by_time() {
         let (early, late) = (at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00.5Z"));
-        assert!(joined(&seat_of_user(early, "b")) < joined(&seat_of_user(late, "a")));
-        assert!(seat_in_license(early, "b") < seat_in_license(late, "a"));
+        assert!(
+            joined(&seat_of_user(early, &"b".into())) < joined(&seat_of_user(late, &"a".into()))
+        );
+        assert!(seat_in_license(early, &"b".into()) < seat_in_license(late, &"a".into()));
     }
 
     #[test]
     fn keys_round_trip_through_items() {
-        let key = seat("u1", "l1");
+        let key = seat(&"u1".into(), &"l1".into());
         assert_eq!(Key::of(&key.item()), Some(key));
     }
 }

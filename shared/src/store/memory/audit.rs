@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, newest_first};
-use crate::domain::Event;
+use crate::domain::{Event, LicenseId};
 use crate::error::StoreError;
 use crate::store::{Audit, Page, PagePosition};
 
@@ -11,7 +11,7 @@ use crate::store::{Audit, Page, PagePosition};
 impl Audit for MemoryStore {
     async fn events(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<Event>, StoreError> {
@@ -19,7 +19,7 @@ impl Audit for MemoryStore {
         let items = state
             .events
             .iter()
-            .filter(|e| e.license_id == license_id)
+            .filter(|e| e.license_id == *license_id)
             .map(|e| (e.event_id.clone(), e.clone()))
             .collect();
         Ok(newest_first(items, after, limit))

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::domain::{Event, InvitationStatus, SeatRecord};
+use crate::domain::{CodeId, Event, InvitationStatus, LicenseId, SeatRecord, UserId};
 use crate::error::StoreError;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
@@ -11,9 +11,9 @@ use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Reject
 impl Claims for MemoryStore {
     async fn claim_context(
         &self,
-        license_id: &str,
-        user_id: &str,
-        code_id: Option<&str>,
+        license_id: &LicenseId,
+        user_id: &UserId,
+        code_id: Option<&CodeId>,
         _consistent: bool,
     ) -> Result<ClaimContext, StoreError> {
         let state = self.lock();
@@ -21,7 +21,7 @@ impl Claims for MemoryStore {
             license: state.licenses.get(license_id).cloned(),
             seat: state
                 .seats
-                .get(&(user_id.to_owned(), license_id.to_owned()))
+                .get(&(user_id.clone(), license_id.clone()))
                 .cloned(),
             seat_counters: state
                 .seat_counters
@@ -51,8 +51,7 @@ impl Claims for MemoryStore {
             return Err(ClaimError::Rejected(Rejection::SeatShardFull));
         }
         match &plan.via {
-            ClaimVia::Code { use_shard } => {
-                let code_id = &seat.via_id;
+            ClaimVia::Code { code_id, use_shard } => {
                 let counter = state
                     .use_counters
                     .get(code_id)
@@ -92,13 +91,13 @@ impl Claims for MemoryStore {
 
     async fn seat(
         &self,
-        user_id: &str,
-        license_id: &str,
+        user_id: &UserId,
+        license_id: &LicenseId,
     ) -> Result<Option<SeatRecord>, StoreError> {
         Ok(self
             .lock()
             .seats
-            .get(&(user_id.to_owned(), license_id.to_owned()))
+            .get(&(user_id.clone(), license_id.clone()))
             .cloned())
     }
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, counters};
-use crate::domain::{CodeRecord, Event, SecretHash};
+use crate::domain::{CodeId, CodeRecord, Event, LicenseId, SecretHash};
 use crate::error::StoreError;
 use crate::store::{Codes, Revocation, use_caps};
 
@@ -16,7 +16,7 @@ impl Codes for MemoryStore {
     async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.codes.contains_key(&code.code_hash) {
-            return Err(StoreError::AlreadyExists(code.code_id.clone()));
+            return Err(StoreError::AlreadyExists(code.code_id.to_string()));
         }
         state
             .use_counters
@@ -26,12 +26,15 @@ impl Codes for MemoryStore {
         Ok(())
     }
 
-    async fn license_codes(&self, license_id: &str) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+    ) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
         let state = self.lock();
         let mut codes: Vec<(CodeRecord, u32)> = state
             .codes
             .values()
-            .filter(|c| c.license_id == license_id)
+            .filter(|c| c.license_id == *license_id)
             .map(|c| {
                 let uses = state
                     .use_counters
@@ -46,14 +49,14 @@ impl Codes for MemoryStore {
 
     async fn code_by_id(
         &self,
-        license_id: &str,
-        code_id: &str,
+        license_id: &LicenseId,
+        code_id: &CodeId,
     ) -> Result<Option<CodeRecord>, StoreError> {
         Ok(self
             .lock()
             .codes
             .values()
-            .find(|c| c.license_id == license_id && c.code_id == code_id)
+            .find(|c| c.license_id == *license_id && c.code_id == *code_id)
             .cloned())
     }
 

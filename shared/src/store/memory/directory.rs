@@ -3,19 +3,19 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, counters, joined_position, newest_first, seats_used};
-use crate::domain::{Event, LicenseRecord, SeatRecord, split_capacity};
+use crate::domain::{Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity};
 use crate::error::StoreError;
 use crate::store::{Directory, Page, PagePosition, SeatsChange, resplit_capacity};
 
 #[async_trait]
 impl Directory for MemoryStore {
-    async fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>, StoreError> {
+    async fn license(&self, license_id: &LicenseId) -> Result<Option<LicenseRecord>, StoreError> {
         Ok(self.lock().licenses.get(license_id).cloned())
     }
 
     async fn licenses_with_usage(
         &self,
-        license_ids: &[String],
+        license_ids: &[LicenseId],
     ) -> Result<Vec<(LicenseRecord, u32)>, StoreError> {
         let state = self.lock();
         Ok(license_ids
@@ -28,7 +28,7 @@ impl Directory for MemoryStore {
     async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.licenses.contains_key(&license.license_id) {
-            return Err(StoreError::AlreadyExists(license.license_id.clone()));
+            return Err(StoreError::AlreadyExists(license.license_id.to_string()));
         }
         state.seat_counters.insert(
             license.license_id.clone(),
@@ -42,26 +42,26 @@ impl Directory for MemoryStore {
 
     async fn administered_licenses(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
-    ) -> Result<Page<String>, StoreError> {
+    ) -> Result<Page<LicenseId>, StoreError> {
         let state = self.lock();
-        let mut ids: Vec<String> = state
+        let mut ids: Vec<LicenseId> = state
             .licenses
             .values()
-            .filter(|l| l.owner.sub == user_id || l.admins.iter().any(|a| a.sub == user_id))
+            .filter(|l| l.owner.sub == *user_id || l.admins.iter().any(|a| a.sub == *user_id))
             .map(|l| l.license_id.clone())
             .filter(|id| after.is_none_or(|after| id.as_str() > after.as_str()))
             .collect();
         ids.sort();
         ids.truncate(limit + 1);
-        Ok(Page::from_lookahead(ids, limit, Clone::clone))
+        Ok(Page::from_lookahead(ids, limit, LicenseId::to_string))
     }
 
     async fn user_seats(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError> {
@@ -69,15 +69,20 @@ impl Directory for MemoryStore {
         let seats = state
             .seats
             .values()
-            .filter(|s| s.user_id == user_id)
-            .map(|s| (joined_position(s.joined_at, &s.license_id), s.clone()))
+            .filter(|s| s.user_id == *user_id)
+            .map(|s| {
+                (
+                    joined_position(s.joined_at, s.license_id.as_str()),
+                    s.clone(),
+                )
+            })
             .collect();
         Ok(newest_first(seats, after, limit))
     }
 
     async fn license_seats(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<SeatRecord>, StoreError> {
@@ -85,15 +90,15 @@ impl Directory for MemoryStore {
         let seats = state
             .seats
             .values()
-            .filter(|s| s.license_id == license_id)
-            .map(|s| (joined_position(s.joined_at, &s.user_id), s.clone()))
+            .filter(|s| s.license_id == *license_id)
+            .map(|s| (joined_position(s.joined_at, s.user_id.as_str()), s.clone()))
             .collect();
         Ok(newest_first(seats, after, limit))
     }
 
     async fn set_seats_total(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         total: u32,
         event: &Event,
     ) -> Result<SeatsChange, StoreError> {

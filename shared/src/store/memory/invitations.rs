@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, newest_first};
-use crate::domain::{Email, Event, InvitationRecord, InvitationStatus, SecretHash};
+use crate::domain::{
+    Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
+};
 use crate::error::StoreError;
 use crate::store::{Invitations, Page, PagePosition, Transition};
 
@@ -20,7 +22,9 @@ impl Invitations for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.invitations.contains_key(&invitation.token_hash) {
-            return Err(StoreError::AlreadyExists(invitation.invitation_id.clone()));
+            return Err(StoreError::AlreadyExists(
+                invitation.invitation_id.to_string(),
+            ));
         }
         state
             .invitations
@@ -46,7 +50,7 @@ impl Invitations for MemoryStore {
 
     async fn license_invitations(
         &self,
-        license_id: &str,
+        license_id: &LicenseId,
         after: Option<&PagePosition>,
         limit: usize,
     ) -> Result<Page<InvitationRecord>, StoreError> {
@@ -54,22 +58,22 @@ impl Invitations for MemoryStore {
         let items = state
             .invitations
             .values()
-            .filter(|i| i.license_id == license_id)
-            .map(|i| (i.invitation_id.clone(), i.clone()))
+            .filter(|i| i.license_id == *license_id)
+            .map(|i| (i.invitation_id.to_string(), i.clone()))
             .collect();
         Ok(newest_first(items, after, limit))
     }
 
     async fn invitation_by_id(
         &self,
-        license_id: &str,
-        invitation_id: &str,
+        license_id: &LicenseId,
+        invitation_id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, StoreError> {
         Ok(self
             .lock()
             .invitations
             .values()
-            .find(|i| i.license_id == license_id && i.invitation_id == invitation_id)
+            .find(|i| i.license_id == *license_id && i.invitation_id == *invitation_id)
             .cloned())
     }
 

@@ -16,19 +16,20 @@ use chrono::SecondsFormat;
 
 use super::{LimitWindow, Page, PagePosition};
 use crate::domain::{
-    CodeRecord, Counter, Event, InvitationRecord, LicenseRecord, SeatRecord, SecretHash, Timestamp,
+    CodeId, CodeRecord, Counter, Event, InvitationRecord, LicenseId, LicenseRecord, SeatRecord,
+    SecretHash, Timestamp, UserId,
 };
 
 #[derive(Default)]
 struct State {
-    licenses: HashMap<String, LicenseRecord>,
+    licenses: HashMap<LicenseId, LicenseRecord>,
     /// Seat counters by license id, then code use counters by code id.
-    seat_counters: HashMap<String, Vec<Counter>>,
-    use_counters: HashMap<String, Vec<Counter>>,
+    seat_counters: HashMap<LicenseId, Vec<Counter>>,
+    use_counters: HashMap<CodeId, Vec<Counter>>,
     codes: HashMap<SecretHash, CodeRecord>,
     invitations: HashMap<SecretHash, InvitationRecord>,
     /// Seats by (user id, license id).
-    seats: BTreeMap<(String, String), SeatRecord>,
+    seats: BTreeMap<(UserId, LicenseId), SeatRecord>,
     limits: HashMap<String, LimitWindow>,
     events: Vec<Event>,
 }
@@ -63,7 +64,7 @@ fn counters(caps: impl IntoIterator<Item = Option<u32>>) -> Vec<Counter> {
         .collect()
 }
 
-fn seats_used(state: &State, license_id: &str) -> u32 {
+fn seats_used(state: &State, license_id: &LicenseId) -> u32 {
     state
         .seat_counters
         .get(license_id)

@@ -119,14 +119,14 @@ fn codes_counters_events_and_windows_keep_their_formats() {
         })
     );
     assert_eq!(
-        as_json(counter_item(&keys::use_counter("code_1", 2), None).expect("encoded")),
+        as_json(counter_item(&keys::use_counter(&"code_1".into(), 2), None).expect("encoded")),
         json!({"pk": "CODE#code_1#USES#2", "sk": "COUNTER", "used": 0})
     );
     assert_eq!(
-        as_json(counter_item(&keys::seat_counter("l1", 2), Some(4)).expect("encoded")),
+        as_json(counter_item(&keys::seat_counter(&"l1".into(), 2), Some(4)).expect("encoded")),
         json!({"pk": "LIC#l1#SEATS#2", "sk": "COUNTER", "cap": 4, "used": 0})
     );
-    let mut event = Event::new("l1", EventKind::SeatClaimed, "ann", at());
+    let mut event = Event::new(&"l1".into(), EventKind::SeatClaimed, "ann", at());
     event.event_id = "evt_1".into();
     event.shard = 5;
     assert_eq!(
@@ -142,7 +142,7 @@ fn codes_counters_events_and_windows_keep_their_formats() {
         json!({"pk": "LIMIT#redeem#ann", "sk": "LIMIT", "start": 100, "count": 1, "ttl": 400})
     );
     assert_eq!(
-        as_json(admin_item("ann", "l1").expect("encoded")),
+        as_json(admin_item(&"ann".into(), &"l1".into()).expect("encoded")),
         json!({"pk": "USER#ann", "sk": "ADMIN#l1", "licenseId": "l1"})
     );
 }
