@@ -2,14 +2,14 @@
 //! configuration, built once per process (Lambda init or devserver start)
 //! by [`crate::wiring`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DurationRound, TimeDelta, Utc};
 
 use crate::config::Config;
-use crate::domain::Timestamp;
+use crate::domain::{CodeId, CodeRecord, LicenseId, SecretHash, Timestamp};
 use crate::mail::Mailer;
-use crate::service::redeem::KnownCodes;
 use crate::store::Store;
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -36,5 +36,36 @@ pub struct App {
 impl App {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+}
+
+const KNOWN_CODES_MAX: usize = 10_000;
+
+/// Which license and code id a code hash belongs to. That never changes
+/// once a code exists, so remembering it is always safe; everything that
+/// can change (revocation, expiry, counters, seats) is still read fresh.
+#[derive(Default)]
+pub struct KnownCodes {
+    codes: Mutex<HashMap<SecretHash, (LicenseId, CodeId)>>,
+}
+
+impl KnownCodes {
+    pub(crate) fn get(&self, hash: &SecretHash) -> Option<(LicenseId, CodeId)> {
+        self.lock().get(hash).cloned()
+    }
+
+    pub(crate) fn remember(&self, record: &CodeRecord) {
+        let mut codes = self.lock();
+        if codes.len() >= KNOWN_CODES_MAX {
+            codes.clear();
+        }
+        codes.insert(
+            record.code_hash.clone(),
+            (record.license_id.clone(), record.code_id.clone()),
+        );
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (LicenseId, CodeId)>> {
+        self.codes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -4,46 +4,10 @@
 //! is two round trips: the failure limit, the code and the claim context
 //! read together, then the claim transaction.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use super::claim::{Claimed, Through, claim_seat};
 use crate::App;
-use crate::domain::{
-    Caller, CodeId, CodeRecord, Email, InviteCode, LicenseId, LicenseSummary, SecretHash, UserId,
-};
+use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseId, LicenseSummary, UserId};
 use crate::error::ApiError;
-
-const KNOWN_CODES_MAX: usize = 10_000;
-
-/// Which license and code id a code hash belongs to. That never changes
-/// once a code exists, so remembering it is always safe; everything that
-/// can change (revocation, expiry, counters, seats) is still read fresh.
-#[derive(Default)]
-pub struct KnownCodes {
-    codes: Mutex<HashMap<SecretHash, (LicenseId, CodeId)>>,
-}
-
-impl KnownCodes {
-    fn get(&self, hash: &SecretHash) -> Option<(LicenseId, CodeId)> {
-        self.lock().get(hash).cloned()
-    }
-
-    fn remember(&self, record: &CodeRecord) {
-        let mut codes = self.lock();
-        if codes.len() >= KNOWN_CODES_MAX {
-            codes.clear();
-        }
-        codes.insert(
-            record.code_hash.clone(),
-            (record.license_id.clone(), record.code_id.clone()),
-        );
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (LicenseId, CodeId)>> {
-        self.codes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 fn limit_key(user_id: &UserId) -> String {
     format!("redeem#{user_id}")
