@@ -5,10 +5,12 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shared::domain::{Email, Event, EventKind, LicenseId, LicenseRecord, Principal, Timestamp};
-use shared::error::StoreError;
-use shared::seed::Seed;
-use shared::store::{Codes, Directory, DynamoStore, SeatsChange};
+use seat_invitations::domain::{
+    Email, Event, EventKind, LicenseId, LicenseRecord, Principal, Timestamp,
+};
+use seat_invitations::error::StoreError;
+use seat_invitations::seed::Seed;
+use seat_invitations::store::{Codes, Directory, DynamoStore, SeatsChange};
 
 const ACTOR: &str = "operator";
 

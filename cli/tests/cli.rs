@@ -3,10 +3,10 @@
 use std::process::{Command, Output};
 
 use integration_tests::{Backend, TestApp, dynamodb_endpoint, user};
-use shared::config::{Config, Profile};
-use shared::domain::random_id;
-use shared::service::redeem;
-use shared::store::DynamoStore;
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::domain::random_id;
+use seat_invitations::service::redeem;
+use seat_invitations::store::DynamoStore;
 
 fn seatctl(table: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_seatctl"))

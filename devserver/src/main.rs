@@ -21,20 +21,22 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use shared::config::{Config, Profile};
-use shared::domain::{InviteCode, InviteToken, LicenseId};
-use shared::error::{ApiError, StoreError};
-use shared::http::{Function, MAX_BODY_BYTES, RouteError, error_response, handle};
-use shared::mail::Outbox;
-use shared::seed::{SEED_ACTOR, Seed};
-use shared::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::domain::{InviteCode, InviteToken, LicenseId};
+use seat_invitations::error::{ApiError, StoreError};
+use seat_invitations::http::{Function, MAX_BODY_BYTES, RouteError, error_response, handle};
+use seat_invitations::mail::Outbox;
+use seat_invitations::seed::{SEED_ACTOR, Seed};
+use seat_invitations::service::provision::{
+    CodeOptions, InvitationOptions, add_code, add_invitation,
+};
 use tokio::net::TcpListener;
 
 use crate::event::to_lambda_request;
 use crate::jwt::Authorizer;
 
 struct Server {
-    app: shared::App,
+    app: seat_invitations::App,
     outbox: Option<Arc<Outbox>>,
     authorizer: Authorizer,
     portal: portal::Portal,
@@ -48,7 +50,7 @@ type Reply = Response<Full<Bytes>>;
 
 #[tokio::main]
 async fn main() {
-    shared::lambda::init_tracing(shared::lambda::LogFormat::Text);
+    seat_invitations::lambda::init_tracing(seat_invitations::lambda::LogFormat::Text);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let secret = std::env::var("DEV_JWT_SECRET").unwrap_or_else(|_| jwt::DEFAULT_SECRET.into());
     let authorizer = Authorizer::new(&secret);
@@ -149,7 +151,7 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
     };
     let sign_in = oidc::Provider::new(port, seed_users);
     let portal_config = portal::PortalConfig::from_env(Some(&sign_in.issuer()))?;
-    let parts = shared::wiring::build(config).await?;
+    let parts = seat_invitations::wiring::build(config).await?;
     let server = Arc::new(Server {
         app: parts.app,
         outbox: parts.outbox,
@@ -244,7 +246,7 @@ async fn demo(server: &Server, base: &str) -> Result<(), String> {
     let store = server.app.store.as_ref();
     let seed = demo_seed()?;
     match seed.load(store, now).await {
-        Ok(()) | Err(shared::seed::SeedError::Store(StoreError::AlreadyExists(_))) => {}
+        Ok(()) | Err(seat_invitations::seed::SeedError::Store(StoreError::AlreadyExists(_))) => {}
         Err(err) => return Err(err.to_string()),
     }
     let license_id = LicenseId::from("lic-demo");

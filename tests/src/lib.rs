@@ -5,17 +5,19 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use shared::App;
-use shared::app::Clock;
-use shared::config::{Config, Profile};
-use shared::domain::{
+use seat_invitations::App;
+use seat_invitations::app::Clock;
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::domain::{
     Caller, Email, InvitationStatus, InviteCode, InviteToken, LicenseId, LicenseRecord, Principal,
     Timestamp, random_id,
 };
-use shared::error::MailError;
-use shared::mail::{Mailer, Outbox, OutgoingEmail};
-use shared::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
-use shared::store::{DynamoStore, MemoryStore, Store};
+use seat_invitations::error::MailError;
+use seat_invitations::mail::{Mailer, Outbox, OutgoingEmail};
+use seat_invitations::service::provision::{
+    CodeOptions, InvitationOptions, add_code, add_invitation,
+};
+use seat_invitations::store::{DynamoStore, MemoryStore, Store};
 
 pub mod events;
 

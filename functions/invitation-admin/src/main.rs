@@ -1,8 +1,8 @@
 //! Lambda function `invitation-admin`: admin routes for email invitations and open links (/v1/licenses/{licenseId}/invitations…).
 
-use shared::http::Function;
+use seat_invitations::http::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(Function::InvitationAdmin).await
+    seat_invitations::lambda::run(Function::InvitationAdmin).await
 }

@@ -1,8 +1,8 @@
 //! Lambda function `license-admin`: admin routes for licenses, codes, seats and the audit trail (GET /v1/licenses, /v1/licenses/{licenseId}, …/codes, …/seats, …/events).
 
-use shared::http::Function;
+use seat_invitations::http::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(Function::LicenseAdmin).await
+    seat_invitations::lambda::run(Function::LicenseAdmin).await
 }

@@ -1,8 +1,8 @@
 //! Lambda function `list-invitations`: GET /v1/me/invitations and DELETE /v1/me/licenses/{licenseId}: "My Invitations".
 
-use shared::http::Function;
+use seat_invitations::http::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(Function::ListInvitations).await
+    seat_invitations::lambda::run(Function::ListInvitations).await
 }

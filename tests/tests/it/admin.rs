@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
-use shared::ApiError;
-use shared::config::{Config, Profile};
-use shared::domain::{
+use seat_invitations::ApiError;
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::domain::{
     Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, LicenseId, Principal, Role,
     UserId,
 };
-use shared::mail::Outbox;
-use shared::service::admin::{self, Delivery, NewCode};
-use shared::service::{invites, me, redeem};
-use shared::store::SeatsChange;
+use seat_invitations::mail::Outbox;
+use seat_invitations::service::admin::{self, Delivery, NewCode};
+use seat_invitations::service::{invites, me, redeem};
+use seat_invitations::store::SeatsChange;
 
 integration_tests::on_both_stores!(
     only_the_owner_and_admins_get_in,
@@ -56,7 +56,7 @@ async fn invitations_in(
     t: &TestApp,
     license_id: &LicenseId,
     status: InvitationStatus,
-) -> admin::Listing<shared::domain::Invitation> {
+) -> admin::Listing<seat_invitations::domain::Invitation> {
     admin::list_invitations(&t.app, &owner(), license_id, Some(status), 10, None)
         .await
         .expect("invitations")

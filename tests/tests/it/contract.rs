@@ -2,10 +2,10 @@
 //! store and DynamoDB (the emulator), which must behave identically.
 
 use integration_tests::{Backend, RefusingMailer, TestApp, user};
-use shared::ApiError;
-use shared::config::{Config, Profile};
-use shared::domain::{InvitationStatus, JoinedVia};
-use shared::service::{contact, invites, me, redeem};
+use seat_invitations::ApiError;
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::domain::{InvitationStatus, JoinedVia};
+use seat_invitations::service::{contact, invites, me, redeem};
 
 integration_tests::on_both_stores!(
     redeeming_a_code_takes_one_seat_and_lists_it,

@@ -16,12 +16,12 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use integration_tests::{Backend, TestApp, user};
+use seat_invitations::ApiError;
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::domain::InviteCode;
+use seat_invitations::service::redeem;
+use seat_invitations::store::DynamoStore;
 use serde_json::{Value, json};
-use shared::ApiError;
-use shared::config::{Config, Profile};
-use shared::domain::InviteCode;
-use shared::service::redeem;
-use shared::store::DynamoStore;
 
 type Item = std::collections::HashMap<String, AttributeValue>;
 

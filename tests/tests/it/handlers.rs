@@ -4,7 +4,7 @@
 
 use integration_tests::events::{Event, error_code, read};
 use integration_tests::{Backend, TestApp};
-use shared::http::{Function, handle};
+use seat_invitations::http::{Function, handle};
 
 async fn call(
     t: &TestApp,

@@ -5,11 +5,11 @@
 
 use integration_tests::events::{Event, error_code, read};
 use integration_tests::{Backend, TestApp, user};
-use shared::ApiError;
-use shared::config::{Config, Profile};
-use shared::domain::{Caller, InvitationStatus, JoinedVia};
-use shared::http::{Function, handle};
-use shared::service::{admin, contact, invites, redeem};
+use seat_invitations::ApiError;
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::domain::{Caller, InvitationStatus, JoinedVia};
+use seat_invitations::http::{Function, handle};
+use seat_invitations::service::{admin, contact, invites, redeem};
 
 integration_tests::on_both_stores!(
     the_preview_tells_each_viewer_what_accept_would_answer,
@@ -355,7 +355,7 @@ async fn my_invitations_accepts_and_declines_by_id_for_the_invitee_only(backend:
         let app = &t.app;
         let who = who.clone();
         async move {
-            let mine = shared::service::me::my_invitations(app, &who, 50, None)
+            let mine = seat_invitations::service::me::my_invitations(app, &who, 50, None)
                 .await
                 .expect("listed");
             mine.pending[0].invitation.invitation_id.clone()

@@ -5,10 +5,10 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use integration_tests::{Backend, TestApp, user};
-use shared::ApiError;
-use shared::config::{Config, Profile};
-use shared::mail::{Mailer, OutgoingEmail, SesMailer};
-use shared::service::{contact, redeem};
+use seat_invitations::ApiError;
+use seat_invitations::config::{Config, Profile};
+use seat_invitations::mail::{Mailer, OutgoingEmail, SesMailer};
+use seat_invitations::service::{contact, redeem};
 
 fn ses_endpoint() -> String {
     std::env::var("TEST_SES_ENDPOINT").unwrap_or_else(|_| {
@@ -56,7 +56,7 @@ fn sent_messages() -> Vec<serde_json::Value> {
 fn unique_sender(tag: &str) -> String {
     format!(
         "licenses-{tag}-{}@vendor.example",
-        shared::domain::random_id("s").to_lowercase()
+        seat_invitations::domain::random_id("s").to_lowercase()
     )
 }
 

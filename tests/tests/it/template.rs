@@ -5,11 +5,11 @@
 
 use std::collections::BTreeSet;
 
+use seat_invitations::http::permissions::{sends_mail, store_methods};
+use seat_invitations::http::{Function, routes};
+use seat_invitations::store::dynamo::iam::{Access, actions_of};
+use seat_invitations::store::dynamo::table_schema;
 use serde_norway::Value;
-use shared::http::permissions::{sends_mail, store_methods};
-use shared::http::{Function, routes};
-use shared::store::dynamo::iam::{Access, actions_of};
-use shared::store::dynamo::table_schema;
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
@@ -154,7 +154,7 @@ fn the_table_is_the_one_schema_rs_describes() {
             })
             .collect()
     };
-    let from_schema = |list: &[shared::store::dynamo::IndexSchema]| -> BTreeSet<_> {
+    let from_schema = |list: &[seat_invitations::store::dynamo::IndexSchema]| -> BTreeSet<_> {
         list.iter()
             .map(|i| {
                 (
