@@ -185,21 +185,32 @@ pub enum StoreError {
     },
 }
 
-impl StoreError {
-    pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
-        Self::Unavailable {
-            operation,
-            source: source.into(),
-        }
-    }
+/// The `unavailable` and `internal` constructors of an adapter error: both
+/// adapters' errors have the same two variants of an operation and a cause.
+macro_rules! adapter_error_constructors {
+    ($error:ident) => {
+        impl $error {
+            pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
+                Self::Unavailable {
+                    operation,
+                    source: source.into(),
+                }
+            }
 
-    pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
-        Self::Internal {
-            operation,
-            source: source.into(),
+            pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
+                Self::Internal {
+                    operation,
+                    source: source.into(),
+                }
+            }
         }
-    }
+    };
 }
+
+adapter_error_constructors!(StoreError);
+
+/// What a store port returns.
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Failure of a mail adapter; the cause is the error's `source`, and in its
 /// message (sanitized: an error code, never an address).
@@ -221,21 +232,7 @@ pub enum MailError {
     },
 }
 
-impl MailError {
-    pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
-        Self::Unavailable {
-            operation,
-            source: source.into(),
-        }
-    }
-
-    pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
-        Self::Internal {
-            operation,
-            source: source.into(),
-        }
-    }
-}
+adapter_error_constructors!(MailError);
 
 /// Transient trouble is `SERVICE_UNAVAILABLE`, anything else
 /// `INTERNAL_ERROR`. Nothing is logged here: the HTTP edge logs the error

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use seat_invitations::ApiError;
 use seat_invitations::App;
 use seat_invitations::app::Clock;
 use seat_invitations::config::{Config, Profile};
@@ -14,9 +15,11 @@ use seat_invitations::domain::{
 };
 use seat_invitations::error::MailError;
 use seat_invitations::mail::{Mailer, Outbox, OutgoingEmail};
+use seat_invitations::service::me::{self, MyInvitations};
 use seat_invitations::service::provision::{
     CodeOptions, InvitationOptions, add_code, add_invitation,
 };
+use seat_invitations::service::redeem;
 use seat_invitations::store::{DynamoStore, MemoryStore, Store};
 
 pub mod events;
@@ -239,6 +242,27 @@ impl TestApp {
             .expect("usage")
             .first()
             .map_or(0, |(_, used)| *used)
+    }
+
+    /// A license of one seat that ann took with its code, so that bob, next,
+    /// finds none: the license and the (formatted) code.
+    pub async fn one_seat_taken_by_ann(&self) -> (LicenseId, String) {
+        let license_id = self.license(1).await.license_id;
+        let code = self.code(&license_id, None).await.formatted();
+        redeem::redeem(&self.app, &user("ann", "ann@demo.edu"), &code)
+            .await
+            .expect("ann");
+        let bob = redeem::redeem(&self.app, &user("bob", "bob@demo.edu"), &code).await;
+        assert_eq!(bob.err(), Some(ApiError::NoSeatsAvailable));
+        (license_id, code)
+    }
+
+    /// The first page of `who`'s My Invitations: their licenses and the
+    /// invitations pending for them.
+    pub async fn mine(&self, who: &Caller) -> MyInvitations {
+        me::my_invitations(&self.app, who, 50, None)
+            .await
+            .expect("my invitations")
     }
 }
 

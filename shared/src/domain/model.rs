@@ -326,6 +326,11 @@ impl Event {
             shard: 0,
         }
     }
+
+    /// An event that `caller` (the actor) caused.
+    pub fn by(caller: &Caller, license_id: &LicenseId, kind: EventKind, at: Timestamp) -> Self {
+        Self::new(license_id, kind, caller.user_id.as_str(), at)
+    }
 }
 
 // ---- API shapes -----------------------------------------------------------

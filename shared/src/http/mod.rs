@@ -62,29 +62,23 @@ fn log_failure(route: &router::Route, err: &ApiError, cause: Option<&str>) {
         status_of(err).as_u16(),
         err.code(),
     );
+    // The same line at the level of the failure (a level must be a constant).
+    macro_rules! request_failed {
+        ($level:ident) => {
+            tracing::$level!(
+                function,
+                method,
+                route,
+                status,
+                code,
+                cause,
+                "request failed"
+            )
+        };
+    }
     match err {
-        ApiError::Internal => {
-            tracing::error!(
-                function,
-                method,
-                route,
-                status,
-                code,
-                cause,
-                "request failed"
-            );
-        }
-        ApiError::ServiceUnavailable { .. } => {
-            tracing::warn!(
-                function,
-                method,
-                route,
-                status,
-                code,
-                cause,
-                "request failed"
-            );
-        }
+        ApiError::Internal => request_failed!(error),
+        ApiError::ServiceUnavailable { .. } => request_failed!(warn),
         _ => {}
     }
 }

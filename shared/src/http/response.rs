@@ -10,14 +10,25 @@ use super::status::EdgeError;
 use crate::domain::{Event, Invitation, License, LicenseSummary, Seat};
 use crate::error::{ApiError, note_cause};
 use crate::service::Claimed;
-use crate::service::admin::{AdminLicense, CodeView, InvitationOutcome};
+use crate::service::admin::{AdminLicense, CodeView, InvitationOutcome, Listing};
+
+/// What a handler answers.
+pub(super) type Reply = Result<Response<Body>, ApiError>;
+
+/// 200 with one page of an admin listing; `body` names its items.
+pub(super) fn listing<'a, T, B: Serialize>(
+    page: &'a Listing<T>,
+    body: impl FnOnce(&'a [T], Option<&'a str>) -> B,
+) -> Reply {
+    json(
+        StatusCode::OK,
+        &body(&page.items, page.next_cursor.as_deref()),
+    )
+}
 
 /// A JSON response; a value that cannot be serialised is `INTERNAL_ERROR`
 /// (its cause noted for the edge's log line).
-pub(super) fn json<T: Serialize>(
-    status: StatusCode,
-    value: &T,
-) -> Result<Response<Body>, ApiError> {
+pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> Reply {
     match serde_json::to_string(value) {
         Ok(text) => Ok(build(status, Body::Text(text))),
         Err(err) => {
@@ -81,7 +92,7 @@ pub(super) fn no_content() -> Response<Body> {
 
 /// A seat claimed by a redemption or an accepted invitation: `201`, or `200`
 /// for a caller who already held one.
-pub(super) fn claimed(claimed: &Claimed) -> Result<Response<Body>, ApiError> {
+pub(super) fn claimed(claimed: &Claimed) -> Reply {
     let status = if claimed.already_member {
         StatusCode::OK
     } else {
@@ -131,9 +142,14 @@ struct ClaimedBody<'a> {
     already_member: bool,
 }
 
+/// 200 with a declined or resent invitation.
+pub(super) fn invitation(invitation: &Invitation) -> Reply {
+    json(StatusCode::OK, &InvitationBody { invitation })
+}
+
 /// A declined or resent invitation.
 #[derive(Serialize)]
-pub(super) struct InvitationBody<'a> {
+struct InvitationBody<'a> {
     pub invitation: &'a Invitation,
 }
 

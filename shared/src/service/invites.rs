@@ -42,7 +42,10 @@ pub struct Viewer {
     pub blocker: Option<&'static str>,
 }
 
-async fn find(app: &App, raw_token: &str) -> Result<(InvitationRecord, LicenseRecord), ApiError> {
+/// An invitation and its license.
+type Found = (InvitationRecord, LicenseRecord);
+
+async fn find(app: &App, raw_token: &str) -> Result<Found, ApiError> {
     let token = InviteToken::parse(raw_token).ok_or(ApiError::InviteNotFound)?;
     let invitation = app
         .store
@@ -118,7 +121,7 @@ async fn find_mine(
     app: &App,
     caller: &Caller,
     invitation_id: &InvitationId,
-) -> Result<(InvitationRecord, LicenseRecord), ApiError> {
+) -> Result<Found, ApiError> {
     let email = caller.verified_email()?;
     let invitation = app
         .store
@@ -136,8 +139,7 @@ async fn find_mine(
 }
 
 pub async fn accept(app: &App, caller: &Caller, raw_token: &str) -> Result<Claimed, ApiError> {
-    let (invitation, license) = find(app, raw_token).await?;
-    accept_found(app, caller, invitation, license).await
+    accept_found(app, caller, find(app, raw_token).await?).await
 }
 
 /// Accepts one of the caller's pending email invitations from "My Invitations".
@@ -146,15 +148,13 @@ pub async fn accept_mine(
     caller: &Caller,
     invitation_id: &InvitationId,
 ) -> Result<Claimed, ApiError> {
-    let (invitation, license) = find_mine(app, caller, invitation_id).await?;
-    accept_found(app, caller, invitation, license).await
+    accept_found(app, caller, find_mine(app, caller, invitation_id).await?).await
 }
 
 async fn accept_found(
     app: &App,
     caller: &Caller,
-    invitation: InvitationRecord,
-    license: LicenseRecord,
+    (invitation, license): Found,
 ) -> Result<Claimed, ApiError> {
     let email = caller.verified_email()?;
     if let Some(refusal) = invitation.refusal(email, app.now()) {
@@ -181,8 +181,7 @@ async fn accept_found(
 }
 
 pub async fn decline(app: &App, caller: &Caller, raw_token: &str) -> Result<Invitation, ApiError> {
-    let (invitation, license) = find(app, raw_token).await?;
-    decline_found(app, caller, invitation, license).await
+    decline_found(app, caller, find(app, raw_token).await?).await
 }
 
 /// Declines one of the caller's pending email invitations from "My Invitations".
@@ -191,25 +190,23 @@ pub async fn decline_mine(
     caller: &Caller,
     invitation_id: &InvitationId,
 ) -> Result<Invitation, ApiError> {
-    let (invitation, license) = find_mine(app, caller, invitation_id).await?;
-    decline_found(app, caller, invitation, license).await
+    decline_found(app, caller, find_mine(app, caller, invitation_id).await?).await
 }
 
 async fn decline_found(
     app: &App,
     caller: &Caller,
-    invitation: InvitationRecord,
-    license: LicenseRecord,
+    (invitation, license): Found,
 ) -> Result<Invitation, ApiError> {
     if let Some(bound) = &invitation.email
         && caller.verified_email()? != bound
     {
         return Err(ApiError::InviteEmailMismatch);
     }
-    let mut event = Event::new(
+    let mut event = Event::by(
+        caller,
         &license.license_id,
         EventKind::InvitationDeclined,
-        caller.user_id.as_str(),
         app.now(),
     );
     event.invitation_id = Some(invitation.invitation_id.clone());

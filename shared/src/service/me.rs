@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::service::cursor;
-use crate::store::{PagePosition, Release};
+use crate::store::{PagePosition, Paging, Release};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -32,7 +32,10 @@ pub async fn my_invitations(
     limit: usize,
     after: Option<&PagePosition>,
 ) -> Result<MyInvitations, ApiError> {
-    let page = app.store.user_seats(&caller.user_id, after, limit).await?;
+    let page = app
+        .store
+        .user_seats(&caller.user_id, Paging::new(after, limit))
+        .await?;
     let ids: Vec<LicenseId> = page.items.iter().map(|s| s.license_id.clone()).collect();
     let licenses: HashMap<LicenseId, _> = app
         .store
@@ -112,12 +115,7 @@ pub async fn leave(app: &App, caller: &Caller, license_id: &LicenseId) -> Result
         .seat(&caller.user_id, license_id)
         .await?
         .ok_or(ApiError::LicenseNotFound)?;
-    let mut event = Event::new(
-        license_id,
-        EventKind::SeatReleased,
-        caller.user_id.as_str(),
-        app.now(),
-    );
+    let mut event = Event::by(caller, license_id, EventKind::SeatReleased, app.now());
     event.user_id = Some(caller.user_id.clone());
     event.shard = seat.shard;
     if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {

@@ -5,7 +5,7 @@ use crate::domain::{
     CodeId, CodeRecord, Email, Event, EventKind, InvitationId, InvitationRecord, InvitationStatus,
     InviteCode, InviteToken, LicenseId, Timestamp,
 };
-use crate::error::StoreError;
+use crate::error::StoreResult;
 use crate::store::{Codes, Invitations};
 
 #[derive(Debug, Clone, Default)]
@@ -23,7 +23,7 @@ pub async fn add_code(
     options: CodeOptions,
     actor: &str,
     now: Timestamp,
-) -> Result<CodeRecord, StoreError> {
+) -> StoreResult<CodeRecord> {
     let record = CodeRecord {
         code_id: CodeId::time_ordered(now),
         code_hash: code.hash(),
@@ -69,7 +69,7 @@ pub async fn add_invitation(
     options: InvitationOptions,
     actor: &str,
     now: Timestamp,
-) -> Result<InvitationRecord, StoreError> {
+) -> StoreResult<InvitationRecord> {
     let record = InvitationRecord {
         invitation_id: InvitationId::time_ordered(now),
         token_hash: token.hash(),

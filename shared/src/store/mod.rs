@@ -12,7 +12,7 @@ mod ports;
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
-pub use page::{Page, PagePosition};
+pub use page::{Page, PagePosition, Paging};
 pub use ports::{
     Acquired, Audit, ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Codes, Directory,
     Invitations, LimitWindow, Limits, Rejection, Release, Revocation, SeatsChange, Transition,

@@ -17,6 +17,20 @@ impl PagePosition {
     }
 }
 
+/// Which page of a listing to read: up to `limit` items, from the start or
+/// after `after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging<'a> {
+    pub after: Option<&'a PagePosition>,
+    pub limit: usize,
+}
+
+impl<'a> Paging<'a> {
+    pub fn new(after: Option<&'a PagePosition>, limit: usize) -> Self {
+        Self { after, limit }
+    }
+}
+
 /// One page of a listing and, when there is more, where it continues.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

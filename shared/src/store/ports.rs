@@ -10,8 +10,8 @@ use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
     JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Timestamp, UserId,
 };
-use crate::error::StoreError;
-use crate::store::{Page, PagePosition};
+use crate::error::{StoreError, StoreResult};
+use crate::store::{Page, Paging};
 
 // ---- claims ----------------------------------------------------------------
 
@@ -63,7 +63,7 @@ impl ClaimVia {
 impl ClaimPlan {
     /// A plan whose seat says one way of joining and whose `via` another,
     /// or another code, is a bug in the caller.
-    pub(crate) fn check(&self) -> Result<(), StoreError> {
+    pub(crate) fn check(&self) -> StoreResult<()> {
         if self.via.kind() != self.seat.joined_via {
             return Err(StoreError::internal(
                 "claim plan",
@@ -124,7 +124,7 @@ pub trait Claims: Send + Sync {
         user_id: &UserId,
         code_id: Option<&CodeId>,
         consistent: bool,
-    ) -> Result<ClaimContext, StoreError>;
+    ) -> StoreResult<ClaimContext>;
 
     /// Applies a claim atomically: seat created, seat counter incremented,
     /// code use counted or invitation accepted; or nothing at all. One
@@ -135,11 +135,11 @@ pub trait Claims: Send + Sync {
         &self,
         user_id: &UserId,
         license_id: &LicenseId,
-    ) -> Result<Option<SeatRecord>, StoreError>;
+    ) -> StoreResult<Option<SeatRecord>>;
 
     /// Deletes the seat, decrements its counter and records `event`
     /// atomically.
-    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<Release, StoreError>;
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> StoreResult<Release>;
 }
 
 // ---- codes -----------------------------------------------------------------
@@ -155,26 +155,22 @@ pub enum Revocation {
 
 #[async_trait]
 pub trait Codes: Send + Sync {
-    async fn code(&self, hash: &SecretHash) -> Result<Option<CodeRecord>, StoreError>;
+    async fn code(&self, hash: &SecretHash) -> StoreResult<Option<CodeRecord>>;
 
     /// Creates a code with its use counters, and its event.
-    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError>;
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> StoreResult<()>;
 
     /// Every code of a license with its uses, newest first.
-    async fn license_codes(
-        &self,
-        license_id: &LicenseId,
-    ) -> Result<Vec<(CodeRecord, u32)>, StoreError>;
+    async fn license_codes(&self, license_id: &LicenseId) -> StoreResult<Vec<(CodeRecord, u32)>>;
 
     async fn code_by_id(
         &self,
         license_id: &LicenseId,
         code_id: &CodeId,
-    ) -> Result<Option<CodeRecord>, StoreError>;
+    ) -> StoreResult<Option<CodeRecord>>;
 
     /// Marks the code revoked and records `event`.
-    async fn revoke_code(&self, code: &CodeRecord, event: &Event)
-    -> Result<Revocation, StoreError>;
+    async fn revoke_code(&self, code: &CodeRecord, event: &Event) -> StoreResult<Revocation>;
 }
 
 // ---- invitations -----------------------------------------------------------
@@ -190,31 +186,29 @@ pub enum Transition {
 
 #[async_trait]
 pub trait Invitations: Send + Sync {
-    async fn invitation(&self, hash: &SecretHash) -> Result<Option<InvitationRecord>, StoreError>;
+    async fn invitation(&self, hash: &SecretHash) -> StoreResult<Option<InvitationRecord>>;
 
     async fn create_invitation(
         &self,
         invitation: &InvitationRecord,
         event: &Event,
-    ) -> Result<(), StoreError>;
+    ) -> StoreResult<()>;
 
     /// Invitations addressed to `email` that are stored as pending.
-    async fn pending_invitations(&self, email: &Email)
-    -> Result<Vec<InvitationRecord>, StoreError>;
+    async fn pending_invitations(&self, email: &Email) -> StoreResult<Vec<InvitationRecord>>;
 
     /// Invitations of a license, newest first (ids sort by time).
     async fn license_invitations(
         &self,
         license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<InvitationRecord>, StoreError>;
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<InvitationRecord>>;
 
     async fn invitation_by_id(
         &self,
         license_id: &LicenseId,
         invitation_id: &InvitationId,
-    ) -> Result<Option<InvitationRecord>, StoreError>;
+    ) -> StoreResult<Option<InvitationRecord>>;
 
     /// Moves a pending invitation to `status` (declined or revoked) and
     /// records `event`.
@@ -223,7 +217,7 @@ pub trait Invitations: Send + Sync {
         invitation: &InvitationRecord,
         status: InvitationStatus,
         event: &Event,
-    ) -> Result<Transition, StoreError>;
+    ) -> StoreResult<Transition>;
 
     /// Replaces a pending invitation with `fresh` (same id, new token and
     /// expiry): the old token stops working in the same write.
@@ -232,7 +226,7 @@ pub trait Invitations: Send + Sync {
         old: &InvitationRecord,
         fresh: &InvitationRecord,
         event: &Event,
-    ) -> Result<Transition, StoreError>;
+    ) -> StoreResult<Transition>;
 }
 
 // ---- directory -------------------------------------------------------------
@@ -249,41 +243,38 @@ pub enum SeatsChange {
 
 #[async_trait]
 pub trait Directory: Send + Sync {
-    async fn license(&self, license_id: &LicenseId) -> Result<Option<LicenseRecord>, StoreError>;
+    async fn license(&self, license_id: &LicenseId) -> StoreResult<Option<LicenseRecord>>;
 
     /// Licenses by id with their seats in use; unknown ids are left out.
     async fn licenses_with_usage(
         &self,
         license_ids: &[LicenseId],
-    ) -> Result<Vec<(LicenseRecord, u32)>, StoreError>;
+    ) -> StoreResult<Vec<(LicenseRecord, u32)>>;
 
     /// Creates a license with its seat counters and its owner's and admins'
     /// entries; `AlreadyExists` if the id is taken.
-    async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError>;
+    async fn create_license(&self, license: &LicenseRecord) -> StoreResult<()>;
 
     /// Ids of the licenses `user_id` owns or administers, in id order.
     async fn administered_licenses(
         &self,
         user_id: &UserId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<LicenseId>, StoreError>;
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<LicenseId>>;
 
     /// The user's seats, newest first.
     async fn user_seats(
         &self,
         user_id: &UserId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<SeatRecord>, StoreError>;
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<SeatRecord>>;
 
     /// Seats of a license, newest first.
     async fn license_seats(
         &self,
         license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<SeatRecord>, StoreError>;
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<SeatRecord>>;
 
     /// Sets `seatsTotal`, re-splitting the counter caps so no shard is below
     /// its seats in use, and records `event`.
@@ -292,7 +283,7 @@ pub trait Directory: Send + Sync {
         license_id: &LicenseId,
         total: u32,
         event: &Event,
-    ) -> Result<SeatsChange, StoreError>;
+    ) -> StoreResult<SeatsChange>;
 }
 
 // ---- audit -----------------------------------------------------------------
@@ -300,12 +291,7 @@ pub trait Directory: Send + Sync {
 #[async_trait]
 pub trait Audit: Send + Sync {
     /// The audit trail, newest first.
-    async fn events(
-        &self,
-        license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<Event>, StoreError>;
+    async fn events(&self, license_id: &LicenseId, paging: Paging<'_>) -> StoreResult<Page<Event>>;
 }
 
 // ---- limits ----------------------------------------------------------------
@@ -347,7 +333,7 @@ pub enum Acquired {
 
 #[async_trait]
 pub trait Limits: Send + Sync {
-    async fn limit_window(&self, key: &str) -> Result<Option<LimitWindow>, StoreError>;
+    async fn limit_window(&self, key: &str) -> StoreResult<Option<LimitWindow>>;
 
     /// Counts one event: in the open window, or in a new one opened now.
     async fn limit_hit(
@@ -355,7 +341,7 @@ pub trait Limits: Send + Sync {
         key: &str,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<LimitWindow, StoreError>;
+    ) -> StoreResult<LimitWindow>;
 
     /// Counts one event only while the window holds fewer than `max`.
     async fn limit_acquire(
@@ -364,8 +350,8 @@ pub trait Limits: Send + Sync {
         max: u32,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<Acquired, StoreError>;
+    ) -> StoreResult<Acquired>;
 
     /// Takes back one event counted by `limit_acquire` in `window`.
-    async fn limit_release(&self, key: &str, window: LimitWindow) -> Result<(), StoreError>;
+    async fn limit_release(&self, key: &str, window: LimitWindow) -> StoreResult<()>;
 }

@@ -36,19 +36,30 @@ fn owner() -> Caller {
     user("owner-1", "owner@demo.edu")
 }
 
-async fn all_seats(t: &TestApp, license_id: &LicenseId) -> Vec<String> {
-    let mut users = Vec::new();
+/// Every item of an admin listing, read page by page from the start.
+async fn all_pages<T, F: Future<Output = admin::Listing<T>>>(
+    mut page: impl FnMut(Option<String>) -> F,
+) -> Vec<T> {
+    let mut items = Vec::new();
     let mut cursor = None;
     loop {
-        let page = admin::list_seats(&t.app, &owner(), license_id, 3, cursor.as_deref())
-            .await
-            .expect("seats");
-        users.extend(page.items.into_iter().map(|s| s.user_id.to_string()));
-        match page.next_cursor {
+        let listing = page(cursor).await;
+        items.extend(listing.items);
+        match listing.next_cursor {
             Some(next) => cursor = Some(next),
-            None => return users,
+            None => return items,
         }
     }
+}
+
+async fn all_seats(t: &TestApp, license_id: &LicenseId) -> Vec<String> {
+    let seats = all_pages(|cursor| async move {
+        admin::list_seats(&t.app, &owner(), license_id, 3, cursor.as_deref())
+            .await
+            .expect("seats")
+    })
+    .await;
+    seats.into_iter().map(|s| s.user_id.to_string()).collect()
 }
 
 /// The license's invitations with `status`, as its owner lists them.
@@ -63,18 +74,24 @@ async fn invitations_in(
 }
 
 async fn all_events(t: &TestApp, license_id: &LicenseId) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = admin::events(&t.app, &owner(), license_id, 4, cursor.as_deref())
+    all_pages(|cursor| async move {
+        admin::events(&t.app, &owner(), license_id, 4, cursor.as_deref())
             .await
-            .expect("events");
-        events.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return events,
-        }
-    }
+            .expect("events")
+    })
+    .await
+}
+
+/// A license of five seats whose owner has invited bob by email (for
+/// `days`, or the default): the license and the invitation.
+async fn bob_invited(backend: Backend, days: Option<u32>) -> (TestApp, LicenseId, InvitationId) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], days)
+        .await
+        .expect("invited");
+    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    (t, id, invitation_id)
 }
 
 async fn only_the_owner_and_admins_get_in(backend: Backend) {
@@ -178,22 +195,16 @@ async fn admins_list_their_licenses_with_roles(backend: Backend) {
     }];
     let administered = t.create(administered).await;
     t.license_builder(5); // not created: never listed
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = admin::my_licenses(&t.app, &owner(), 2, cursor.as_deref())
+    let app = &t.app;
+    let seen: Vec<_> = all_pages(|cursor| async move {
+        admin::my_licenses(app, &owner(), 2, cursor.as_deref())
             .await
-            .expect("page");
-        seen.extend(
-            page.items
-                .into_iter()
-                .map(|l| (l.license.license_id, l.role)),
-        );
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+            .expect("page")
+    })
+    .await
+    .into_iter()
+    .map(|l| (l.license.license_id, l.role))
+    .collect();
     assert_eq!(seen.len(), 4);
     assert!(seen.contains(&(administered.license_id.clone(), Role::Admin)));
     for id in ids {
@@ -267,32 +278,20 @@ async fn codes_are_shown_once_and_revocation_stops_them_at_once(backend: Backend
             .err(),
         Some(ApiError::CodeNotFound)
     );
-    assert!(matches!(
-        admin::create_code(
-            &t.app,
-            &owner(),
-            &id,
-            NewCode {
-                max_uses: Some(0),
-                ..NewCode::default()
-            }
-        )
-        .await,
-        Err(ApiError::InvalidRequest(_))
-    ));
-    assert!(matches!(
-        admin::create_code(
-            &t.app,
-            &owner(),
-            &id,
-            NewCode {
-                expires_at: Some(t.now()),
-                ..NewCode::default()
-            }
-        )
-        .await,
-        Err(ApiError::InvalidRequest(_))
-    ));
+    let no_uses = NewCode {
+        max_uses: Some(0),
+        ..NewCode::default()
+    };
+    let expired = NewCode {
+        expires_at: Some(t.now()),
+        ..NewCode::default()
+    };
+    for invalid in [no_uses, expired] {
+        assert!(matches!(
+            admin::create_code(&t.app, &owner(), &id, invalid).await,
+            Err(ApiError::InvalidRequest(_))
+        ));
+    }
 }
 
 async fn open_links_come_with_their_url(backend: Backend) {
@@ -374,9 +373,7 @@ async fn email_invitations_are_sent_merged_and_skip_members(backend: Backend) {
 
     // Bob sees it pending, and his URL works for him only.
     let bob = user("bob", "bob@demo.edu");
-    let mine = me::my_invitations(&t.app, &bob, 10, None)
-        .await
-        .expect("mine");
+    let mine = t.mine(&bob).await;
     assert_eq!(mine.pending.len(), 1);
     let token = token_in(to_bob);
     assert_eq!(
@@ -430,19 +427,12 @@ async fn a_partial_mail_failure_is_reported_per_address(backend: Backend) {
         2,
         "nothing recorded as sent that was not"
     );
-    let mine = me::my_invitations(&t.app, &user("bad", "bad@demo.edu"), 10, None)
-        .await
-        .expect("mine");
+    let mine = t.mine(&user("bad", "bad@demo.edu")).await;
     assert!(mine.pending.is_empty());
 }
 
 async fn a_resent_invitation_replaces_the_old_url(backend: Backend) {
-    let t = TestApp::new(backend).await;
-    let id = t.license(5).await.license_id;
-    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], Some(3))
-        .await
-        .expect("invited");
-    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    let (t, id, invitation_id) = bob_invited(backend, Some(3)).await;
     let old_token = token_in(&t.outbox.messages()[0]);
     t.advance_secs(2 * 86_400);
     let resent = admin::resend_invitation(&t.app, &owner(), &id, &invitation_id)
@@ -474,12 +464,7 @@ async fn a_resent_invitation_replaces_the_old_url(backend: Backend) {
 }
 
 async fn a_revoked_invitation_stops_working_at_once(backend: Backend) {
-    let t = TestApp::new(backend).await;
-    let id = t.license(5).await.license_id;
-    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
-        .await
-        .expect("invited");
-    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    let (t, id, invitation_id) = bob_invited(backend, None).await;
     let token = token_in(&t.outbox.messages()[0]);
     admin::revoke_invitation(&t.app, &owner(), &id, &invitation_id)
         .await
@@ -492,13 +477,7 @@ async fn a_revoked_invitation_stops_working_at_once(backend: Backend) {
         invites::accept(&t.app, &bob, &token).await.err(),
         Some(ApiError::InviteRevoked)
     );
-    assert!(
-        me::my_invitations(&t.app, &bob, 10, None)
-            .await
-            .expect("mine")
-            .pending
-            .is_empty()
-    );
+    assert!(t.mine(&bob).await.pending.is_empty());
     assert_eq!(
         admin::revoke_invitation(&t.app, &owner(), &id, &"inv_unknown".into())
             .await
@@ -511,17 +490,9 @@ async fn a_revoked_invitation_stops_working_at_once(backend: Backend) {
 
 async fn freeing_a_seat_lets_the_next_user_in(backend: Backend) {
     let t = TestApp::new(backend).await;
-    let id = t.license(1).await.license_id;
-    let code = t.code(&id, None).await;
+    let (id, code) = t.one_seat_taken_by_ann().await;
     let ann = user("ann", "ann@demo.edu");
     let bob = user("bob", "bob@demo.edu");
-    redeem::redeem(&t.app, &ann, &code.formatted())
-        .await
-        .expect("ann");
-    assert_eq!(
-        redeem::redeem(&t.app, &bob, &code.formatted()).await.err(),
-        Some(ApiError::NoSeatsAvailable)
-    );
     admin::remove_seat(&t.app, &owner(), &id, &"ann".into())
         .await
         .expect("freed");
@@ -531,14 +502,8 @@ async fn freeing_a_seat_lets_the_next_user_in(backend: Backend) {
             .err(),
         Some(ApiError::SeatNotFound)
     );
-    assert!(
-        me::my_invitations(&t.app, &ann, 10, None)
-            .await
-            .expect("mine")
-            .licenses
-            .is_empty()
-    );
-    redeem::redeem(&t.app, &bob, &code.formatted())
+    assert!(t.mine(&ann).await.licenses.is_empty());
+    redeem::redeem(&t.app, &bob, &code)
         .await
         .expect("bob takes the freed seat");
     assert_eq!(all_seats(&t, &id).await, vec!["bob".to_owned()]);
@@ -663,22 +628,15 @@ async fn seats_can_grow_but_never_below_those_in_use(backend: Backend) {
     redeem::redeem(&t.app, &user("b", "b@demo.edu"), &code)
         .await
         .expect("b");
-    let event = || Event::new(&id, EventKind::SeatsChanged, "operator", t.now());
-    assert_eq!(
+    let set_seats_total = async |total| {
+        let event = Event::new(&id, EventKind::SeatsChanged, "operator", t.now());
         t.store()
-            .set_seats_total(&id, 1, &event())
+            .set_seats_total(&id, total, &event)
             .await
-            .expect("store"),
-        SeatsChange::BelowSeatsInUse(2)
-    );
-    assert_eq!(
-        t.store()
-            .set_seats_total(&id, 40, &event())
-            .await
-            .expect("store"),
-        SeatsChange::Changed,
-        "grown"
-    );
+            .expect("store")
+    };
+    assert_eq!(set_seats_total(1).await, SeatsChange::BelowSeatsInUse(2));
+    assert_eq!(set_seats_total(40).await, SeatsChange::Changed, "grown");
     for i in 0..38 {
         redeem::redeem(
             &t.app,
@@ -701,30 +659,12 @@ async fn seats_can_grow_but_never_below_those_in_use(backend: Backend) {
         (license.license.seats_total, license.license.seats_used),
         (40, 40)
     );
-    assert_eq!(
-        t.store()
-            .set_seats_total(&id, 40, &event())
-            .await
-            .expect("store"),
-        SeatsChange::Changed,
-        "same size"
-    );
-    assert_eq!(
-        t.store()
-            .set_seats_total(&id, 39, &event())
-            .await
-            .expect("store"),
-        SeatsChange::BelowSeatsInUse(40)
-    );
+    assert_eq!(set_seats_total(40).await, SeatsChange::Changed, "same size");
+    assert_eq!(set_seats_total(39).await, SeatsChange::BelowSeatsInUse(40));
 }
 
 async fn a_resend_that_cannot_be_mailed_changes_nothing(backend: Backend) {
-    let t = TestApp::new(backend).await;
-    let id = t.license(5).await.license_id;
-    let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
-        .await
-        .expect("invited");
-    let invitation_id = outcome[0].invitation_id.clone().expect("id");
+    let (t, id, invitation_id) = bob_invited(backend, None).await;
     let token = token_in(&t.outbox.messages()[0]);
     let refusing = Arc::new(RefusingOne {
         refuse: "bob@demo.edu".into(),
@@ -746,11 +686,7 @@ async fn a_resend_that_cannot_be_mailed_changes_nothing(backend: Backend) {
 }
 
 async fn declining_is_recorded_in_the_audit_trail(backend: Backend) {
-    let t = TestApp::new(backend).await;
-    let id = t.license(5).await.license_id;
-    admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
-        .await
-        .expect("invited");
+    let (t, id, _) = bob_invited(backend, None).await;
     t.advance_secs(1);
     let token = token_in(&t.outbox.messages()[0]);
     invites::decline(&t.app, &user("bob", "bob@demo.edu"), &token)

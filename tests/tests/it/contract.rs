@@ -44,9 +44,7 @@ async fn redeeming_a_code_takes_one_seat_and_lists_it(backend: Backend) {
     assert_eq!(claimed.seat.joined_via, JoinedVia::Code);
     assert_eq!(t.seats_used(&license.license_id).await, 1);
 
-    let mine = me::my_invitations(&t.app, &ann, 50, None)
-        .await
-        .expect("listed");
+    let mine = t.mine(&ann).await;
     assert_eq!(mine.licenses.len(), 1);
     assert_eq!(mine.licenses[0].license.license_id, license.license_id);
     assert_eq!(mine.licenses[0].license.seats_used, 1);
@@ -349,9 +347,7 @@ async fn expired_revoked_and_declined_invitations_cannot_be_accepted(backend: Ba
             .err(),
         Some(ApiError::InviteAlreadyUsed)
     );
-    let mine = me::my_invitations(&t.app, &carl, 50, None)
-        .await
-        .expect("listed");
+    let mine = t.mine(&carl).await;
     assert!(
         mine.pending.is_empty(),
         "a declined invitation is not pending"
@@ -376,9 +372,7 @@ async fn code_and_invite_together_take_one_seat(backend: Backend) {
     assert!(via_invite.already_member);
     assert_eq!(via_invite.seat.joined_via, JoinedVia::Code);
     assert_eq!(t.seats_used(&license.license_id).await, 1);
-    let mine = me::my_invitations(&t.app, &ann, 50, None)
-        .await
-        .expect("listed");
+    let mine = t.mine(&ann).await;
     assert!(
         mine.pending.is_empty(),
         "no pending invitation for a license Ann holds"
@@ -415,40 +409,24 @@ async fn preview_masks_the_invitee_and_never_shows_the_owner(backend: Backend) {
 
 async fn leaving_frees_the_seat_for_the_next_user(backend: Backend) {
     let t = TestApp::new(backend).await;
-    let license = t.license(1).await;
-    let code = t.code(&license.license_id, None).await;
+    let (license_id, code) = t.one_seat_taken_by_ann().await;
     let ann = user("ann", "ann@demo.edu");
     let bob = user("bob", "bob@demo.edu");
-    redeem::redeem(&t.app, &ann, &code.formatted())
-        .await
-        .expect("ann");
+    me::leave(&t.app, &ann, &license_id).await.expect("left");
     assert_eq!(
-        redeem::redeem(&t.app, &bob, &code.formatted()).await.err(),
-        Some(ApiError::NoSeatsAvailable)
-    );
-    me::leave(&t.app, &ann, &license.license_id)
-        .await
-        .expect("left");
-    assert_eq!(
-        me::leave(&t.app, &ann, &license.license_id).await.err(),
+        me::leave(&t.app, &ann, &license_id).await.err(),
         Some(ApiError::LicenseNotFound)
     );
     assert_eq!(
         me::leave(&t.app, &bob, &"lic-nope".into()).await.err(),
         Some(ApiError::LicenseNotFound)
     );
-    assert_eq!(t.seats_used(&license.license_id).await, 0);
-    assert!(
-        me::my_invitations(&t.app, &ann, 50, None)
-            .await
-            .expect("list")
-            .licenses
-            .is_empty()
-    );
-    redeem::redeem(&t.app, &bob, &code.formatted())
+    assert_eq!(t.seats_used(&license_id).await, 0);
+    assert!(t.mine(&ann).await.licenses.is_empty());
+    redeem::redeem(&t.app, &bob, &code)
         .await
         .expect("bob gets the freed seat");
-    assert_eq!(t.seats_used(&license.license_id).await, 1);
+    assert_eq!(t.seats_used(&license_id).await, 1);
 }
 
 async fn my_invitations_pages_newest_first_and_lists_pending(backend: Backend) {

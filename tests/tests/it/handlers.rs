@@ -32,27 +32,27 @@ fn redeem_event(body: &str) -> Event {
     Event::signed_in("POST", "/v1/redemptions", "ann", "ann@demo.edu").body(body)
 }
 
-#[tokio::test]
-async fn a_redemption_event_with_jwt_claims_claims_a_seat() {
-    let (t, license_id, code) = demo().await;
-    let (status, body, _) = call(
-        &t,
+/// Ann redeems `code` through the redeem-code function.
+async fn redeem(t: &TestApp, code: &str) -> (u16, serde_json::Value, Option<String>) {
+    call(
+        t,
         Function::RedeemCode,
         redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_redemption_event_with_jwt_claims_claims_a_seat() {
+    let (t, license_id, code) = demo().await;
+    let (status, body, _) = redeem(&t, &code).await;
     assert_eq!(status, 201);
     assert_eq!(body["alreadyMember"], false);
     assert_eq!(body["license"]["licenseId"], license_id.as_str());
     assert_eq!(body["license"]["seatsUsed"], 1);
     assert_eq!(body["seat"]["userId"], "ann");
     assert_eq!(body["seat"]["joinedVia"], "code");
-    let (status, body, _) = call(
-        &t,
-        Function::RedeemCode,
-        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
-    )
-    .await;
+    let (status, body, _) = redeem(&t, &code).await;
     assert_eq!(status, 200);
     assert_eq!(body["alreadyMember"], true);
 }
@@ -142,23 +142,9 @@ async fn malformed_codes_are_code_not_found() {
 async fn failed_redemptions_end_in_429_with_retry_after() {
     let (t, _, _) = demo().await;
     for _ in 0..10 {
-        assert_eq!(
-            call(
-                &t,
-                Function::RedeemCode,
-                redeem_event(r#"{"code":"I-0000-0000-0000"}"#)
-            )
-            .await
-            .0,
-            404
-        );
+        assert_eq!(redeem(&t, "I-0000-0000-0000").await.0, 404);
     }
-    let (status, body, retry_after) = call(
-        &t,
-        Function::RedeemCode,
-        redeem_event(r#"{"code":"I-0000-0000-0000"}"#),
-    )
-    .await;
+    let (status, body, retry_after) = redeem(&t, "I-0000-0000-0000").await;
     assert_eq!((status, error_code(&body)), (429, "TOO_MANY_ATTEMPTS"));
     assert_eq!(retry_after.as_deref(), Some("900"));
 }
@@ -238,49 +224,28 @@ async fn invite_routes_answer_through_the_accept_invite_function() {
         .invitation(&license.license_id, Some("bob@demo.edu"))
         .await;
     let path = format!("/v1/invites/{}", token.expose());
-    let (status, body, _) = call(
-        &t,
-        Function::AcceptInvite,
-        Event::signed_in("GET", &path, "eve", "eve@demo.edu"),
-    )
-    .await;
+    let invite_call = async |method: &str, path: &str, who: &str| {
+        let event = Event::signed_in(method, path, who, &format!("{who}@demo.edu"));
+        call(&t, Function::AcceptInvite, event).await
+    };
+    let (status, body, _) = invite_call("GET", &path, "eve").await;
     assert_eq!(status, 200);
     assert_eq!(body["invitation"]["email"], "b***@demo.edu");
     assert_eq!(body["license"]["name"], "ATLAS.ti Campus");
     assert!(!body.to_string().contains("owner@demo.edu"));
-    let (status, body, _) = call(
-        &t,
-        Function::AcceptInvite,
-        Event::signed_in("POST", &format!("{path}/accept"), "eve", "eve@demo.edu"),
-    )
-    .await;
+    let (status, body, _) = invite_call("POST", &format!("{path}/accept"), "eve").await;
     assert_eq!((status, error_code(&body)), (403, "INVITE_EMAIL_MISMATCH"));
-    let (status, body, _) = call(
-        &t,
-        Function::AcceptInvite,
-        Event::signed_in("POST", &format!("{path}/accept"), "bob", "bob@demo.edu"),
-    )
-    .await;
+    let (status, body, _) = invite_call("POST", &format!("{path}/accept"), "bob").await;
     assert_eq!(status, 201);
     assert_eq!(body["seat"]["joinedVia"], "invite");
-    let (status, body, _) = call(
-        &t,
-        Function::AcceptInvite,
-        Event::signed_in("POST", &format!("{path}/decline"), "bob", "bob@demo.edu"),
-    )
-    .await;
+    let (status, body, _) = invite_call("POST", &format!("{path}/decline"), "bob").await;
     assert_eq!((status, error_code(&body)), (409, "INVITE_ALREADY_USED"));
     for bad in [
         "/v1/invites/short",
         "/v1/invites/%00%00/accept",
         "/v1/invites/../../etc/passwd",
     ] {
-        let (status, _, _) = call(
-            &t,
-            Function::AcceptInvite,
-            Event::signed_in("GET", bad, "bob", "bob@demo.edu"),
-        )
-        .await;
+        let (status, _, _) = invite_call("GET", bad, "bob").await;
         assert!((400..500).contains(&status), "{bad}: {status}");
     }
 }
@@ -288,12 +253,7 @@ async fn invite_routes_answer_through_the_accept_invite_function() {
 #[tokio::test]
 async fn my_invitations_validates_limit_and_cursor() {
     let (t, _, code) = demo().await;
-    call(
-        &t,
-        Function::RedeemCode,
-        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
-    )
-    .await;
+    redeem(&t, &code).await;
     let list = |query: &str| {
         Event::signed_in(
             "GET",
@@ -334,12 +294,7 @@ async fn my_invitations_validates_limit_and_cursor() {
 #[tokio::test]
 async fn leaving_answers_204_then_404() {
     let (t, license_id, code) = demo().await;
-    call(
-        &t,
-        Function::RedeemCode,
-        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
-    )
-    .await;
+    redeem(&t, &code).await;
     let leave = || {
         Event::signed_in(
             "DELETE",
@@ -357,12 +312,7 @@ async fn leaving_answers_204_then_404() {
 #[tokio::test]
 async fn contact_owner_validates_and_hides_the_owner() {
     let (t, license_id, code) = demo().await;
-    call(
-        &t,
-        Function::RedeemCode,
-        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
-    )
-    .await;
+    redeem(&t, &code).await;
     let path = format!("/v1/licenses/{license_id}/contact-owner");
     let send = |body: &str| Event::signed_in("POST", &path, "ann", "ann@demo.edu").body(body);
     let long_subject = serde_json::json!({"subject": "s".repeat(151), "message": "m"}).to_string();
@@ -553,12 +503,7 @@ fn admin_routes(license_id: &str) -> Vec<(Function, &'static str, String, Option
 #[tokio::test]
 async fn every_admin_route_refuses_members_and_strangers_with_404() {
     let (t, license_id, code) = demo().await;
-    call(
-        &t,
-        Function::RedeemCode,
-        redeem_event(&format!(r#"{{"code":"{code}"}}"#)),
-    )
-    .await;
+    redeem(&t, &code).await;
     for (function, method, path, body) in admin_routes(&license_id) {
         for (sub, email) in [("ann", "ann@demo.edu"), ("eve", "eve@demo.edu")] {
             let mut event = Event::signed_in(method, &path, sub, email);

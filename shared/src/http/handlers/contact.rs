@@ -1,14 +1,13 @@
 //! Function `contact-owner`: POST /v1/licenses/{licenseId}/contact-owner.
 
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Deserialize;
 
 use crate::App;
 use crate::domain::{Caller, LicenseId};
-use crate::error::ApiError;
 use crate::http::extract::json_body;
-use crate::http::response::{MessageIdBody, json};
+use crate::http::response::{MessageIdBody, Reply, json};
 use crate::service::contact;
 
 #[derive(Deserialize)]
@@ -25,7 +24,7 @@ pub(super) async fn contact_owner(
     caller: &Caller,
     license_id: &LicenseId,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     let body: ContactBody = json_body(req)?;
     let message_id = contact::contact_owner(
         app,

@@ -2,15 +2,15 @@
 //! admin function that sends email).
 
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Deserialize;
 
 use crate::App;
 use crate::domain::{Caller, InvitationId, InvitationStatus, LicenseId};
 use crate::error::ApiError;
-use crate::http::extract::{optional_json_body, paging, query};
+use crate::http::extract::{Paging, optional_json_body, paging, query};
 use crate::http::response::{
-    InvitationBody, InvitationOutcomesBody, InvitationsPage, json, no_content,
+    self, InvitationOutcomesBody, InvitationsPage, Reply, json, listing, no_content,
 };
 use crate::service::admin;
 
@@ -30,7 +30,7 @@ pub(super) async fn create(
     caller: &Caller,
     license_id: &LicenseId,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     let body: InvitationsBody = optional_json_body(req)?;
     // Before the admin check, like the body itself.
     let days = admin::validate_requested_days(body.expires_in_days)?;
@@ -55,8 +55,8 @@ pub(super) async fn list(
     caller: &Caller,
     license_id: &LicenseId,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let paging = paging(req)?;
+) -> Reply {
+    let Paging { limit, cursor } = paging(req)?;
     let status = match query(req, "status") {
         None => None,
         Some(raw) => Some(
@@ -69,22 +69,12 @@ pub(super) async fn list(
             )?,
         ),
     };
-    let page = admin::list_invitations(
-        app,
-        caller,
-        license_id,
-        status,
-        paging.limit,
-        paging.cursor.as_deref(),
-    )
-    .await?;
-    json(
-        StatusCode::OK,
-        &InvitationsPage {
-            invitations: &page.items,
-            next_cursor: page.next_cursor.as_deref(),
-        },
-    )
+    let page =
+        admin::list_invitations(app, caller, license_id, status, limit, cursor.as_deref()).await?;
+    listing(&page, |invitations, next_cursor| InvitationsPage {
+        invitations,
+        next_cursor,
+    })
 }
 
 /// DELETE /v1/licenses/{licenseId}/invitations/{invitationId}
@@ -93,7 +83,7 @@ pub(super) async fn revoke(
     caller: &Caller,
     license_id: &LicenseId,
     invitation_id: &InvitationId,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     admin::revoke_invitation(app, caller, license_id, invitation_id).await?;
     Ok(no_content())
 }
@@ -104,12 +94,6 @@ pub(super) async fn resend(
     caller: &Caller,
     license_id: &LicenseId,
     invitation_id: &InvitationId,
-) -> Result<Response<Body>, ApiError> {
-    let invitation = admin::resend_invitation(app, caller, license_id, invitation_id).await?;
-    json(
-        StatusCode::OK,
-        &InvitationBody {
-            invitation: &invitation,
-        },
-    )
+) -> Reply {
+    response::invitation(&admin::resend_invitation(app, caller, license_id, invitation_id).await?)
 }

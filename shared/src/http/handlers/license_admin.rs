@@ -3,14 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Deserialize;
 
 use crate::App;
 use crate::domain::{Caller, CodeId, LicenseId, UserId};
-use crate::error::ApiError;
-use crate::http::extract::{optional_json_body, paging};
-use crate::http::response::{CodesBody, EventsPage, LicensesPage, SeatsPage, json, no_content};
+use crate::http::extract::{Paging, optional_json_body, paging};
+use crate::http::response::{
+    CodesBody, EventsPage, LicensesPage, Reply, SeatsPage, json, listing, no_content,
+};
 use crate::service::admin;
 
 #[derive(Deserialize)]
@@ -25,28 +26,17 @@ struct NewCodeBody {
 }
 
 /// GET /v1/licenses
-pub(super) async fn licenses(
-    app: &App,
-    caller: &Caller,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let paging = paging(req)?;
-    let page = admin::my_licenses(app, caller, paging.limit, paging.cursor.as_deref()).await?;
-    json(
-        StatusCode::OK,
-        &LicensesPage {
-            licenses: &page.items,
-            next_cursor: page.next_cursor.as_deref(),
-        },
-    )
+pub(super) async fn licenses(app: &App, caller: &Caller, req: &Request) -> Reply {
+    let Paging { limit, cursor } = paging(req)?;
+    let page = admin::my_licenses(app, caller, limit, cursor.as_deref()).await?;
+    listing(&page, |licenses, next_cursor| LicensesPage {
+        licenses,
+        next_cursor,
+    })
 }
 
 /// GET /v1/licenses/{licenseId}
-pub(super) async fn license(
-    app: &App,
-    caller: &Caller,
-    license_id: &LicenseId,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn license(app: &App, caller: &Caller, license_id: &LicenseId) -> Reply {
     let license = admin::get_license(app, caller, license_id).await?;
     json(StatusCode::OK, &license)
 }
@@ -57,7 +47,7 @@ pub(super) async fn create_code(
     caller: &Caller,
     license_id: &LicenseId,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     let body: NewCodeBody = optional_json_body(req)?;
     // Before the admin check, like the body itself.
     let new = admin::NewCode {
@@ -70,11 +60,7 @@ pub(super) async fn create_code(
 }
 
 /// GET /v1/licenses/{licenseId}/codes
-pub(super) async fn list_codes(
-    app: &App,
-    caller: &Caller,
-    license_id: &LicenseId,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn list_codes(app: &App, caller: &Caller, license_id: &LicenseId) -> Reply {
     let codes = admin::list_codes(app, caller, license_id).await?;
     json(StatusCode::OK, &CodesBody { codes: &codes })
 }
@@ -85,7 +71,7 @@ pub(super) async fn revoke_code(
     caller: &Caller,
     license_id: &LicenseId,
     code_id: &CodeId,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     admin::revoke_code(app, caller, license_id, code_id).await?;
     Ok(no_content())
 }
@@ -96,23 +82,10 @@ pub(super) async fn list_seats(
     caller: &Caller,
     license_id: &LicenseId,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let paging = paging(req)?;
-    let page = admin::list_seats(
-        app,
-        caller,
-        license_id,
-        paging.limit,
-        paging.cursor.as_deref(),
-    )
-    .await?;
-    json(
-        StatusCode::OK,
-        &SeatsPage {
-            seats: &page.items,
-            next_cursor: page.next_cursor.as_deref(),
-        },
-    )
+) -> Reply {
+    let Paging { limit, cursor } = paging(req)?;
+    let page = admin::list_seats(app, caller, license_id, limit, cursor.as_deref()).await?;
+    listing(&page, |seats, next_cursor| SeatsPage { seats, next_cursor })
 }
 
 /// DELETE /v1/licenses/{licenseId}/seats/{userId}
@@ -121,7 +94,7 @@ pub(super) async fn remove_seat(
     caller: &Caller,
     license_id: &LicenseId,
     user_id: &UserId,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     admin::remove_seat(app, caller, license_id, user_id).await?;
     Ok(no_content())
 }
@@ -132,21 +105,11 @@ pub(super) async fn events(
     caller: &Caller,
     license_id: &LicenseId,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let paging = paging(req)?;
-    let page = admin::events(
-        app,
-        caller,
-        license_id,
-        paging.limit,
-        paging.cursor.as_deref(),
-    )
-    .await?;
-    json(
-        StatusCode::OK,
-        &EventsPage {
-            events: &page.items,
-            next_cursor: page.next_cursor.as_deref(),
-        },
-    )
+) -> Reply {
+    let Paging { limit, cursor } = paging(req)?;
+    let page = admin::events(app, caller, license_id, limit, cursor.as_deref()).await?;
+    listing(&page, |events, next_cursor| EventsPage {
+        events,
+        next_cursor,
+    })
 }

@@ -1,21 +1,16 @@
 //! Function `list-invitations`: My Invitations and leaving a license.
 
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 
 use crate::App;
 use crate::domain::{Caller, LicenseId};
-use crate::error::ApiError;
 use crate::http::extract::paging;
-use crate::http::response::{json, no_content};
+use crate::http::response::{Reply, json, no_content};
 use crate::service::me;
 
 /// GET /v1/me/invitations
-pub(super) async fn my_invitations(
-    app: &App,
-    caller: &Caller,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn my_invitations(app: &App, caller: &Caller, req: &Request) -> Reply {
     let paging = paging(req)?;
     let cursor = paging
         .cursor
@@ -27,11 +22,7 @@ pub(super) async fn my_invitations(
 }
 
 /// DELETE /v1/me/licenses/{licenseId}
-pub(super) async fn leave(
-    app: &App,
-    caller: &Caller,
-    license_id: &LicenseId,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn leave(app: &App, caller: &Caller, license_id: &LicenseId) -> Reply {
     me::leave(app, caller, license_id).await?;
     Ok(no_content())
 }

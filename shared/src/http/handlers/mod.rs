@@ -9,13 +9,13 @@ mod license_admin;
 mod me;
 mod redeem;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 
 use super::extract::PathParams;
+use super::response::Reply;
 use super::router::Endpoint;
 use crate::App;
 use crate::domain::Caller;
-use crate::error::ApiError;
 
 pub(super) async fn dispatch(
     app: &App,
@@ -23,7 +23,7 @@ pub(super) async fn dispatch(
     path: &PathParams<'_>,
     caller: &Caller,
     req: &Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Reply {
     use Endpoint as E;
     match endpoint {
         E::Redeem => redeem::redeem(app, caller, req).await,

@@ -1,13 +1,13 @@
 //! Function `redeem-code`: POST /v1/redemptions.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Deserialize;
 
 use crate::App;
 use crate::domain::Caller;
 use crate::error::ApiError;
 use crate::http::extract::json_body;
-use crate::http::response::{claimed, error_response, error_response_with_license};
+use crate::http::response::{Reply, claimed, error_response, error_response_with_license};
 use crate::service::redeem;
 
 #[derive(Deserialize)]
@@ -15,11 +15,7 @@ struct RedeemBody {
     code: String,
 }
 
-pub(super) async fn redeem(
-    app: &App,
-    caller: &Caller,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn redeem(app: &App, caller: &Caller, req: &Request) -> Reply {
     let body: RedeemBody = json_body(req)?;
     match redeem::redeem(app, caller, &body.code).await {
         Ok(seat) => claimed(&seat),

@@ -4,6 +4,7 @@ use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{Caller, Event, LicenseId};
 use crate::error::ApiError;
+use crate::store::Paging;
 
 pub async fn events(
     app: &App,
@@ -14,7 +15,10 @@ pub async fn events(
 ) -> Result<Listing<Event>, ApiError> {
     authorize(app, caller, license_id).await?;
     let before = cursor.map(|c| cursor::decode("events", c)).transpose()?;
-    let page = app.store.events(license_id, before.as_ref(), limit).await?;
+    let page = app
+        .store
+        .events(license_id, Paging::new(before.as_ref(), limit))
+        .await?;
     Ok(Listing {
         items: page.items,
         next_cursor: page.next.map(|p| cursor::encode("events", &p)),

@@ -159,12 +159,7 @@ pub async fn revoke_code(
         .code_by_id(license_id, code_id)
         .await?
         .ok_or(ApiError::CodeNotFound)?;
-    let mut event = Event::new(
-        license_id,
-        EventKind::CodeRevoked,
-        caller.user_id.as_str(),
-        app.now(),
-    );
+    let mut event = Event::by(caller, license_id, EventKind::CodeRevoked, app.now());
     event.code_id = Some(code.code_id.clone());
     if app.store.revoke_code(&code, &event).await? == Revocation::Revoked {
         tracing::info!(

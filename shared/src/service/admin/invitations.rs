@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::mail::{OutgoingEmail, templates};
 use crate::service::provision::{InvitationOptions, add_invitation};
-use crate::store::Transition;
+use crate::store::{Paging, Transition};
 
 pub const MAX_EMAILS_PER_CALL: usize = 100;
 pub const DEFAULT_INVITE_DAYS: u32 = 14;
@@ -205,12 +205,8 @@ pub async fn invite_emails(
             Ok(_) => Delivery::Sent,
             Err(err) => {
                 tracing::warn!(license_id = license_id.as_str(), invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
-                let mut event = Event::new(
-                    license_id,
-                    EventKind::InvitationUndeliverable,
-                    caller.user_id.as_str(),
-                    now,
-                );
+                let mut event =
+                    Event::by(caller, license_id, EventKind::InvitationUndeliverable, now);
                 event.invitation_id = Some(record.invitation_id.clone());
                 event.detail = Some("the invitation email could not be sent".into());
                 if app
@@ -244,7 +240,7 @@ async fn member_emails(app: &App, license_id: &LicenseId) -> Result<Vec<Email>, 
     loop {
         let page = app
             .store
-            .license_seats(license_id, after.as_ref(), 100)
+            .license_seats(license_id, Paging::new(after.as_ref(), 100))
             .await?;
         emails.extend(page.items.into_iter().map(|s| s.email));
         match page.next {
@@ -272,7 +268,7 @@ pub async fn list_invitations(
     loop {
         let page = app
             .store
-            .license_invitations(license_id, after.as_ref(), limit - items.len())
+            .license_invitations(license_id, Paging::new(after.as_ref(), limit - items.len()))
             .await?;
         after.clone_from(&page.next);
         for inv in page.items {
@@ -309,12 +305,7 @@ pub async fn revoke_invitation(
         InvitationStatus::Pending => {}
         _ => return Err(ApiError::InviteAlreadyUsed),
     }
-    let mut event = Event::new(
-        license_id,
-        EventKind::InvitationRevoked,
-        caller.user_id.as_str(),
-        app.now(),
-    );
+    let mut event = Event::by(caller, license_id, EventKind::InvitationRevoked, app.now());
     event.invitation_id = Some(invitation.invitation_id.clone());
     if app
         .store
@@ -372,12 +363,7 @@ pub async fn resend_invitation(
         valid_days: Some(days),
         ..old.clone()
     };
-    let mut event = Event::new(
-        license_id,
-        EventKind::InvitationResent,
-        caller.user_id.as_str(),
-        now,
-    );
+    let mut event = Event::by(caller, license_id, EventKind::InvitationResent, now);
     event.invitation_id = Some(old.invitation_id.clone());
     // Mail first: if it cannot be sent, nothing changed and the old URL
     // still works. (Should the invitation be accepted in between, the new

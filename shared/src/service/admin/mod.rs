@@ -28,6 +28,7 @@ use super::cursor;
 use crate::App;
 use crate::domain::{Caller, License, LicenseId, LicenseRecord, Role};
 use crate::error::ApiError;
+use crate::store::Paging;
 
 /// The license, if `caller` owns or administers it.
 pub async fn authorize(
@@ -75,7 +76,7 @@ pub async fn my_licenses(
     let after = cursor.map(|c| cursor::decode("licenses", c)).transpose()?;
     let page = app
         .store
-        .administered_licenses(&caller.user_id, after.as_ref(), limit)
+        .administered_licenses(&caller.user_id, Paging::new(after.as_ref(), limit))
         .await?;
     let items = app
         .store

@@ -4,7 +4,7 @@ use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{Caller, Event, EventKind, LicenseId, Seat, UserId};
 use crate::error::ApiError;
-use crate::store::Release;
+use crate::store::{Paging, Release};
 
 pub async fn list_seats(
     app: &App,
@@ -17,7 +17,7 @@ pub async fn list_seats(
     let after = cursor.map(|c| cursor::decode("seats", c)).transpose()?;
     let page = app
         .store
-        .license_seats(license_id, after.as_ref(), limit)
+        .license_seats(license_id, Paging::new(after.as_ref(), limit))
         .await?;
     Ok(Listing {
         items: page.items.iter().map(|s| s.view()).collect(),
@@ -38,12 +38,7 @@ pub async fn remove_seat(
         .seat(user_id, license_id)
         .await?
         .ok_or(ApiError::SeatNotFound)?;
-    let mut event = Event::new(
-        license_id,
-        EventKind::SeatRemoved,
-        caller.user_id.as_str(),
-        app.now(),
-    );
+    let mut event = Event::by(caller, license_id, EventKind::SeatRemoved, app.now());
     event.user_id = Some(user_id.clone());
     event.shard = seat.shard;
     if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {

@@ -8,17 +8,16 @@ use super::items::event_from;
 use super::keys;
 use super::query::{Query, SortKey};
 use crate::domain::{Event, LicenseId};
-use crate::error::StoreError;
-use crate::store::{Audit, Page, PagePosition};
+use crate::error::StoreResult;
+use crate::store::{Audit, Page, PagePosition, Paging};
 
 #[async_trait]
 impl Audit for DynamoStore {
     async fn events(
         &self,
         license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<Event>, StoreError> {
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<Event>> {
         let shard = |i| {
             Query::table(keys::events(license_id, i))
                 .below_or(after.map(PagePosition::as_str), SortKey::Any)

@@ -12,7 +12,7 @@ use super::keys::Key;
 use super::tx::{Attempt, RETRY};
 use super::{DynamoStore, Item};
 use crate::domain::{COUNTER_SHARDS, Counter};
-use crate::error::StoreError;
+use crate::error::StoreResult;
 
 /// The most keys one `BatchGetItem` request may carry.
 const BATCH_GET_MAX_KEYS: usize = 100;
@@ -23,7 +23,7 @@ impl DynamoStore {
         op: &'static str,
         key: &Key,
         consistent: bool,
-    ) -> Result<Option<Item>, StoreError> {
+    ) -> StoreResult<Option<Item>> {
         let output = self
             .client
             .get_item()
@@ -41,7 +41,7 @@ impl DynamoStore {
         &self,
         keys: &[Key],
         consistent: bool,
-    ) -> Result<HashMap<Key, Item>, StoreError> {
+    ) -> StoreResult<HashMap<Key, Item>> {
         let mut found = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
             let pending: Vec<Item> = chunk.iter().map(Key::item).collect();
@@ -94,7 +94,7 @@ impl DynamoStore {
         owners: &[&'a Id],
         shard_keys: impl Fn(&Id, u16) -> Key,
         consistent: bool,
-    ) -> Result<HashMap<&'a Id, Vec<Counter>>, StoreError> {
+    ) -> StoreResult<HashMap<&'a Id, Vec<Counter>>> {
         let keys: Vec<Key> = owners
             .iter()
             .flat_map(|owner| (0..COUNTER_SHARDS).map(|i| shard_keys(owner, i)))

@@ -14,7 +14,7 @@ use super::tx::{Expr, Guard, Tx, TxFailure};
 use crate::domain::{
     COUNTER_SHARDS, CodeId, Event, InvitationStatus, LicenseId, SeatRecord, UserId,
 };
-use crate::error::StoreError;
+use crate::error::StoreResult;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
 /// Maps a cancelled claim (seat, seat counter, code use or invitation,
@@ -49,7 +49,7 @@ impl Claims for DynamoStore {
         user_id: &UserId,
         code_id: Option<&CodeId>,
         consistent: bool,
-    ) -> Result<ClaimContext, StoreError> {
+    ) -> StoreResult<ClaimContext> {
         let seat_counters = |i| keys::seat_counter(license_id, i);
         let use_counters = |code_id, i| keys::use_counter(code_id, i);
         let mut request = vec![keys::license(license_id), keys::seat(user_id, license_id)];
@@ -134,14 +134,14 @@ impl Claims for DynamoStore {
         &self,
         user_id: &UserId,
         license_id: &LicenseId,
-    ) -> Result<Option<SeatRecord>, StoreError> {
+    ) -> StoreResult<Option<SeatRecord>> {
         self.get("GetItem seat", &keys::seat(user_id, license_id), true)
             .await?
             .map(seat_from)
             .transpose()
     }
 
-    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<Release, StoreError> {
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> StoreResult<Release> {
         let event = event_item(event)?;
         let released = self
             .transact_guarded("TransactWriteItems release", Guard::FirstWrite, || {

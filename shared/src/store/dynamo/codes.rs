@@ -9,7 +9,7 @@ use super::query::{Query, SortKey};
 use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK};
 use super::tx::{Expr, Guard, Tx};
 use crate::domain::{COUNTER_SHARDS, CodeId, CodeRecord, Event, LicenseId, SecretHash};
-use crate::error::StoreError;
+use crate::error::StoreResult;
 use crate::store::{Codes, Revocation, use_caps};
 
 fn codes_of(license_id: &LicenseId) -> Query {
@@ -18,14 +18,14 @@ fn codes_of(license_id: &LicenseId) -> Query {
 
 #[async_trait]
 impl Codes for DynamoStore {
-    async fn code(&self, hash: &SecretHash) -> Result<Option<CodeRecord>, StoreError> {
+    async fn code(&self, hash: &SecretHash) -> StoreResult<Option<CodeRecord>> {
         self.get("GetItem code", &keys::code(hash), true)
             .await?
             .map(code_from)
             .transpose()
     }
 
-    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> StoreResult<()> {
         let mut items = vec![code_item(code)?, event_item(event)?];
         for (i, cap) in (0..COUNTER_SHARDS).zip(use_caps(code.max_uses)) {
             items.push(counter_item(&keys::use_counter(&code.code_id, i), cap)?);
@@ -40,10 +40,7 @@ impl Codes for DynamoStore {
 
     /// The codes (one query), then the use counters of all of them in as
     /// few `BatchGetItem`s as 100 keys each allow.
-    async fn license_codes(
-        &self,
-        license_id: &LicenseId,
-    ) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+    async fn license_codes(&self, license_id: &LicenseId) -> StoreResult<Vec<(CodeRecord, u32)>> {
         let codes = self
             .query("Query codes", codes_of(license_id), None)
             .await?
@@ -67,7 +64,7 @@ impl Codes for DynamoStore {
         &self,
         license_id: &LicenseId,
         code_id: &CodeId,
-    ) -> Result<Option<CodeRecord>, StoreError> {
+    ) -> StoreResult<Option<CodeRecord>> {
         let query = codes_of(license_id).sort_key(SortKey::Equals(code_id.to_string()));
         self.query("Query code", query, Some(1))
             .await?
@@ -77,11 +74,7 @@ impl Codes for DynamoStore {
             .transpose()
     }
 
-    async fn revoke_code(
-        &self,
-        code: &CodeRecord,
-        event: &Event,
-    ) -> Result<Revocation, StoreError> {
+    async fn revoke_code(&self, code: &CodeRecord, event: &Event) -> StoreResult<Revocation> {
         let event = event_item(event)?;
         let revoked = self
             .transact_guarded("TransactWriteItems revoke code", Guard::AnyWrite, || {

@@ -16,8 +16,8 @@ use super::tx::{Attempt, Expr, RETRY, Tx, TxFailure};
 use crate::domain::{
     COUNTER_SHARDS, Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity,
 };
-use crate::error::StoreError;
-use crate::store::{Directory, Page, PagePosition, SeatsChange, resplit_capacity};
+use crate::error::StoreResult;
+use crate::store::{Directory, Page, PagePosition, Paging, SeatsChange, resplit_capacity};
 
 const SET_SEATS: &str = "TransactWriteItems set seats";
 
@@ -29,7 +29,7 @@ impl DynamoStore {
         license_id: &LicenseId,
         total: u32,
         event: &Event,
-    ) -> Result<Attempt<SeatsChange>, StoreError> {
+    ) -> StoreResult<Attempt<SeatsChange>> {
         let counters = self
             .counters_of(&[license_id], keys::seat_counter, true)
             .await?
@@ -82,7 +82,7 @@ fn counter_raced(cancelled: &Cancelled) -> bool {
 
 #[async_trait]
 impl Directory for DynamoStore {
-    async fn license(&self, license_id: &LicenseId) -> Result<Option<LicenseRecord>, StoreError> {
+    async fn license(&self, license_id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
         self.get("GetItem license", &keys::license(license_id), true)
             .await?
             .map(license_from)
@@ -94,7 +94,7 @@ impl Directory for DynamoStore {
     async fn licenses_with_usage(
         &self,
         license_ids: &[LicenseId],
-    ) -> Result<Vec<(LicenseRecord, u32)>, StoreError> {
+    ) -> StoreResult<Vec<(LicenseRecord, u32)>> {
         let mut ids: Vec<&LicenseId> = license_ids.iter().collect();
         ids.sort_unstable();
         ids.dedup();
@@ -122,7 +122,7 @@ impl Directory for DynamoStore {
         Ok(out)
     }
 
-    async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError> {
+    async fn create_license(&self, license: &LicenseRecord) -> StoreResult<()> {
         let id = &license.license_id;
         let mut items = vec![license_item(license)?];
         for (i, cap) in (0..COUNTER_SHARDS).zip(split_capacity(license.seats_total)) {
@@ -144,9 +144,8 @@ impl Directory for DynamoStore {
     async fn administered_licenses(
         &self,
         user_id: &UserId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<LicenseId>, StoreError> {
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<LicenseId>> {
         let query = Query::table(keys::user(user_id))
             .sort_key(SortKey::BeginsWith(keys::ADMIN_PREFIX.to_owned()))
             .start_after(after.map(|a| keys::admin(user_id, &LicenseId::from(a.as_str())).item()))
@@ -165,9 +164,8 @@ impl Directory for DynamoStore {
     async fn user_seats(
         &self,
         user_id: &UserId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<SeatRecord>, StoreError> {
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<SeatRecord>> {
         // Only seats carry `lsi1sk`, so below a seat's sort key is only seats.
         let below = after.map(|a| keys::joined(a.as_str()));
         let query = Query::index(LSI_JOINED, (PK, LSI1SK), keys::user(user_id))
@@ -185,9 +183,8 @@ impl Directory for DynamoStore {
     async fn license_seats(
         &self,
         license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<SeatRecord>, StoreError> {
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<SeatRecord>> {
         let shard = |i| {
             Query::index(GSI_LICENSE, (GSI2PK, GSI2SK), keys::seats_of(license_id, i))
                 .below_or(after.map(PagePosition::as_str), SortKey::Any)
@@ -203,7 +200,7 @@ impl Directory for DynamoStore {
         license_id: &LicenseId,
         total: u32,
         event: &Event,
-    ) -> Result<SeatsChange, StoreError> {
+    ) -> StoreResult<SeatsChange> {
         RETRY
             .run(SET_SEATS, || self.try_set_seats(license_id, total, event))
             .await

@@ -12,8 +12,8 @@ use super::tx::{Expr, Guard, Tx};
 use crate::domain::{
     Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
 };
-use crate::error::StoreError;
-use crate::store::{Invitations, Page, PagePosition, Transition};
+use crate::error::{StoreError, StoreResult};
+use crate::store::{Invitations, Page, PagePosition, Paging, Transition};
 
 fn invitations_of(license_id: &LicenseId) -> Query {
     Query::index(
@@ -32,7 +32,7 @@ fn transition(done: bool) -> Transition {
 }
 
 /// `#status = :pending`, with its name and value.
-fn pending() -> Result<Expr, StoreError> {
+fn pending() -> StoreResult<Expr> {
     Ok(Expr::default()
         .name("#status", "status")
         .value(":pending", value(&InvitationStatus::Pending)?))
@@ -40,7 +40,7 @@ fn pending() -> Result<Expr, StoreError> {
 
 #[async_trait]
 impl Invitations for DynamoStore {
-    async fn invitation(&self, hash: &SecretHash) -> Result<Option<InvitationRecord>, StoreError> {
+    async fn invitation(&self, hash: &SecretHash) -> StoreResult<Option<InvitationRecord>> {
         self.get("GetItem invitation", &keys::invitation(hash), true)
             .await?
             .map(invitation_from)
@@ -51,7 +51,7 @@ impl Invitations for DynamoStore {
         &self,
         invitation: &InvitationRecord,
         event: &Event,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let items = vec![invitation_item(invitation)?, event_item(event)?];
         self.create_all(
             "TransactWriteItems create invitation",
@@ -61,10 +61,7 @@ impl Invitations for DynamoStore {
         .await
     }
 
-    async fn pending_invitations(
-        &self,
-        email: &Email,
-    ) -> Result<Vec<InvitationRecord>, StoreError> {
+    async fn pending_invitations(&self, email: &Email) -> StoreResult<Vec<InvitationRecord>> {
         let query = Query::index(GSI_EMAIL, (GSI1PK, GSI1SK), keys::pending_for(email));
         let mut found = Vec::new();
         for item in self.query("Query invitations", query, None).await? {
@@ -80,9 +77,8 @@ impl Invitations for DynamoStore {
     async fn license_invitations(
         &self,
         license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<InvitationRecord>, StoreError> {
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<InvitationRecord>> {
         let query =
             invitations_of(license_id).below_or(after.map(PagePosition::as_str), SortKey::Any);
         self.query_page("Query invitations", query, limit, invitation_from, |i| {
@@ -95,7 +91,7 @@ impl Invitations for DynamoStore {
         &self,
         license_id: &LicenseId,
         invitation_id: &InvitationId,
-    ) -> Result<Option<InvitationRecord>, StoreError> {
+    ) -> StoreResult<Option<InvitationRecord>> {
         let query = invitations_of(license_id).sort_key(SortKey::Equals(invitation_id.to_string()));
         let Some(item) = self
             .query("Query invitation", query, Some(1))
@@ -114,7 +110,7 @@ impl Invitations for DynamoStore {
         invitation: &InvitationRecord,
         status: InvitationStatus,
         event: &Event,
-    ) -> Result<Transition, StoreError> {
+    ) -> StoreResult<Transition> {
         if !matches!(
             status,
             InvitationStatus::Declined | InvitationStatus::Revoked
@@ -152,7 +148,7 @@ impl Invitations for DynamoStore {
         old: &InvitationRecord,
         fresh: &InvitationRecord,
         event: &Event,
-    ) -> Result<Transition, StoreError> {
+    ) -> StoreResult<Transition> {
         let expr = pending()?;
         let (fresh, event) = (invitation_item(fresh)?, event_item(event)?);
         let done = self

@@ -17,7 +17,7 @@ use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
     JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, UserId,
 };
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreResult};
 use crate::store::LimitWindow;
 
 /// The item: `value`'s attributes, its key and its index keys.
@@ -26,7 +26,7 @@ fn encode<T: Serialize>(
     value: &T,
     key: &Key,
     index_keys: Vec<(&'static str, String)>,
-) -> Result<Item, StoreError> {
+) -> StoreResult<Item> {
     let mut item: Item = serde_dynamo::to_item(value).map_err(|e| encode_err(what, &e))?;
     item.extend(key.item());
     for (name, key) in index_keys {
@@ -35,12 +35,12 @@ fn encode<T: Serialize>(
     Ok(item)
 }
 
-fn decode<T: DeserializeOwned>(what: &'static str, item: Item) -> Result<T, StoreError> {
+fn decode<T: DeserializeOwned>(what: &'static str, item: Item) -> StoreResult<T> {
     serde_dynamo::from_item(item).map_err(|e| decode_err(what, &e))
 }
 
 /// A value for an expression, serialized as in items.
-pub(super) fn value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+pub(super) fn value<T: Serialize>(value: &T) -> StoreResult<AttributeValue> {
     serde_dynamo::to_attribute_value(value).map_err(|e| encode_err("encode value", &e))
 }
 
@@ -66,7 +66,7 @@ struct LicenseItem {
     created_at: Timestamp,
 }
 
-pub(super) fn license_item(l: &LicenseRecord) -> Result<Item, StoreError> {
+pub(super) fn license_item(l: &LicenseRecord) -> StoreResult<Item> {
     let item = LicenseItem {
         license_id: l.license_id.clone(),
         name: l.name.clone(),
@@ -87,7 +87,7 @@ pub(super) fn license_item(l: &LicenseRecord) -> Result<Item, StoreError> {
     )
 }
 
-pub(super) fn license_from(item: Item) -> Result<LicenseRecord, StoreError> {
+pub(super) fn license_from(item: Item) -> StoreResult<LicenseRecord> {
     let i: LicenseItem = decode("decode license", item)?;
     Ok(LicenseRecord {
         license_id: i.license_id,
@@ -109,7 +109,7 @@ struct AdminItem {
     license_id: LicenseId,
 }
 
-pub(super) fn admin_item(user_id: &UserId, license_id: &LicenseId) -> Result<Item, StoreError> {
+pub(super) fn admin_item(user_id: &UserId, license_id: &LicenseId) -> StoreResult<Item> {
     let item = AdminItem {
         license_id: license_id.clone(),
     };
@@ -122,7 +122,7 @@ pub(super) fn admin_item(user_id: &UserId, license_id: &LicenseId) -> Result<Ite
 }
 
 /// The license id of an admin entry.
-pub(super) fn admin_from(item: Item) -> Result<LicenseId, StoreError> {
+pub(super) fn admin_from(item: Item) -> StoreResult<LicenseId> {
     decode::<AdminItem>("decode admin entry", item).map(|a| a.license_id)
 }
 
@@ -138,12 +138,12 @@ struct CounterItem {
 
 /// A fresh counter shard under `key` ([`keys::seat_counter`] or
 /// [`keys::use_counter`]); `cap: None` counts without a limit.
-pub(super) fn counter_item(key: &Key, cap: Option<u32>) -> Result<Item, StoreError> {
+pub(super) fn counter_item(key: &Key, cap: Option<u32>) -> StoreResult<Item> {
     encode("encode counter", &CounterItem { cap, used: 0 }, key, vec![])
 }
 
 /// Counter shard `index`; every shard of a license or code must exist.
-pub(super) fn counter_from(index: u16, item: Option<Item>) -> Result<Counter, StoreError> {
+pub(super) fn counter_from(index: u16, item: Option<Item>) -> StoreResult<Counter> {
     let item = item.ok_or_else(|| {
         StoreError::internal("read counters", format!("missing counter shard {index}"))
     })?;
@@ -171,7 +171,7 @@ struct CodeItem {
     created_at: Timestamp,
 }
 
-pub(super) fn code_item(c: &CodeRecord) -> Result<Item, StoreError> {
+pub(super) fn code_item(c: &CodeRecord) -> StoreResult<Item> {
     let item = CodeItem {
         code_id: c.code_id.clone(),
         code_hash: c.code_hash.as_str().to_owned(),
@@ -190,7 +190,7 @@ pub(super) fn code_item(c: &CodeRecord) -> Result<Item, StoreError> {
     encode("encode code", &item, &keys::code(&c.code_hash), index_keys)
 }
 
-pub(super) fn code_from(item: Item) -> Result<CodeRecord, StoreError> {
+pub(super) fn code_from(item: Item) -> StoreResult<CodeRecord> {
     let i: CodeItem = decode("decode code", item)?;
     Ok(CodeRecord {
         code_id: i.code_id,
@@ -230,7 +230,7 @@ pub(super) fn leave_pending(placeholder: &str) -> String {
     format!("SET #status = {placeholder} REMOVE {GSI1PK}, {GSI1SK}")
 }
 
-pub(super) fn invitation_item(inv: &InvitationRecord) -> Result<Item, StoreError> {
+pub(super) fn invitation_item(inv: &InvitationRecord) -> StoreResult<Item> {
     let item = InvitationItem {
         invitation_id: inv.invitation_id.clone(),
         token_hash: inv.token_hash.as_str().to_owned(),
@@ -258,7 +258,7 @@ pub(super) fn invitation_item(inv: &InvitationRecord) -> Result<Item, StoreError
     encode("encode invitation", &item, &key, index_keys)
 }
 
-pub(super) fn invitation_from(item: Item) -> Result<InvitationRecord, StoreError> {
+pub(super) fn invitation_from(item: Item) -> StoreResult<InvitationRecord> {
     let i: InvitationItem = decode("decode invitation", item)?;
     Ok(InvitationRecord {
         invitation_id: i.invitation_id,
@@ -287,7 +287,7 @@ struct SeatItem {
     shard: u16,
 }
 
-pub(super) fn seat_item(s: &SeatRecord) -> Result<Item, StoreError> {
+pub(super) fn seat_item(s: &SeatRecord) -> StoreResult<Item> {
     let item = SeatItem {
         license_id: s.license_id.clone(),
         user_id: s.user_id.clone(),
@@ -309,7 +309,7 @@ pub(super) fn seat_item(s: &SeatRecord) -> Result<Item, StoreError> {
     encode("encode seat", &item, &key, index_keys)
 }
 
-pub(super) fn seat_from(item: Item) -> Result<SeatRecord, StoreError> {
+pub(super) fn seat_from(item: Item) -> StoreResult<SeatRecord> {
     let i: SeatItem = decode("decode seat", item)?;
     Ok(SeatRecord {
         license_id: i.license_id,
@@ -324,12 +324,12 @@ pub(super) fn seat_from(item: Item) -> Result<SeatRecord, StoreError> {
 
 // ---- audit events and limit windows --------------------------------------------
 
-pub(super) fn event_item(e: &Event) -> Result<Item, StoreError> {
+pub(super) fn event_item(e: &Event) -> StoreResult<Item> {
     let key = keys::event(&e.license_id, e.shard, &e.event_id);
     encode("encode event", e, &key, vec![])
 }
 
-pub(super) fn event_from(item: Item) -> Result<Event, StoreError> {
+pub(super) fn event_from(item: Item) -> StoreResult<Event> {
     decode("decode event", item)
 }
 
@@ -343,7 +343,7 @@ struct LimitItem {
 }
 
 /// A window opened at `start` with one event, expiring at `end`.
-pub(super) fn limit_item(key: &str, start: i64, end: i64) -> Result<Item, StoreError> {
+pub(super) fn limit_item(key: &str, start: i64, end: i64) -> StoreResult<Item> {
     let item = LimitItem {
         start,
         count: 1,
@@ -352,7 +352,7 @@ pub(super) fn limit_item(key: &str, start: i64, end: i64) -> Result<Item, StoreE
     encode("encode limit window", &item, &keys::limit(key), vec![])
 }
 
-pub(super) fn window_from(item: Option<Item>) -> Result<Option<LimitWindow>, StoreError> {
+pub(super) fn window_from(item: Option<Item>) -> StoreResult<Option<LimitWindow>> {
     item.map(|item| {
         decode::<LimitItem>("decode limit window", item).map(|l| LimitWindow {
             start: l.start,

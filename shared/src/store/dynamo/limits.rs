@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::DynamoStore;
@@ -13,7 +14,7 @@ use super::items::{limit_item, n, window_from};
 use super::keys;
 use super::tx::{Attempt, RETRY};
 use crate::domain::Timestamp;
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreResult};
 use crate::store::{Acquired, LimitWindow, Limits};
 
 const RACED: &str = "limit window replaced meanwhile";
@@ -24,11 +25,32 @@ fn cutoff(window_secs: u64, now: Timestamp) -> i64 {
         .saturating_sub(i64::try_from(window_secs).unwrap_or(i64::MAX))
 }
 
-fn returned(window: Option<LimitWindow>) -> Result<LimitWindow, StoreError> {
+fn returned(window: Option<LimitWindow>) -> StoreResult<LimitWindow> {
     window.ok_or_else(|| StoreError::internal("UpdateItem limit", "returned nothing"))
 }
 
 impl DynamoStore {
+    /// The `UpdateItem` that counts one event in the window of `key`
+    /// (returning the window after it), without its condition: `:cutoff`
+    /// is the start of a window that has closed by `now`.
+    fn count_in_window(
+        &self,
+        key: &str,
+        window_secs: u64,
+        now: Timestamp,
+    ) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::limit(key).item()))
+            .update_expression("SET #count = #count + :one")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cutoff", n(cutoff(window_secs, now)))
+            .return_values(ReturnValue::AllNew)
+    }
+
     /// Opens a new window with one event, unless an open one appeared
     /// meanwhile (`None`).
     async fn put_new_window(
@@ -36,7 +58,7 @@ impl DynamoStore {
         key: &str,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<Option<LimitWindow>, StoreError> {
+    ) -> StoreResult<Option<LimitWindow>> {
         let start = now.timestamp();
         let end = start.saturating_add(i64::try_from(window_secs).unwrap_or(i64::MAX));
         let result = self
@@ -61,19 +83,10 @@ impl DynamoStore {
         key: &str,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<Attempt<LimitWindow>, StoreError> {
+    ) -> StoreResult<Attempt<LimitWindow>> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::limit(key).item()))
-            .update_expression("SET #count = #count + :one")
+            .count_in_window(key, window_secs, now)
             .condition_expression("attribute_exists(pk) AND #start > :cutoff")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#start", "start")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":cutoff", n(cutoff(window_secs, now)))
-            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
@@ -94,20 +107,11 @@ impl DynamoStore {
         max: u32,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<Attempt<Acquired>, StoreError> {
+    ) -> StoreResult<Attempt<Acquired>> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::limit(key).item()))
-            .update_expression("SET #count = #count + :one")
+            .count_in_window(key, window_secs, now)
             .condition_expression("attribute_exists(pk) AND #start > :cutoff AND #count < :max")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#start", "start")
-            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(max))
-            .expression_attribute_values(":cutoff", n(cutoff(window_secs, now)))
-            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -140,7 +144,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl Limits for DynamoStore {
-    async fn limit_window(&self, key: &str) -> Result<Option<LimitWindow>, StoreError> {
+    async fn limit_window(&self, key: &str) -> StoreResult<Option<LimitWindow>> {
         window_from(self.get("GetItem limit", &keys::limit(key), true).await?)
     }
 
@@ -149,7 +153,7 @@ impl Limits for DynamoStore {
         key: &str,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<LimitWindow, StoreError> {
+    ) -> StoreResult<LimitWindow> {
         RETRY
             .run("UpdateItem limit", || {
                 self.try_limit_hit(key, window_secs, now)
@@ -163,7 +167,7 @@ impl Limits for DynamoStore {
         max: u32,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<Acquired, StoreError> {
+    ) -> StoreResult<Acquired> {
         RETRY
             .run("UpdateItem limit", || {
                 self.try_limit_acquire(key, max, window_secs, now)
@@ -171,7 +175,7 @@ impl Limits for DynamoStore {
             .await
     }
 
-    async fn limit_release(&self, key: &str, window: LimitWindow) -> Result<(), StoreError> {
+    async fn limit_release(&self, key: &str, window: LimitWindow) -> StoreResult<()> {
         let result = self
             .client
             .update_item()

@@ -10,7 +10,7 @@ use super::error::classify;
 use super::schema::{PK, SK};
 use super::{DynamoStore, Item};
 use crate::domain::COUNTER_SHARDS;
-use crate::error::StoreError;
+use crate::error::StoreResult;
 use crate::store::Page;
 
 /// A condition on the sort key of a query.
@@ -118,7 +118,7 @@ impl DynamoStore {
         op: &'static str,
         query: Query,
         limit: Option<usize>,
-    ) -> Result<Vec<Item>, StoreError> {
+    ) -> StoreResult<Vec<Item>> {
         let (condition, values) = query.key_condition();
         let mut items = Vec::new();
         let mut start = query.start;
@@ -152,9 +152,9 @@ impl DynamoStore {
         op: &'static str,
         query: Query,
         limit: usize,
-        decode: impl Fn(Item) -> Result<T, StoreError>,
+        decode: impl Fn(Item) -> StoreResult<T>,
         position: impl Fn(&T) -> String,
-    ) -> Result<Page<T>, StoreError> {
+    ) -> StoreResult<Page<T>> {
         let items = self
             .query(op, query, Some(limit + 1))
             .await?
@@ -173,9 +173,9 @@ impl DynamoStore {
         op: &'static str,
         shard: impl Fn(u16) -> Query,
         limit: usize,
-        decode: impl Fn(Item) -> Result<T, StoreError>,
+        decode: impl Fn(Item) -> StoreResult<T>,
         position: impl Fn(&T) -> String,
-    ) -> Result<Page<T>, StoreError> {
+    ) -> StoreResult<Page<T>> {
         let mut all = Vec::new();
         for i in 0..COUNTER_SHARDS {
             for item in self.query(op, shard(i), Some(limit + 1)).await? {

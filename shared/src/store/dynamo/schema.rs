@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::DynamoStore;
 use super::error::{build_err, classify};
-use crate::error::StoreError;
+use crate::error::StoreResult;
 
 // Key attributes. Every key attribute is a string (`S`).
 pub(super) const PK: &str = "pk";
@@ -89,7 +89,7 @@ impl TableSchema {
     }
 }
 
-fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+fn key_element(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {
     KeySchemaElement::builder()
         .attribute_name(name)
         .key_type(kind)
@@ -107,7 +107,7 @@ impl DynamoStore {
     /// Creates the table from [`table_schema`] if it is missing, waits until
     /// it is active and turns TTL on. For local use and tests; production
     /// tables come from SAM.
-    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+    pub async fn ensure_table(&self) -> StoreResult<()> {
         match self
             .client
             .describe_table()
@@ -139,27 +139,24 @@ impl DynamoStore {
                     .map_err(build_err)?,
             );
         }
-        for index in &schema.global_indexes {
-            create = create.global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .key_schema(key_element(index.partition_key, KeyType::Hash)?)
-                    .key_schema(key_element(index.sort_key, KeyType::Range)?)
+        // Global and local indexes are built alike, by builders that share
+        // no trait.
+        macro_rules! index {
+            ($kind:ident, $index:expr) => {
+                $kind::builder()
+                    .index_name($index.name)
+                    .key_schema(key_element($index.partition_key, KeyType::Hash)?)
+                    .key_schema(key_element($index.sort_key, KeyType::Range)?)
                     .projection(all_attributes())
                     .build()
-                    .map_err(build_err)?,
-            );
+                    .map_err(build_err)?
+            };
+        }
+        for index in &schema.global_indexes {
+            create = create.global_secondary_indexes(index!(GlobalSecondaryIndex, index));
         }
         for index in &schema.local_indexes {
-            create = create.local_secondary_indexes(
-                LocalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .key_schema(key_element(index.partition_key, KeyType::Hash)?)
-                    .key_schema(key_element(index.sort_key, KeyType::Range)?)
-                    .projection(all_attributes())
-                    .build()
-                    .map_err(build_err)?,
-            );
+            create = create.local_secondary_indexes(index!(LocalSecondaryIndex, index));
         }
         match create.send().await {
             Ok(_) => {}
@@ -187,7 +184,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn wait_until_active(&self) -> Result<(), StoreError> {
+    async fn wait_until_active(&self) -> StoreResult<()> {
         for _ in 0..120 {
             let described = self
                 .client

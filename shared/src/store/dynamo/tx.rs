@@ -49,7 +49,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use super::error::{Cancelled, build_err, classify};
 use super::keys::Key;
 use super::{DynamoStore, Item};
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreResult};
 
 /// The SDK's own retries, per request (see the module doc).
 pub(super) fn sdk_retry_config() -> RetryConfig {
@@ -103,9 +103,9 @@ impl RetryPolicy {
         &self,
         op: &'static str,
         mut attempt: impl FnMut() -> Fut,
-    ) -> Result<T, StoreError>
+    ) -> StoreResult<T>
     where
-        Fut: Future<Output = Result<Attempt<T>, StoreError>>,
+        Fut: Future<Output = StoreResult<Attempt<T>>>,
     {
         self.run_with(op, (), |()| attempt()).await
     }
@@ -117,9 +117,9 @@ impl RetryPolicy {
         op: &'static str,
         mut state: S,
         mut attempt: impl FnMut(S) -> Fut,
-    ) -> Result<T, StoreError>
+    ) -> StoreResult<T>
     where
-        Fut: Future<Output = Result<Attempt<T, S>, StoreError>>,
+        Fut: Future<Output = StoreResult<Attempt<T, S>>>,
     {
         let mut last = "contention";
         for n in 0..self.attempts {
@@ -269,7 +269,7 @@ impl DynamoStore {
         op: &'static str,
         items: Vec<Item>,
         id: &str,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let tx = items
             .into_iter()
             .fold(Tx::new(), |tx, item| tx.create(&self.table, item));
@@ -294,7 +294,7 @@ impl DynamoStore {
         op: &'static str,
         guard: Guard,
         build: impl Fn() -> Tx,
-    ) -> Result<bool, StoreError> {
+    ) -> StoreResult<bool> {
         let build = &build;
         RETRY
             .run(op, || async move {

@@ -4,17 +4,12 @@ use async_trait::async_trait;
 
 use super::{MemoryStore, newest_first};
 use crate::domain::{Event, LicenseId};
-use crate::error::StoreError;
-use crate::store::{Audit, Page, PagePosition};
+use crate::error::StoreResult;
+use crate::store::{Audit, Page, Paging};
 
 #[async_trait]
 impl Audit for MemoryStore {
-    async fn events(
-        &self,
-        license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<Event>, StoreError> {
+    async fn events(&self, license_id: &LicenseId, paging: Paging<'_>) -> StoreResult<Page<Event>> {
         let state = self.lock();
         let items = state
             .events
@@ -22,6 +17,6 @@ impl Audit for MemoryStore {
             .filter(|e| e.license_id == *license_id)
             .map(|e| (e.event_id.clone(), e.clone()))
             .collect();
-        Ok(newest_first(items, after, limit))
+        Ok(newest_first(items, paging))
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::domain::{CodeId, Event, InvitationStatus, LicenseId, SeatRecord, UserId};
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreResult};
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
 
 #[async_trait]
@@ -15,7 +15,7 @@ impl Claims for MemoryStore {
         user_id: &UserId,
         code_id: Option<&CodeId>,
         _consistent: bool,
-    ) -> Result<ClaimContext, StoreError> {
+    ) -> StoreResult<ClaimContext> {
         let state = self.lock();
         Ok(ClaimContext {
             license: state.licenses.get(license_id).cloned(),
@@ -93,7 +93,7 @@ impl Claims for MemoryStore {
         &self,
         user_id: &UserId,
         license_id: &LicenseId,
-    ) -> Result<Option<SeatRecord>, StoreError> {
+    ) -> StoreResult<Option<SeatRecord>> {
         Ok(self
             .lock()
             .seats
@@ -101,7 +101,7 @@ impl Claims for MemoryStore {
             .cloned())
     }
 
-    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> Result<Release, StoreError> {
+    async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> StoreResult<Release> {
         let mut state = self.lock();
         let key = (seat.user_id.clone(), seat.license_id.clone());
         let Some(removed) = state.seats.remove(&key) else {

@@ -4,16 +4,16 @@ use async_trait::async_trait;
 
 use super::{MemoryStore, counters};
 use crate::domain::{CodeId, CodeRecord, Event, LicenseId, SecretHash};
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreResult};
 use crate::store::{Codes, Revocation, use_caps};
 
 #[async_trait]
 impl Codes for MemoryStore {
-    async fn code(&self, hash: &SecretHash) -> Result<Option<CodeRecord>, StoreError> {
+    async fn code(&self, hash: &SecretHash) -> StoreResult<Option<CodeRecord>> {
         Ok(self.lock().codes.get(hash).cloned())
     }
 
-    async fn create_code(&self, code: &CodeRecord, event: &Event) -> Result<(), StoreError> {
+    async fn create_code(&self, code: &CodeRecord, event: &Event) -> StoreResult<()> {
         let mut state = self.lock();
         if state.codes.contains_key(&code.code_hash) {
             return Err(StoreError::AlreadyExists(code.code_id.to_string()));
@@ -26,10 +26,7 @@ impl Codes for MemoryStore {
         Ok(())
     }
 
-    async fn license_codes(
-        &self,
-        license_id: &LicenseId,
-    ) -> Result<Vec<(CodeRecord, u32)>, StoreError> {
+    async fn license_codes(&self, license_id: &LicenseId) -> StoreResult<Vec<(CodeRecord, u32)>> {
         let state = self.lock();
         let mut codes: Vec<(CodeRecord, u32)> = state
             .codes
@@ -51,7 +48,7 @@ impl Codes for MemoryStore {
         &self,
         license_id: &LicenseId,
         code_id: &CodeId,
-    ) -> Result<Option<CodeRecord>, StoreError> {
+    ) -> StoreResult<Option<CodeRecord>> {
         Ok(self
             .lock()
             .codes
@@ -60,11 +57,7 @@ impl Codes for MemoryStore {
             .cloned())
     }
 
-    async fn revoke_code(
-        &self,
-        code: &CodeRecord,
-        event: &Event,
-    ) -> Result<Revocation, StoreError> {
+    async fn revoke_code(&self, code: &CodeRecord, event: &Event) -> StoreResult<Revocation> {
         let mut state = self.lock();
         match state.codes.get_mut(&code.code_hash) {
             Some(stored) if !stored.revoked => {

@@ -4,19 +4,37 @@ use async_trait::async_trait;
 
 use super::{MemoryStore, counters, joined_position, newest_first, seats_used};
 use crate::domain::{Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity};
-use crate::error::StoreError;
-use crate::store::{Directory, Page, PagePosition, SeatsChange, resplit_capacity};
+use crate::error::{StoreError, StoreResult};
+use crate::store::{Directory, Page, Paging, SeatsChange, resplit_capacity};
+
+impl MemoryStore {
+    /// A page of seats, newest first: `id` keeps a seat by the id that
+    /// follows its join time in its position.
+    fn seats_page(
+        &self,
+        paging: Paging<'_>,
+        id: impl Fn(&SeatRecord) -> Option<&str>,
+    ) -> Page<SeatRecord> {
+        let state = self.lock();
+        let seats = state
+            .seats
+            .values()
+            .filter_map(|s| Some((joined_position(s.joined_at, id(s)?), s.clone())))
+            .collect();
+        newest_first(seats, paging)
+    }
+}
 
 #[async_trait]
 impl Directory for MemoryStore {
-    async fn license(&self, license_id: &LicenseId) -> Result<Option<LicenseRecord>, StoreError> {
+    async fn license(&self, license_id: &LicenseId) -> StoreResult<Option<LicenseRecord>> {
         Ok(self.lock().licenses.get(license_id).cloned())
     }
 
     async fn licenses_with_usage(
         &self,
         license_ids: &[LicenseId],
-    ) -> Result<Vec<(LicenseRecord, u32)>, StoreError> {
+    ) -> StoreResult<Vec<(LicenseRecord, u32)>> {
         let state = self.lock();
         Ok(license_ids
             .iter()
@@ -25,7 +43,7 @@ impl Directory for MemoryStore {
             .collect())
     }
 
-    async fn create_license(&self, license: &LicenseRecord) -> Result<(), StoreError> {
+    async fn create_license(&self, license: &LicenseRecord) -> StoreResult<()> {
         let mut state = self.lock();
         if state.licenses.contains_key(&license.license_id) {
             return Err(StoreError::AlreadyExists(license.license_id.to_string()));
@@ -43,9 +61,8 @@ impl Directory for MemoryStore {
     async fn administered_licenses(
         &self,
         user_id: &UserId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<LicenseId>, StoreError> {
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<LicenseId>> {
         let state = self.lock();
         let mut ids: Vec<LicenseId> = state
             .licenses
@@ -62,38 +79,21 @@ impl Directory for MemoryStore {
     async fn user_seats(
         &self,
         user_id: &UserId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<SeatRecord>, StoreError> {
-        let state = self.lock();
-        let seats = state
-            .seats
-            .values()
-            .filter(|s| s.user_id == *user_id)
-            .map(|s| {
-                (
-                    joined_position(s.joined_at, s.license_id.as_str()),
-                    s.clone(),
-                )
-            })
-            .collect();
-        Ok(newest_first(seats, after, limit))
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<SeatRecord>> {
+        Ok(self.seats_page(paging, |s| {
+            (s.user_id == *user_id).then_some(s.license_id.as_str())
+        }))
     }
 
     async fn license_seats(
         &self,
         license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<SeatRecord>, StoreError> {
-        let state = self.lock();
-        let seats = state
-            .seats
-            .values()
-            .filter(|s| s.license_id == *license_id)
-            .map(|s| (joined_position(s.joined_at, s.user_id.as_str()), s.clone()))
-            .collect();
-        Ok(newest_first(seats, after, limit))
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<SeatRecord>> {
+        Ok(self.seats_page(paging, |s| {
+            (s.license_id == *license_id).then_some(s.user_id.as_str())
+        }))
     }
 
     async fn set_seats_total(
@@ -101,7 +101,7 @@ impl Directory for MemoryStore {
         license_id: &LicenseId,
         total: u32,
         event: &Event,
-    ) -> Result<SeatsChange, StoreError> {
+    ) -> StoreResult<SeatsChange> {
         let mut state = self.lock();
         let counters = state
             .seat_counters

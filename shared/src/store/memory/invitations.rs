@@ -6,12 +6,12 @@ use super::{MemoryStore, newest_first};
 use crate::domain::{
     Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
 };
-use crate::error::StoreError;
-use crate::store::{Invitations, Page, PagePosition, Transition};
+use crate::error::{StoreError, StoreResult};
+use crate::store::{Invitations, Page, Paging, Transition};
 
 #[async_trait]
 impl Invitations for MemoryStore {
-    async fn invitation(&self, hash: &SecretHash) -> Result<Option<InvitationRecord>, StoreError> {
+    async fn invitation(&self, hash: &SecretHash) -> StoreResult<Option<InvitationRecord>> {
         Ok(self.lock().invitations.get(hash).cloned())
     }
 
@@ -19,7 +19,7 @@ impl Invitations for MemoryStore {
         &self,
         invitation: &InvitationRecord,
         event: &Event,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let mut state = self.lock();
         if state.invitations.contains_key(&invitation.token_hash) {
             return Err(StoreError::AlreadyExists(
@@ -33,10 +33,7 @@ impl Invitations for MemoryStore {
         Ok(())
     }
 
-    async fn pending_invitations(
-        &self,
-        email: &Email,
-    ) -> Result<Vec<InvitationRecord>, StoreError> {
+    async fn pending_invitations(&self, email: &Email) -> StoreResult<Vec<InvitationRecord>> {
         let state = self.lock();
         let mut found: Vec<InvitationRecord> = state
             .invitations
@@ -51,9 +48,8 @@ impl Invitations for MemoryStore {
     async fn license_invitations(
         &self,
         license_id: &LicenseId,
-        after: Option<&PagePosition>,
-        limit: usize,
-    ) -> Result<Page<InvitationRecord>, StoreError> {
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<InvitationRecord>> {
         let state = self.lock();
         let items = state
             .invitations
@@ -61,14 +57,14 @@ impl Invitations for MemoryStore {
             .filter(|i| i.license_id == *license_id)
             .map(|i| (i.invitation_id.to_string(), i.clone()))
             .collect();
-        Ok(newest_first(items, after, limit))
+        Ok(newest_first(items, paging))
     }
 
     async fn invitation_by_id(
         &self,
         license_id: &LicenseId,
         invitation_id: &InvitationId,
-    ) -> Result<Option<InvitationRecord>, StoreError> {
+    ) -> StoreResult<Option<InvitationRecord>> {
         Ok(self
             .lock()
             .invitations
@@ -82,7 +78,7 @@ impl Invitations for MemoryStore {
         invitation: &InvitationRecord,
         status: InvitationStatus,
         event: &Event,
-    ) -> Result<Transition, StoreError> {
+    ) -> StoreResult<Transition> {
         let mut state = self.lock();
         match state.invitations.get_mut(&invitation.token_hash) {
             Some(stored) if stored.status == InvitationStatus::Pending => {
@@ -99,7 +95,7 @@ impl Invitations for MemoryStore {
         old: &InvitationRecord,
         fresh: &InvitationRecord,
         event: &Event,
-    ) -> Result<Transition, StoreError> {
+    ) -> StoreResult<Transition> {
         let mut state = self.lock();
         let pending = state
             .invitations

@@ -4,47 +4,23 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::domain::Timestamp;
-use crate::error::StoreError;
+use crate::error::StoreResult;
 use crate::store::{Acquired, LimitWindow, Limits};
 
-#[async_trait]
-impl Limits for MemoryStore {
-    async fn limit_window(&self, key: &str) -> Result<Option<LimitWindow>, StoreError> {
-        Ok(self.lock().limits.get(key).copied())
-    }
-
-    async fn limit_hit(
+impl MemoryStore {
+    /// Counts one event in the open window of `key`, or opens a new one;
+    /// nothing when the open window already holds `max`.
+    fn count_in_window(
         &self,
         key: &str,
+        max: Option<u32>,
         window_secs: u64,
         now: Timestamp,
-    ) -> Result<LimitWindow, StoreError> {
+    ) -> Acquired {
         let mut state = self.lock();
         let window = match state.limits.get(key) {
-            Some(w) if w.is_open(window_secs, now) => LimitWindow {
-                start: w.start,
-                count: w.count + 1,
-            },
-            _ => LimitWindow {
-                start: now.timestamp(),
-                count: 1,
-            },
-        };
-        state.limits.insert(key.to_owned(), window);
-        Ok(window)
-    }
-
-    async fn limit_acquire(
-        &self,
-        key: &str,
-        max: u32,
-        window_secs: u64,
-        now: Timestamp,
-    ) -> Result<Acquired, StoreError> {
-        let mut state = self.lock();
-        let window = match state.limits.get(key) {
-            Some(w) if w.is_open(window_secs, now) && w.count >= max => {
-                return Ok(Acquired::Full(*w));
+            Some(w) if w.is_open(window_secs, now) && max.is_some_and(|max| w.count >= max) => {
+                return Acquired::Full(*w);
             }
             Some(w) if w.is_open(window_secs, now) => LimitWindow {
                 start: w.start,
@@ -56,10 +32,38 @@ impl Limits for MemoryStore {
             },
         };
         state.limits.insert(key.to_owned(), window);
-        Ok(Acquired::Counted(window))
+        Acquired::Counted(window)
+    }
+}
+
+#[async_trait]
+impl Limits for MemoryStore {
+    async fn limit_window(&self, key: &str) -> StoreResult<Option<LimitWindow>> {
+        Ok(self.lock().limits.get(key).copied())
     }
 
-    async fn limit_release(&self, key: &str, window: LimitWindow) -> Result<(), StoreError> {
+    async fn limit_hit(
+        &self,
+        key: &str,
+        window_secs: u64,
+        now: Timestamp,
+    ) -> StoreResult<LimitWindow> {
+        match self.count_in_window(key, None, window_secs, now) {
+            Acquired::Counted(window) | Acquired::Full(window) => Ok(window),
+        }
+    }
+
+    async fn limit_acquire(
+        &self,
+        key: &str,
+        max: u32,
+        window_secs: u64,
+        now: Timestamp,
+    ) -> StoreResult<Acquired> {
+        Ok(self.count_in_window(key, Some(max), window_secs, now))
+    }
+
+    async fn limit_release(&self, key: &str, window: LimitWindow) -> StoreResult<()> {
         let mut state = self.lock();
         if let Some(w) = state.limits.get_mut(key)
             && w.start == window.start

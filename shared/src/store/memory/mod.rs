@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use chrono::SecondsFormat;
 
-use super::{LimitWindow, Page, PagePosition};
+use super::{LimitWindow, Page, Paging};
 use crate::domain::{
     CodeId, CodeRecord, Counter, Event, InvitationRecord, LicenseId, LicenseRecord, SeatRecord,
     SecretHash, Timestamp, UserId,
@@ -80,11 +80,7 @@ fn joined_position(joined_at: Timestamp, id: &str) -> String {
 }
 
 /// The items after `after` in descending position order, `limit` at a time.
-fn newest_first<T>(
-    mut items: Vec<(String, T)>,
-    after: Option<&PagePosition>,
-    limit: usize,
-) -> Page<T> {
+fn newest_first<T>(mut items: Vec<(String, T)>, Paging { after, limit }: Paging<'_>) -> Page<T> {
     items.sort_by(|a, b| b.0.cmp(&a.0));
     items.retain(|(position, _)| after.is_none_or(|after| position.as_str() < after.as_str()));
     items.truncate(limit + 1);
