@@ -23,9 +23,9 @@ use std::time::Duration;
 use crate::App;
 use crate::domain::{
     Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord, InvitationStatus,
-    License, LicenseId, Seat, SeatRecord,
+    License, LicenseId, LicenseRecord, LicenseSummary, Seat, SeatRecord,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, StoreError};
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Rejection};
 
 /// Attempts in all; each full shard found costs one, and every refusal
@@ -50,6 +50,39 @@ pub struct Claimed {
     pub already_member: bool,
 }
 
+/// Why a claim was refused, with the license when the refusal is one its
+/// owner could help with (no seats, code used up, license expired): the
+/// claim has just read it, so nobody needs to read it again to say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: ApiError,
+    pub license: Option<LicenseSummary>,
+}
+
+impl Refusal {
+    fn about(error: ApiError, license: &LicenseRecord) -> Self {
+        Self {
+            error,
+            license: Some(license.summary()),
+        }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            license: None,
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(err: StoreError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
 pub(crate) async fn claim_seat(
     app: &App,
     caller: &Caller,
@@ -57,7 +90,7 @@ pub(crate) async fn claim_seat(
     license_id: &LicenseId,
     through: Through<'_>,
     mut prefetched: Option<ClaimContext>,
-) -> Result<Claimed, ApiError> {
+) -> Result<Claimed, Refusal> {
     let user_id = &caller.user_id;
     let code_id = match &through {
         Through::Code(code) => Some(&code.code_id),
@@ -79,7 +112,8 @@ pub(crate) async fn claim_seat(
             return Err(match through {
                 Through::Code(_) => ApiError::CodeNotFound,
                 Through::Invitation(_) => ApiError::InviteNotFound,
-            });
+            }
+            .into());
         };
         let seats_used: u32 = ctx.seat_counters.iter().map(|c| c.used).sum();
         if let Some(seat) = ctx.seat {
@@ -91,11 +125,11 @@ pub(crate) async fn claim_seat(
         }
         let now = app.now();
         if let Some(refusal) = license.refusal(email, now) {
-            return Err(refusal);
+            return Err(Refusal::about(refusal, &license));
         }
         let Some(shard) = pick_shard(&ctx.seat_counters) else {
             if consistent {
-                return Err(ApiError::NoSeatsAvailable);
+                return Err(Refusal::about(ApiError::NoSeatsAvailable, &license));
             }
             consistent = true;
             continue;
@@ -112,7 +146,7 @@ pub(crate) async fn claim_seat(
                 };
                 let Some(use_shard) = use_shard else {
                     if consistent {
-                        return Err(ApiError::CodeUsedUp);
+                        return Err(Refusal::about(ApiError::CodeUsedUp, &license));
                     }
                     consistent = true;
                     continue;
@@ -172,17 +206,17 @@ pub(crate) async fn claim_seat(
             | Err(ClaimError::Rejected(Rejection::SeatShardFull))
             | Err(ClaimError::Rejected(Rejection::UseShardFull)) => consistent = true,
             Err(ClaimError::Rejected(Rejection::InvitationNotPending)) => {
-                return Err(invitation_gone(app, &through).await);
+                return Err(invitation_gone(app, &through).await.into());
             }
             Err(ClaimError::Rejected(Rejection::Contended))
-            | Err(ClaimError::Store(crate::error::StoreError::Unavailable { .. })) => {
+            | Err(ClaimError::Store(StoreError::Unavailable { .. })) => {
                 contention += 1;
                 if contention > MAX_CONTENTION_RETRIES {
                     tracing::warn!(
                         license_id = license_id.as_str(),
                         "claim gave up after contention retries"
                     );
-                    return Err(ApiError::unavailable());
+                    return Err(ApiError::unavailable().into());
                 }
                 tokio::time::sleep(backoff(contention)).await;
             }
@@ -190,7 +224,7 @@ pub(crate) async fn claim_seat(
         }
     }
     tracing::warn!(license_id = license_id.as_str(), "claim attempts exhausted");
-    Err(ApiError::unavailable())
+    Err(ApiError::unavailable().into())
 }
 
 /// The invitation changed under us: say what it became.

@@ -178,6 +178,7 @@ async fn accept_found(
         None,
     )
     .await
+    .map_err(|refusal| refusal.error)
 }
 
 pub async fn decline(app: &App, caller: &Caller, raw_token: &str) -> Result<Invitation, ApiError> {

@@ -10,4 +10,4 @@ pub mod me;
 pub mod provision;
 pub mod redeem;
 
-pub use claim::Claimed;
+pub use claim::{Claimed, Refusal};

@@ -4,9 +4,9 @@
 //! is two round trips: the failure limit, the code and the claim context
 //! read together, then the claim transaction.
 
-use super::claim::{Claimed, Through, claim_seat};
+use super::claim::{Claimed, Refusal, Through, claim_seat};
 use crate::App;
-use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseId, LicenseSummary, UserId};
+use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseId, UserId};
 use crate::error::ApiError;
 
 fn limit_key(user_id: &UserId) -> String {
@@ -74,16 +74,19 @@ pub async fn proves_license(
     Ok(proves)
 }
 
-/// The license a code belongs to, for an answer the owner could help with
-/// (used up, no seats, expired). `None` when it cannot be read.
-pub async fn license_of_code(app: &App, raw_code: &str) -> Option<LicenseSummary> {
-    let code = InviteCode::parse(raw_code)?;
-    let record = app.store.code(&code.hash()).await.ok()??;
-    let license = app.store.license(&record.license_id).await.ok()??;
-    Some(license.summary())
+pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claimed, ApiError> {
+    redeem_explained(app, caller, raw_code)
+        .await
+        .map_err(|refusal| refusal.error)
 }
 
-pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claimed, ApiError> {
+/// As [`redeem`], with the license a refusal is about when its owner could
+/// help (no seats, code used up, license expired), for the error envelope.
+pub async fn redeem_explained(
+    app: &App,
+    caller: &Caller,
+    raw_code: &str,
+) -> Result<Claimed, Refusal> {
     let email = caller.verified_email()?;
     let key = limit_key(&caller.user_id);
     let code = InviteCode::parse(raw_code);
@@ -121,12 +124,12 @@ pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claime
             let prefetched = prefetched.and_then(Result::ok).filter(|_| same_code);
             redeem_code(app, caller, email, &record, prefetched).await
         }
-        None => Err(ApiError::CodeNotFound),
+        None => Err(ApiError::CodeNotFound.into()),
     };
-    if let Err(err) = &result
-        && counts_as_failure(err)
+    if let Err(refusal) = &result
+        && counts_as_failure(&refusal.error)
     {
-        count_failure(app, caller, err).await;
+        count_failure(app, caller, &refusal.error).await;
     }
     result
 }
@@ -148,7 +151,7 @@ async fn redeem_code(
     email: &Email,
     record: &CodeRecord,
     prefetched: Option<crate::store::ClaimContext>,
-) -> Result<Claimed, ApiError> {
+) -> Result<Claimed, Refusal> {
     let refusal = if record.revoked {
         Some(ApiError::CodeRevoked)
     } else if record.expires_at.is_some_and(|at| at <= app.now()) {
@@ -160,7 +163,7 @@ async fn redeem_code(
         // A member typing an old code of their own license still has a seat.
         Some(refusal) => match existing_membership(app, caller, &record.license_id).await? {
             Some(claimed) => Ok(claimed),
-            None => Err(refusal),
+            None => Err(refusal.into()),
         },
         None => {
             claim_seat(
