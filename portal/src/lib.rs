@@ -60,13 +60,34 @@ fn page(path: &str) -> bool {
 pub struct Portal {
     config: PortalConfig,
     csp: HeaderValue,
+    /// The filled-in shell of the embedded build, made once at start (in
+    /// live mode it is read and filled per request, so edits show).
+    shell: Option<Vec<u8>>,
 }
 
 impl Portal {
     pub fn new(config: PortalConfig) -> Self {
         let csp = HeaderValue::from_str(&config.content_security_policy())
             .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-        Self { config, csp }
+        let mut portal = Self {
+            config,
+            csp,
+            shell: None,
+        };
+        if portal.config.assets_dir.is_none() {
+            portal.shell = portal.fill_shell();
+        }
+        portal
+    }
+
+    /// `index.html` with the asset path, vendor and page config filled in.
+    fn fill_shell(&self) -> Option<Vec<u8>> {
+        let template = self.file(SHELL)?;
+        let html = String::from_utf8_lossy(&template)
+            .replace("{{ASSETS}}", &self.assets_base())
+            .replace("{{VENDOR}}", &escape_html(&self.config.vendor_name))
+            .replace("{{CONFIG}}", &self.config.page_json(&self.assets_base()));
+        Some(html.into_bytes())
     }
 
     pub fn config(&self) -> &PortalConfig {
@@ -99,14 +120,10 @@ impl Portal {
     }
 
     fn shell(&self) -> Response<Vec<u8>> {
-        let Some(template) = self.file(SHELL) else {
+        let Some(html) = self.shell.clone().or_else(|| self.fill_shell()) else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "The portal is missing.");
         };
-        let html = String::from_utf8_lossy(&template)
-            .replace("{{ASSETS}}", &self.assets_base())
-            .replace("{{VENDOR}}", &escape_html(&self.config.vendor_name))
-            .replace("{{CONFIG}}", &self.config.page_json(&self.assets_base()));
-        let mut response = Response::new(html.into_bytes());
+        let mut response = Response::new(html);
         let headers = response.headers_mut();
         headers.insert(
             CONTENT_TYPE,

@@ -1,6 +1,7 @@
-//! The seed file of API.md: licenses with their codes and invitations,
-//! plaintext secrets hashed on load. Used by the devserver (and the
-//! operator CLI later).
+//! The seed file (`SEED_FILE`, example in `examples/seed.json`): licenses
+//! with their codes and invitations, plaintext secrets hashed on load.
+//! Used by the devserver, by functions on the embedded store, and by
+//! `seatctl load-seed`.
 
 use serde::Deserialize;
 

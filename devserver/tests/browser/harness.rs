@@ -203,6 +203,13 @@ impl Browser {
         }
     }
 
+    /// The page is at a path ending with `suffix` (an invite token kept
+    /// through sign-in).
+    pub async fn assert_path_ends_with(&self, suffix: &str) {
+        let url = self.client.current_url().await.expect("url");
+        assert!(url.path().ends_with(suffix), "at {url}, not …{suffix}");
+    }
+
     pub async fn wait_for(&mut self, css: &str) {
         let deadline = Instant::now() + WAIT;
         while self.client.find(Locator::Css(css)).await.is_err() {

@@ -204,14 +204,7 @@ async fn invite_round_trip(store: Store) {
 
     // Back on the same invitation after sign-in, with the token intact.
     b.wait_state("invite", "ready").await;
-    assert!(
-        b.client
-            .current_url()
-            .await
-            .expect("url")
-            .path()
-            .ends_with(BOB_INVITE)
-    );
+    b.assert_path_ends_with(BOB_INVITE).await;
     let text = b.text("main").await;
     for expected in ["ATLAS.ti Campus", "Demo University", "Dana Admin", "0 of 5"] {
         assert!(text.contains(expected), "{expected:?} in {text}");
@@ -400,14 +393,7 @@ async fn invite_url_session_expired_mid_flow_returns_to_the_same_step() {
     b.shot("sign-in-again").await;
     b.sign_in_form("bob@demo.edu", true, None).await;
     b.wait_state("invite", "ready").await;
-    assert!(
-        b.client
-            .current_url()
-            .await
-            .expect("url")
-            .path()
-            .ends_with(BOB_INVITE)
-    );
+    b.assert_path_ends_with(BOB_INVITE).await;
     b.shot("back-on-the-invitation").await;
     b.click("#accept").await;
     b.wait_state("invite", "accepted").await;
