@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use seat_invitations::domain::{
-    Email, Event, EventKind, LicenseId, LicenseRecord, Principal, Timestamp,
+    Email, Event, EventKind, HashKey, HashKeys, LicenseId, LicenseRecord, Principal, Timestamp,
 };
 use seat_invitations::error::StoreError;
 use seat_invitations::seed::Seed;
@@ -22,6 +22,10 @@ Environment:
   AWS_REGION                  the region (the docs use us-east-1 throughout)
   AWS_ENDPOINT_URL_DYNAMODB   another DynamoDB endpoint, e.g. the local emulator
                               http://127.0.0.1:5000 (start it with ./scripts/emulator.sh)
+  HASH_KEYS_SECRET_ID         the Secrets Manager secret with the keys codes and tokens
+                              are hashed with (the stack's HashKeysSecret output)
+  HASH_KEYS                   the keys themselves, as JSON (local runs); with neither,
+                              the built-in development key (local data only)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
                               credentials; the emulator accepts any (e.g. test, test)
   and the rest of the standard AWS environment (AWS_PROFILE, AWS_ENDPOINT_URL, ...).
@@ -110,6 +114,84 @@ enum Command {
         /// The seed file (JSON).
         file: std::path::PathBuf,
     },
+    /// The keys codes and invite tokens are hashed with.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Count the stored codes and invitations each key made ("unkeyed":
+    /// made by a version before keyed hashes; run `seatctl keys migrate`).
+    Status,
+    /// Put a new random key first in the secret: new codes and tokens are
+    /// hashed with it, and the previous keys stay accepted. Running
+    /// functions keep the keys they started with, so the old current key
+    /// stays valid for them; new containers read the new set.
+    Rotate {
+        /// How many keys the secret keeps, the new one included (at least 2,
+        /// so codes made under the previous key keep working).
+        #[arg(long, default_value_t = 2)]
+        keep: usize,
+    },
+    /// Move codes and invitations stored under unkeyed hashes (versions
+    /// before keyed hashes) to the current key. Safe to run again.
+    Migrate,
+}
+
+/// The hashing keys: from the secret, from HASH_KEYS, or the development key.
+async fn hash_keys(aws: &aws_config::SdkConfig) -> Result<HashKeys, String> {
+    if let Some(id) = secret_id() {
+        return seat_invitations::wiring::hash_keys(aws, &id).await;
+    }
+    match std::env::var("HASH_KEYS") {
+        Ok(json) if !json.trim().is_empty() => {
+            HashKeys::parse(&json).map_err(|why| format!("HASH_KEYS: {why}"))
+        }
+        _ => {
+            eprintln!(
+                "seatctl: no HASH_KEYS_SECRET_ID or HASH_KEYS: using the built-in development key (local data only)"
+            );
+            Ok(HashKeys::development())
+        }
+    }
+}
+
+fn secret_id() -> Option<String> {
+    std::env::var("HASH_KEYS_SECRET_ID")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+async fn rotate(aws: &aws_config::SdkConfig, keep: usize) -> Result<(), String> {
+    if keep < 2 {
+        return Err(
+            "--keep must be at least 2: codes hashed with the previous key must keep working"
+                .into(),
+        );
+    }
+    let id = secret_id().ok_or("set HASH_KEYS_SECRET_ID to the stack's HashKeysSecret")?;
+    let keys = seat_invitations::wiring::hash_keys(aws, &id).await?;
+    let new_id = chrono::Utc::now().format("k%Y%m%d%H%M%S").to_string();
+    let rotated = keys.rotated(HashKey::generate(&new_id)?, keep)?;
+    aws_sdk_secretsmanager::Client::new(aws)
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(rotated.to_json())
+        .send()
+        .await
+        .map_err(|e| {
+            let code = aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e)
+                .unwrap_or("no answer")
+                .to_owned();
+            format!("writing secret {id} failed: {code}")
+        })?;
+    let ids: Vec<&str> = rotated.keys().iter().map(HashKey::id).collect();
+    println!(
+        "new current key {new_id}; accepted keys now: {}",
+        ids.join(", ")
+    );
+    Ok(())
 }
 
 fn principal(raw: &str) -> Result<Principal, String> {
@@ -237,11 +319,34 @@ async fn run(cli: Cli) -> Result<(), String> {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let seed = Seed::parse(&text).map_err(|e| e.to_string())?;
-            seed.load(&store, now).await.map_err(|e| e.to_string())?;
+            let keys = hash_keys(&aws).await?;
+            seed.load(&store, &keys, now)
+                .await
+                .map_err(|e| e.to_string())?;
             println!(
                 "loaded {} license(s) from {}",
                 seed.licenses.len(),
                 file.display()
+            );
+        }
+        Command::Keys(KeysCommand::Status) => {
+            let census = store.hash_census().await.map_err(store_err)?;
+            let out = serde_json::json!({"codes": census.codes, "invitations": census.invitations});
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+            );
+        }
+        Command::Keys(KeysCommand::Rotate { keep }) => rotate(&aws, keep).await?,
+        Command::Keys(KeysCommand::Migrate) => {
+            let keys = hash_keys(&aws).await?;
+            let done = store.rekey_legacy_hashes(&keys).await.map_err(store_err)?;
+            println!(
+                "re-keyed {} code(s) and {} invitation(s) under key {}; {} changed meanwhile (run again)",
+                done.codes,
+                done.invitations,
+                keys.current().id(),
+                done.skipped
             );
         }
     }

@@ -163,9 +163,13 @@ async fn serve(authorizer: Authorizer) -> Result<(), String> {
     });
     match seed {
         Some((path, seed)) => {
-            seed.load(server.app.store.as_ref(), server.app.now())
-                .await
-                .map_err(|e| e.to_string())?;
+            seed.load(
+                server.app.store.as_ref(),
+                &server.app.config.hash_keys,
+                server.app.now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             server.remember_demo(&base, &seeded_demo(&seed))?;
             println!("Loaded seed file {path}.\n\nOpen the license portal: {base}/");
         }
@@ -244,8 +248,9 @@ fn seeded_demo(seed: &Seed) -> Demo {
 async fn demo(server: &Server, base: &str) -> Result<(), String> {
     let now = server.app.now();
     let store = server.app.store.as_ref();
+    let keys = &server.app.config.hash_keys;
     let seed = demo_seed()?;
-    match seed.load(store, now).await {
+    match seed.load(store, keys, now).await {
         Ok(()) | Err(seat_invitations::seed::SeedError::Store(StoreError::AlreadyExists(_))) => {}
         Err(err) => return Err(err.to_string()),
     }
@@ -255,12 +260,13 @@ async fn demo(server: &Server, base: &str) -> Result<(), String> {
         note: Some("devserver demo".into()),
         ..CodeOptions::default()
     };
-    add_code(store, &license_id, &code, options, SEED_ACTOR, now)
+    add_code(store, keys, &license_id, &code, options, SEED_ACTOR, now)
         .await
         .map_err(|e| e.to_string())?;
     let token = InviteToken::generate();
     add_invitation(
         store,
+        keys,
         &license_id,
         &token,
         InvitationOptions::default(),

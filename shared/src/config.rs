@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::domain::HashKeys;
+
 /// Why the configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -17,6 +19,12 @@ pub enum ConfigError {
     /// hold its own seats, and lose them when it stops.
     #[error("STORE=memory is for local runs; a deployed Lambda function must use STORE=dynamodb")]
     MemoryStoreInLambda,
+    /// The built-in development key inside a deployed function: anyone who
+    /// can read this source could hash every code.
+    #[error(
+        "a deployed Lambda function needs a hashing key: set HASH_KEYS_SECRET_ID (Secrets Manager) or HASH_KEYS"
+    )]
+    DevelopmentKeyInLambda,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +41,10 @@ pub enum MailerKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// Redemptions per account and window answered with a counted failure.
     pub redeem_max_failures: u32,
+    /// The same per source address (IPv4, or IPv6 /64); 0 turns it off.
+    pub redeem_max_failures_per_source: u32,
     pub redeem_window_secs: u64,
     pub contact_max_messages: u32,
     pub contact_window_secs: u64,
@@ -43,6 +54,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             redeem_max_failures: 10,
+            redeem_max_failures_per_source: 300,
             redeem_window_secs: 900,
             contact_max_messages: 5,
             contact_window_secs: 86_400,
@@ -61,6 +73,11 @@ pub struct Config {
     /// `OUTBOX_FILE`: with the outbox mailer, also append mail to this file.
     pub outbox_file: Option<String>,
     pub limits: Limits,
+    /// The keys codes and tokens are hashed with (`HASH_KEYS`, or read from
+    /// Secrets Manager at start when `hash_keys_secret_id` is set).
+    pub hash_keys: HashKeys,
+    /// `HASH_KEYS_SECRET_ID`: the Secrets Manager secret holding the keys.
+    pub hash_keys_secret_id: Option<String>,
 }
 
 /// Where defaults differ: the local server embeds everything, a Lambda
@@ -97,6 +114,8 @@ impl Config {
             },
             outbox_file: None,
             limits: Limits::default(),
+            hash_keys: HashKeys::development(),
+            hash_keys_secret_id: None,
         }
     }
 
@@ -133,6 +152,22 @@ impl Config {
             && get("AWS_LAMBDA_INITIALIZATION_TYPE").is_some()
         {
             return Err(ConfigError::MemoryStoreInLambda);
+        }
+        if let Some(v) = get("HASH_KEYS") {
+            config.hash_keys = HashKeys::parse(v).map_err(|_| ConfigError::Invalid {
+                name: "HASH_KEYS",
+                // The value is a secret: never echoed.
+                value: "<redacted>".into(),
+                expected: "a JSON object like {\"current\":\"k1\",\"k1\":\"<at least 32 characters>\"}",
+            })?;
+        }
+        config.hash_keys_secret_id = get("HASH_KEYS_SECRET_ID").map(str::to_owned);
+        if profile == Profile::Lambda
+            && get("AWS_LAMBDA_INITIALIZATION_TYPE").is_some()
+            && config.hash_keys_secret_id.is_none()
+            && config.hash_keys.is_development()
+        {
+            return Err(ConfigError::DevelopmentKeyInLambda);
         }
         if let Some(v) = get("MAILER") {
             config.mailer = match v.to_ascii_lowercase().as_str() {
@@ -172,6 +207,12 @@ impl Config {
         let limits = &mut config.limits;
         if let Some(v) = get("REDEEM_MAX_FAILURES") {
             limits.redeem_max_failures = count("REDEEM_MAX_FAILURES", v)?;
+        }
+        if let Some(v) = get("REDEEM_MAX_FAILURES_PER_SOURCE") {
+            limits.redeem_max_failures_per_source = match v {
+                "0" => 0,
+                v => count("REDEEM_MAX_FAILURES_PER_SOURCE", v)?,
+            };
         }
         if let Some(v) = get("REDEEM_FAILURE_WINDOW_SECS") {
             limits.redeem_window_secs = number("REDEEM_FAILURE_WINDOW_SECS", v)?;
@@ -248,6 +289,24 @@ mod tests {
         assert_eq!(
             Config::from_vars(Profile::Lambda, &lambda).err(),
             Some(ConfigError::MemoryStoreInLambda)
+        );
+        let no_key = vars(&[
+            ("STORE", "dynamodb"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ]);
+        assert_eq!(
+            Config::from_vars(Profile::Lambda, &no_key).err(),
+            Some(ConfigError::DevelopmentKeyInLambda)
+        );
+        let bad_key = Config::from_vars(
+            Profile::Local,
+            &vars(&[("HASH_KEYS", r#"{"current":"k1","k1":"c2VjcmV0"}"#)]),
+        );
+        let shown = bad_key.map_err(|e| e.to_string()).err().unwrap_or_default();
+        assert!(shown.starts_with("HASH_KEYS must be"), "{shown}");
+        assert!(
+            !shown.contains("c2VjcmV0"),
+            "a key is never echoed: {shown}"
         );
         // Local emulators of the Lambda runtime may embed the store.
         let emulated = Config::from_vars(Profile::Lambda, &vars(&[("STORE", "memory")]));

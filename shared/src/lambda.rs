@@ -69,7 +69,11 @@ pub async fn run(function: Function) -> Result<(), Error> {
     // the same seed file as the devserver; a real table is never seeded here.
     if let (Some(memory), Some(path)) = (&parts.memory, std::env::var("SEED_FILE").ok()) {
         Seed::read(&path)?
-            .load(memory.as_ref(), parts.app.now())
+            .load(
+                memory.as_ref(),
+                &parts.app.config.hash_keys,
+                parts.app.now(),
+            )
             .await
             .map_err(|e| format!("SEED_FILE {path}: {e}"))?;
         tracing::info!(path, "seed file loaded");

@@ -6,8 +6,8 @@
 use serde::Deserialize;
 
 use crate::domain::{
-    Email, InvitationStatus, InviteCode, InviteToken, LicenseId, LicenseRecord, Principal,
-    Timestamp,
+    Email, HashKeys, InvitationStatus, InviteCode, InviteToken, LicenseId, LicenseRecord,
+    Principal, Timestamp,
 };
 use crate::error::StoreError;
 use crate::service::provision::{CodeOptions, InvitationOptions, add_code, add_invitation};
@@ -92,7 +92,7 @@ impl Seed {
     }
 
     /// Writes every license, code and invitation; stops at the first error.
-    pub async fn load<S>(&self, store: &S, now: Timestamp) -> Result<(), SeedError>
+    pub async fn load<S>(&self, store: &S, keys: &HashKeys, now: Timestamp) -> Result<(), SeedError>
     where
         S: Directory + Codes + Invitations + ?Sized,
     {
@@ -131,7 +131,7 @@ impl Seed {
                     revoked: code.revoked,
                     note: code.note.clone(),
                 };
-                add_code(store, &license_id, &parsed, options, SEED_ACTOR, now).await?;
+                add_code(store, keys, &license_id, &parsed, options, SEED_ACTOR, now).await?;
             }
             for inv in &lic.invitations {
                 let token = InviteToken::parse(&inv.token).ok_or_else(|| {
@@ -150,7 +150,7 @@ impl Seed {
                     invited_by: inv.invited_by.clone(),
                     ..InvitationOptions::default()
                 };
-                add_invitation(store, &license_id, &token, options, SEED_ACTOR, now).await?;
+                add_invitation(store, keys, &license_id, &token, options, SEED_ACTOR, now).await?;
             }
         }
         Ok(())

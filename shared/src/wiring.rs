@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::app::{App, system_clock};
 use crate::config::{Config, MailerKind, StoreKind};
+use crate::domain::HashKeys;
 use crate::mail::{Mailer, Outbox, SesMailer};
 use crate::store::{DynamoStore, MemoryStore, Store};
 
@@ -19,14 +20,23 @@ pub struct Parts {
 
 /// Builds the adapters `config` names. AWS clients read the standard AWS
 /// environment (region, credentials, `AWS_ENDPOINT_URL*`).
-pub async fn build(config: Config) -> Result<Parts, String> {
-    let needs_aws = config.store == StoreKind::DynamoDb || config.mailer == MailerKind::Ses;
+pub async fn build(mut config: Config) -> Result<Parts, String> {
+    let needs_aws = config.store == StoreKind::DynamoDb
+        || config.mailer == MailerKind::Ses
+        || config.hash_keys_secret_id.is_some();
     let local = local_endpoints(|name| std::env::var(name).ok());
     let aws = if needs_aws {
         Some(aws_sdk_config(&local).await?)
     } else {
         None
     };
+    if let (Some(secret_id), Some(aws)) = (&config.hash_keys_secret_id, &aws) {
+        config.hash_keys = hash_keys(aws, secret_id).await?;
+    } else if config.hash_keys.is_development() {
+        tracing::warn!(
+            "codes and tokens are hashed with the built-in development key; set HASH_KEYS or HASH_KEYS_SECRET_ID for real data"
+        );
+    }
     let (store, memory): (Arc<dyn Store>, _) = match (&config.store, &aws) {
         (StoreKind::DynamoDb, Some(aws)) => {
             let store = DynamoStore::from_sdk_config(aws, &config.table_name);
@@ -71,12 +81,33 @@ pub async fn build(config: Config) -> Result<Parts, String> {
     })
 }
 
+/// The hashing keys, read once per process from Secrets Manager. Neither
+/// the secret nor the service's message (which may quote it) is shown.
+pub async fn hash_keys(aws: &aws_config::SdkConfig, secret_id: &str) -> Result<HashKeys, String> {
+    let output = aws_sdk_secretsmanager::Client::new(aws)
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|err| {
+            let code = aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&err)
+                .unwrap_or("no answer")
+                .to_owned();
+            format!("reading the hashing keys from secret {secret_id} failed: {code}")
+        })?;
+    let value = output
+        .secret_string()
+        .ok_or_else(|| format!("secret {secret_id} holds no string"))?;
+    HashKeys::parse(value).map_err(|why| format!("secret {secret_id}: {why}"))
+}
+
 /// `AWS_ENDPOINT_URL*` values that point at this machine (an emulator).
 fn local_endpoints(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
     [
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_DYNAMODB",
         "AWS_ENDPOINT_URL_SES",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     ]
     .iter()
     .filter_map(|name| var(name))

@@ -195,9 +195,17 @@ impl TestApp {
             revoked,
             note: None,
         };
-        add_code(self.store(), license_id, &code, options, "test", self.now())
-            .await
-            .expect("create code");
+        add_code(
+            self.store(),
+            &self.app.config.hash_keys,
+            license_id,
+            &code,
+            options,
+            "test",
+            self.now(),
+        )
+        .await
+        .expect("create code");
         code
     }
 
@@ -223,6 +231,7 @@ impl TestApp {
         };
         add_invitation(
             self.store(),
+            &self.app.config.hash_keys,
             license_id,
             &token,
             options,
@@ -278,6 +287,7 @@ pub fn user(sub: &str, address: &str) -> Caller {
         email_verified: true,
         name: Some(format!("User {sub}")),
         site: None,
+        source: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Invite codes: `I-XXXX-XXXX-XXXX`, 12 Crockford base32 characters.
 
-use super::secret::{SecretHash, fill_random};
+use super::secret::{HashKeys, SecretHash, fill_random};
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const LEN: usize = 12;
@@ -59,8 +59,14 @@ impl InviteCode {
         )
     }
 
-    pub fn hash(&self) -> SecretHash {
-        SecretHash::of("code", &self.0)
+    /// The hash a new code is stored under.
+    pub fn hash(&self, keys: &HashKeys) -> SecretHash {
+        keys.hash("code", &self.0)
+    }
+
+    /// Every hash this code may be stored under (see [`HashKeys`]).
+    pub fn hashes(&self, keys: &HashKeys) -> Vec<SecretHash> {
+        keys.candidates("code", &self.0)
     }
 
     pub fn last4(&self) -> &str {
@@ -137,6 +143,7 @@ mod tests {
     fn hash_is_of_the_canonical_form() {
         let a = InviteCode::parse("i-7kq2-m9tx-4hcd").expect("valid");
         let b = InviteCode::parse("I-7KQ2-M9TX-4HCD").expect("valid");
-        assert_eq!(a.hash(), b.hash());
+        let keys = HashKeys::development();
+        assert_eq!(a.hash(&keys), b.hash(&keys));
     }
 }

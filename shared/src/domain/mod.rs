@@ -10,4 +10,4 @@ pub use code::InviteCode;
 pub use email::Email;
 pub use ids::{CodeId, InvitationId, LicenseId, UserId};
 pub use model::*;
-pub use secret::{InviteToken, SecretHash, random_id, time_ordered_id};
+pub use secret::{HashKey, HashKeys, InviteToken, SecretHash, random_id, time_ordered_id};

@@ -32,6 +32,10 @@ pub struct Caller {
     /// The `https://` origin the request came in on (API Gateway's domain
     /// name), for links back to the portal when none is configured.
     pub site: Option<String>,
+    /// Where the request came from (API Gateway's source address): an IPv4
+    /// address, or the /64 network of an IPv6 one (what one host can
+    /// choose from). The guessing limit counts per source too.
+    pub source: Option<String>,
 }
 
 impl Caller {

@@ -60,7 +60,28 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
             })
             .filter(|n| !n.is_empty()),
         site,
+        source: match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.http.source_ip.as_deref().and_then(source)
+            }
+            _ => None,
+        },
     })
+}
+
+/// The guard's key for a source address: an IPv4 address as is; an IPv6
+/// address by its /64 network. Anything else is no address.
+fn source(raw: &str) -> Option<String> {
+    match raw.trim().parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => Some(v4.to_string()),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Some(v4.to_string()),
+            None => {
+                let s = v6.segments();
+                Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+            }
+        },
+    }
 }
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -173,3 +194,25 @@ impl<'p> PathParams<'p> {
 #[derive(Debug, thiserror::Error)]
 #[error("the matched route has no path parameter `{0}`")]
 struct MissingPathParameter(String);
+
+#[cfg(test)]
+mod tests {
+    use super::source;
+
+    #[test]
+    fn sources_are_addresses_and_ipv6_counts_by_network() {
+        assert_eq!(source("192.0.2.1").as_deref(), Some("192.0.2.1"));
+        assert_eq!(source("::ffff:192.0.2.1").as_deref(), Some("192.0.2.1"));
+        assert_eq!(
+            source("2001:db8:1:2:aaaa::1").as_deref(),
+            source("2001:db8:1:2:bbbb::9").as_deref()
+        );
+        assert_eq!(
+            source("2001:db8:1:2::1").as_deref(),
+            Some("2001:db8:1:2::/64")
+        );
+        for bad in ["", "192.0.2.1/32", "redeem#x", "999.0.0.1", "localhost"] {
+            assert_eq!(source(bad), None, "{bad}");
+        }
+    }
+}

@@ -95,7 +95,9 @@ async fn a_failed_request_is_logged_once_by_its_route() {
         config: Arc::new(Config::defaults(Profile::Local)),
         known_codes: Arc::default(),
     };
-    seed.load(store.as_ref(), app.now()).await.expect("load");
+    seed.load(store.as_ref(), &app.config.hash_keys, app.now())
+        .await
+        .expect("load");
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()

@@ -47,11 +47,16 @@ type Found = (InvitationRecord, LicenseRecord);
 
 async fn find(app: &App, raw_token: &str) -> Result<Found, ApiError> {
     let token = InviteToken::parse(raw_token).ok_or(ApiError::InviteNotFound)?;
-    let invitation = app
-        .store
-        .invitation(&token.hash())
-        .await?
-        .ok_or(ApiError::InviteNotFound)?;
+    // Under every accepted hashing key (more than one only while keys are
+    // rotated).
+    let mut invitation = None;
+    for hash in token.hashes(&app.config.hash_keys) {
+        invitation = app.store.invitation(&hash).await?;
+        if invitation.is_some() {
+            break;
+        }
+    }
+    let invitation = invitation.ok_or(ApiError::InviteNotFound)?;
     let license = app
         .store
         .license(&invitation.license_id)

@@ -2,8 +2,8 @@
 //! admin use cases, the seed loader, the devserver demo and the tests.
 
 use crate::domain::{
-    CodeId, CodeRecord, Email, Event, EventKind, InvitationId, InvitationRecord, InvitationStatus,
-    InviteCode, InviteToken, LicenseId, Timestamp,
+    CodeId, CodeRecord, Email, Event, EventKind, HashKeys, InvitationId, InvitationRecord,
+    InvitationStatus, InviteCode, InviteToken, LicenseId, Timestamp,
 };
 use crate::error::StoreResult;
 use crate::store::{Codes, Invitations};
@@ -18,6 +18,7 @@ pub struct CodeOptions {
 
 pub async fn add_code(
     store: &(impl Codes + ?Sized),
+    keys: &HashKeys,
     license_id: &LicenseId,
     code: &InviteCode,
     options: CodeOptions,
@@ -26,7 +27,7 @@ pub async fn add_code(
 ) -> StoreResult<CodeRecord> {
     let record = CodeRecord {
         code_id: CodeId::time_ordered(now),
-        code_hash: code.hash(),
+        code_hash: code.hash(keys),
         license_id: license_id.to_owned(),
         last4: code.last4().to_owned(),
         max_uses: options.max_uses,
@@ -64,6 +65,7 @@ impl Default for InvitationOptions {
 
 pub async fn add_invitation(
     store: &(impl Invitations + ?Sized),
+    keys: &HashKeys,
     license_id: &LicenseId,
     token: &InviteToken,
     options: InvitationOptions,
@@ -72,7 +74,7 @@ pub async fn add_invitation(
 ) -> StoreResult<InvitationRecord> {
     let record = InvitationRecord {
         invitation_id: InvitationId::time_ordered(now),
-        token_hash: token.hash(),
+        token_hash: token.hash(keys),
         license_id: license_id.to_owned(),
         email: options.email,
         status: options.status,

@@ -1,52 +1,132 @@
 //! "Activate Product": redeem an invite code for a seat.
 //!
 //! On the hot path (a code this container has redeemed before) a redemption
-//! is two round trips: the failure limit, the code and the claim context
-//! read together, then the claim transaction.
+//! is three round trips: the guard's slots taken while the code and the
+//! claim context are read, the claim transaction, and the slots given back.
 
 use super::claim::{Claimed, Refusal, Through, claim_seat};
 use crate::App;
-use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseId, UserId};
+use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseId};
 use crate::error::ApiError;
+use crate::store::{Acquired, LimitWindow};
 
-fn limit_key(user_id: &UserId) -> String {
-    format!("redeem#{user_id}")
+/// The failed-redemption guard: one slot per account, and one per source
+/// address, taken atomically *before* the code is looked at. Under any
+/// concurrency at most `REDEEM_MAX_FAILURES` redemptions per account (and
+/// `REDEEM_MAX_FAILURES_PER_SOURCE` per address) are answered with a
+/// counted failure in a window: the rest are refused before their code
+/// is even evaluated. A slot is given back when the attempt turns out not
+/// to be a guess (a success, a full license, an unavailable store).
+struct Guard {
+    slots: Vec<(String, LimitWindow)>,
 }
 
-/// Refuses with `TOO_MANY_ATTEMPTS` while the caller's failed-redemption
-/// window is full.
-fn check_attempts(app: &App, window: Option<crate::store::LimitWindow>) -> Result<(), ApiError> {
+fn guard_keys(app: &App, caller: &Caller) -> Vec<(String, u32)> {
     let limits = &app.config.limits;
-    let now = app.now();
-    match window {
-        Some(window)
-            if window.is_open(limits.redeem_window_secs, now)
-                && window.count >= limits.redeem_max_failures =>
-        {
-            Err(ApiError::TooManyAttempts {
-                retry_after_secs: window.retry_after(limits.redeem_window_secs, now),
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Counts one failed attempt; not being able to count must not hide the
-/// answer the user needs.
-async fn count_failure(app: &App, caller: &Caller, err: &ApiError) {
-    let limits = &app.config.limits;
-    if let Err(store_err) = app
-        .store
-        .limit_hit(
-            &limit_key(&caller.user_id),
-            limits.redeem_window_secs,
-            app.now(),
-        )
-        .await
+    let mut keys = vec![(
+        format!("redeem#{}", caller.user_id),
+        limits.redeem_max_failures,
+    )];
+    if let Some(source) = &caller.source
+        && limits.redeem_max_failures_per_source > 0
     {
-        tracing::warn!(error = %store_err, "failed redemption not counted");
+        keys.push((
+            format!("redeem-src#{source}"),
+            limits.redeem_max_failures_per_source,
+        ));
     }
-    tracing::info!(user_id = %caller.user_id, code = err.code(), "redemption failed");
+    keys
+}
+
+impl Guard {
+    async fn take(app: &App, caller: &Caller) -> Result<Self, ApiError> {
+        let window_secs = app.config.limits.redeem_window_secs;
+        let now = app.now();
+        let keys = guard_keys(app, caller);
+        async fn acquire(
+            app: &App,
+            slot: Option<&(String, u32)>,
+            window_secs: u64,
+            now: crate::domain::Timestamp,
+        ) -> Option<crate::error::StoreResult<Acquired>> {
+            let (key, max) = slot?;
+            Some(app.store.limit_acquire(key, *max, window_secs, now).await)
+        }
+        // One round trip: the account's slot and the address's together.
+        let (first, second) = tokio::join!(
+            acquire(app, keys.first(), window_secs, now),
+            acquire(app, keys.get(1), window_secs, now)
+        );
+        let mut guard = Self { slots: Vec::new() };
+        let mut refusal: Option<ApiError> = None;
+        for (result, (key, _)) in [first, second].into_iter().flatten().zip(&keys) {
+            match result {
+                Ok(Acquired::Counted(window)) => guard.slots.push((key.clone(), window)),
+                Ok(Acquired::Full(window)) => {
+                    let retry_after_secs = window.retry_after(window_secs, now);
+                    let longer = match &refusal {
+                        Some(ApiError::TooManyAttempts {
+                            retry_after_secs: r,
+                        }) => *r >= retry_after_secs,
+                        _ => false,
+                    };
+                    if !longer {
+                        refusal = Some(ApiError::TooManyAttempts { retry_after_secs });
+                    }
+                }
+                Err(err) => refusal = refusal.or(Some(err.into())),
+            }
+        }
+        match refusal {
+            Some(err) => {
+                guard.give_back(app).await;
+                Err(err)
+            }
+            None => Ok(guard),
+        }
+    }
+
+    /// Gives the slots back: the attempt was not a counted failure. Not
+    /// being able to only makes the window stricter, never looser.
+    async fn give_back(self, app: &App) {
+        async fn release(
+            app: &App,
+            slot: Option<&(String, LimitWindow)>,
+        ) -> crate::error::StoreResult<()> {
+            match slot {
+                Some((key, window)) => app.store.limit_release(key, *window).await,
+                None => Ok(()),
+            }
+        }
+        let (first, second) = tokio::join!(
+            release(app, self.slots.first()),
+            release(app, self.slots.get(1))
+        );
+        if let Err(err) = first.and(second) {
+            tracing::warn!(error = %err, "redemption guard slot not given back");
+        }
+    }
+
+    /// Settles the guard for an attempt's outcome: a guess keeps its slots.
+    async fn settle(self, app: &App, caller: &Caller, outcome: Option<&ApiError>) {
+        match outcome {
+            Some(err) if counts_as_failure(err) => {
+                tracing::info!(user_id = %caller.user_id, code = err.code(), "redemption failed");
+            }
+            _ => self.give_back(app).await,
+        }
+    }
+}
+
+/// Looks a code up under every accepted hashing key (the current one
+/// first; the others only during a key rotation).
+async fn find_code(app: &App, code: &InviteCode) -> Result<Option<CodeRecord>, ApiError> {
+    for hash in code.hashes(&app.config.hash_keys) {
+        if let Some(record) = app.store.code(&hash).await? {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether `raw_code` is a live (not revoked) code of `license_id`: what a
@@ -59,19 +139,24 @@ pub async fn proves_license(
     raw_code: &str,
     license_id: &LicenseId,
 ) -> Result<bool, ApiError> {
-    check_attempts(
-        app,
-        app.store.limit_window(&limit_key(&caller.user_id)).await?,
-    )?;
+    let guard = Guard::take(app, caller).await?;
     let record = match InviteCode::parse(raw_code) {
-        Some(code) => app.store.code(&code.hash()).await?,
-        None => None,
+        Some(code) => find_code(app, &code).await,
+        None => Ok(None),
     };
-    let proves = record.is_some_and(|r| r.license_id == *license_id && !r.revoked);
-    if !proves {
-        count_failure(app, caller, &ApiError::CodeNotFound).await;
-    }
-    Ok(proves)
+    let outcome = match &record {
+        Ok(record)
+            if record
+                .as_ref()
+                .is_some_and(|r| r.license_id == *license_id && !r.revoked) =>
+        {
+            None
+        }
+        Ok(_) => Some(ApiError::CodeNotFound),
+        Err(err) => Some(err.clone()),
+    };
+    guard.settle(app, caller, outcome.as_ref()).await;
+    Ok(record?.is_some_and(|r| r.license_id == *license_id && !r.revoked))
 }
 
 pub async fn redeem(app: &App, caller: &Caller, raw_code: &str) -> Result<Claimed, ApiError> {
@@ -88,16 +173,19 @@ pub async fn redeem_explained(
     raw_code: &str,
 ) -> Result<Claimed, Refusal> {
     let email = caller.verified_email()?;
-    let key = limit_key(&caller.user_id);
     let code = InviteCode::parse(raw_code);
-    let known = code.as_ref().and_then(|c| app.known_codes.get(&c.hash()));
-    // Independent reads, one round trip: the limit, the code and, for a
-    // code seen before, the claim context of its license.
-    let (window, record, prefetched) = tokio::join!(
-        app.store.limit_window(&key),
+    let keys = &app.config.hash_keys;
+    let known = code
+        .as_ref()
+        .and_then(|c| c.hashes(keys).iter().find_map(|h| app.known_codes.get(h)));
+    // One round trip: the guard's slots, the code and, for a code seen
+    // before, the claim context of its license. Nothing read is used
+    // unless the guard let the attempt through.
+    let (guard, record, prefetched) = tokio::join!(
+        Guard::take(app, caller),
         async {
             match &code {
-                Some(code) => app.store.code(&code.hash()).await,
+                Some(code) => find_code(app, code).await,
                 None => Ok(None),
             }
         },
@@ -112,9 +200,9 @@ pub async fn redeem_explained(
             }
         }
     );
-    check_attempts(app, window?)?;
-    let result = match record? {
-        Some(record) => {
+    let guard = guard?;
+    let result = match record {
+        Ok(Some(record)) => {
             app.known_codes.remember(&record);
             // A speculative read that failed, or was for another code, is
             // simply done again.
@@ -124,13 +212,12 @@ pub async fn redeem_explained(
             let prefetched = prefetched.and_then(Result::ok).filter(|_| same_code);
             redeem_code(app, caller, email, &record, prefetched).await
         }
-        None => Err(ApiError::CodeNotFound.into()),
+        Ok(None) => Err(ApiError::CodeNotFound.into()),
+        Err(err) => Err(err.into()),
     };
-    if let Err(refusal) = &result
-        && counts_as_failure(&refusal.error)
-    {
-        count_failure(app, caller, &refusal.error).await;
-    }
+    guard
+        .settle(app, caller, result.as_ref().err().map(|r| &r.error))
+        .await;
     result
 }
 

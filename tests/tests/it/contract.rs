@@ -24,7 +24,9 @@ integration_tests::on_both_stores!(
     contact_owner_is_for_members_and_invitees_and_is_limited,
     a_refused_email_is_not_counted_against_the_sender,
     two_hundred_users_racing_for_twenty_seats_get_exactly_twenty,
-    one_user_redeeming_twenty_times_at_once_holds_one_seat,
+    one_user_redeeming_ten_times_at_once_holds_one_seat,
+    forty_concurrent_wrong_guesses_get_exactly_ten_answers,
+    many_accounts_from_one_source_share_its_allowance,
     a_code_with_max_uses_is_never_overused_under_concurrency,
     concurrent_code_and_invite_by_one_user_take_one_seat,
 );
@@ -643,12 +645,14 @@ async fn two_hundred_users_racing_for_twenty_seats_get_exactly_twenty(backend: B
     );
 }
 
-async fn one_user_redeeming_twenty_times_at_once_holds_one_seat(backend: Backend) {
+/// As many redemptions in flight at once as the guessing guard allows one
+/// account (`REDEEM_MAX_FAILURES`, 10): all answer with the one seat.
+async fn one_user_redeeming_ten_times_at_once_holds_one_seat(backend: Backend) {
     let t = TestApp::new(backend).await;
     let license = t.license(20).await;
     let code = t.code(&license.license_id, None).await.formatted();
     let mut tasks = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..t.app.config.limits.redeem_max_failures {
         let app = t.app.clone();
         let code = code.clone();
         tasks.push(tokio::spawn(async move {
@@ -670,6 +674,91 @@ async fn one_user_redeeming_twenty_times_at_once_holds_one_seat(backend: Backend
     assert_eq!(created, 1);
     assert_eq!(seats.len(), 1, "every answer names the same seat");
     assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+/// The guessing limit holds under concurrency: of 40 wrong guesses sent at
+/// once by one account, exactly `REDEEM_MAX_FAILURES` (10) are evaluated
+/// and answered `CODE_NOT_FOUND`; the other 30 are refused before their
+/// code is looked at. Then even a correct code is refused.
+async fn forty_concurrent_wrong_guesses_get_exactly_ten_answers(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license = t.license(5).await;
+    let code = t.code(&license.license_id, None).await.formatted();
+    let mallory = user("mallory", "m@demo.edu");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let app = t.app.clone();
+        let mallory = mallory.clone();
+        tasks.push(tokio::spawn(async move {
+            let guess = format!("I-ZZZZ-ZZZZ-{:04}", i);
+            redeem::redeem(&app, &mallory, &guess).await.err()
+        }));
+    }
+    let (mut not_found, mut too_many) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Some(ApiError::CodeNotFound) => not_found += 1,
+            Some(ApiError::TooManyAttempts { retry_after_secs }) => {
+                assert!(retry_after_secs > 0);
+                too_many += 1;
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((not_found, too_many), (10, 30));
+    assert!(matches!(
+        redeem::redeem(&t.app, &mallory, &code).await,
+        Err(ApiError::TooManyAttempts { .. })
+    ));
+    assert_eq!(t.seats_used(&license.license_id).await, 0);
+}
+
+/// Accounts behind one source address share its allowance, so many
+/// throwaway accounts do not multiply the guesses; a success from that
+/// source costs it nothing.
+async fn many_accounts_from_one_source_share_its_allowance(backend: Backend) {
+    let mut config = Config::defaults(Profile::Local);
+    config.limits.redeem_max_failures = 3;
+    config.limits.redeem_max_failures_per_source = 5;
+    let t = TestApp::with(backend, config, None).await;
+    let license = t.license(5).await;
+    let code = t.code(&license.license_id, None).await.formatted();
+    let from = |sub: &str| seat_invitations::domain::Caller {
+        source: Some("198.51.100.7".into()),
+        ..user(sub, &format!("{sub}@demo.edu"))
+    };
+    let student = from("student");
+    redeem::redeem(&t.app, &student, &code)
+        .await
+        .expect("a correct code from the source");
+    let mut answers = Vec::new();
+    for i in 0..4 {
+        for attempt in 0..2 {
+            let guess = format!("I-ZZZZ-ZZZZ-{i}{attempt}00");
+            answers.push(
+                redeem::redeem(&t.app, &from(&format!("bot{i}")), &guess)
+                    .await
+                    .err(),
+            );
+        }
+    }
+    let not_found = answers
+        .iter()
+        .filter(|a| **a == Some(ApiError::CodeNotFound))
+        .count();
+    assert_eq!(not_found, 5, "{answers:?}");
+    assert_eq!(answers.len() - not_found, 3);
+    // Another address is not affected.
+    let elsewhere = seat_invitations::domain::Caller {
+        source: Some("203.0.113.9".into()),
+        ..user("bot9", "bot9@demo.edu")
+    };
+    assert_eq!(
+        redeem::redeem(&t.app, &elsewhere, "I-ZZZZ-ZZZZ-9999")
+            .await
+            .err(),
+        Some(ApiError::CodeNotFound)
+    );
 }
 
 async fn a_code_with_max_uses_is_never_overused_under_concurrency(backend: Backend) {

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -18,7 +19,7 @@ use aws_smithy_types::body::SdkBody;
 use integration_tests::{Backend, TestApp, user};
 use seat_invitations::ApiError;
 use seat_invitations::config::{Config, Profile};
-use seat_invitations::domain::InviteCode;
+use seat_invitations::domain::{HashKeys, InviteCode};
 use seat_invitations::service::redeem;
 use seat_invitations::store::DynamoStore;
 use serde_json::{Value, json};
@@ -35,9 +36,10 @@ fn item(value: Value) -> Item {
 
 fn code_item() -> Item {
     let code = InviteCode::parse(CODE).expect("code");
+    let hash = code.hash(&HashKeys::development());
     item(json!({
-        "pk": format!("CODE#{}", code.hash().as_str()), "sk": "CODE",
-        "codeId": "code_1", "codeHash": code.hash().as_str(), "licenseId": "lic-1",
+        "pk": format!("CODE#{}", hash.as_str()), "sk": "CODE",
+        "codeId": "code_1", "codeHash": hash.as_str(), "licenseId": "lic-1",
         "last4": "4HCD", "maxUses": null, "expiresAt": null, "revoked": false,
         "note": null, "createdAt": NOW,
     }))
@@ -113,16 +115,19 @@ fn app_with(client: Client) -> TestApp {
 
 macro_rules! client {
     ($($rule:expr),* $(,)?) => {{
-        let no_limit_item = mock!(Client::get_item)
+        // The guessing guard's slot: taken (count 1) and given back.
+        let guard_slot = mock!(Client::update_item)
             .match_requests(|r| r.key().and_then(|k| k.get("pk")).and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("LIMIT#")))
-            .then_output(|| GetItemOutput::builder().build());
+            .then_output(|| UpdateItemOutput::builder().set_attributes(Some(item(json!({
+                "pk": "LIMIT#redeem#ann", "sk": "LIMIT", "start": 1_788_000_000_i64, "count": 1, "ttl": 1_788_000_900_i64,
+            })))).build());
         let code = mock!(Client::get_item)
             .match_requests(|r| r.key().and_then(|k| k.get("pk")).and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("CODE#")))
             .then_output(|| GetItemOutput::builder().set_item(Some(code_item())).build());
         mock_client!(
             aws_sdk_dynamodb,
             RuleMode::MatchAny,
-            &[&no_limit_item, &code, $(&$rule),*],
+            &[&guard_slot, &code, $(&$rule),*],
             |c| c.retry_config(RetryConfig::disabled())
         )
     }};

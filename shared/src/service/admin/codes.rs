@@ -93,6 +93,7 @@ pub async fn create_code(
         let code = InviteCode::generate();
         match add_code(
             app.store.as_ref(),
+            &app.config.hash_keys,
             &license.license_id,
             &code,
             options.clone(),

@@ -139,6 +139,7 @@ pub async fn create_link(
     };
     let record = add_invitation(
         app.store.as_ref(),
+        &app.config.hash_keys,
         &license.license_id,
         &token,
         options,
@@ -190,6 +191,7 @@ pub async fn invite_emails(
         };
         let mut record = add_invitation(
             app.store.as_ref(),
+            &app.config.hash_keys,
             license_id,
             &token,
             options,
@@ -358,7 +360,7 @@ pub async fn resend_invitation(
     let days = old.valid_days.unwrap_or(DEFAULT_INVITE_DAYS);
     let token = InviteToken::generate();
     let fresh = InvitationRecord {
-        token_hash: token.hash(),
+        token_hash: token.hash(&app.config.hash_keys),
         expires_at: Some(now + TimeDelta::days(i64::from(days))),
         valid_days: Some(days),
         ..old.clone()

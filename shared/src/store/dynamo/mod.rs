@@ -12,7 +12,8 @@
 //! - [`error`]: SDK errors as `StoreError`s, failed conditions;
 //! - [`iam`]: the DynamoDB actions each port needs;
 //! - one file per port: `claims`, `codes`, `invitations`, `directory`,
-//!   `audit`, `limits`.
+//!   `audit`, `limits`;
+//! - [`rekey`]: operator tools for the hashing keys (census, migration).
 
 mod audit;
 mod batch;
@@ -26,6 +27,7 @@ mod items;
 mod keys;
 mod limits;
 mod query;
+mod rekey;
 pub mod schema;
 mod tx;
 
@@ -34,6 +36,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub use rekey::{HashCensus, Rekeyed};
 pub use schema::{IndexSchema, TableSchema, table_schema};
 
 type Item = HashMap<String, AttributeValue>;
