@@ -10,8 +10,8 @@ use super::Function;
 pub fn store_methods(function: Function) -> &'static [&'static str] {
     match function {
         Function::RedeemCode => &[
-            "limit_window",
-            "limit_hit",
+            "limit_acquire",
+            "limit_release",
             "code",
             "license",
             "claim_context",
@@ -42,8 +42,6 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "pending_invitations",
             "limit_acquire",
             "limit_release",
-            "limit_window",
-            "limit_hit",
             "code",
         ],
         Function::LicenseAdmin => &[

@@ -333,17 +333,9 @@ pub enum Acquired {
 
 #[async_trait]
 pub trait Limits: Send + Sync {
-    async fn limit_window(&self, key: &str) -> StoreResult<Option<LimitWindow>>;
-
-    /// Counts one event: in the open window, or in a new one opened now.
-    async fn limit_hit(
-        &self,
-        key: &str,
-        window_secs: u64,
-        now: Timestamp,
-    ) -> StoreResult<LimitWindow>;
-
-    /// Counts one event only while the window holds fewer than `max`.
+    /// Counts one event in the open window of `key` (or opens a new one),
+    /// unless the open window already holds `max`: atomic under any
+    /// concurrency, so `max` is never exceeded.
     async fn limit_acquire(
         &self,
         key: &str,

@@ -94,10 +94,9 @@ pub const DIRECTORY_ACTIONS: &[Access] = &[
 /// - `events`: Query on the table (event partitions).
 pub const AUDIT_ACTIONS: &[Access] = &[QUERY];
 
-/// - `limit_window`: GetItem.
-/// - `limit_hit`, `limit_acquire`: UpdateItem, PutItem (a new window).
+/// - `limit_acquire`: UpdateItem, PutItem (a new window).
 /// - `limit_release`: UpdateItem.
-pub const LIMITS_ACTIONS: &[Access] = &[GET, UPDATE, PUT];
+pub const LIMITS_ACTIONS: &[Access] = &[UPDATE, PUT];
 
 /// Every capability by its trait's name.
 pub const CAPABILITY_ACTIONS: &[(&str, &[Access])] = &[
@@ -143,8 +142,6 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     // Audit
     ("events", &[QUERY]),
     // Limits
-    ("limit_window", &[GET]),
-    ("limit_hit", &[UPDATE, PUT]),
     ("limit_acquire", &[UPDATE, PUT]),
     ("limit_release", &[UPDATE]),
 ];
@@ -166,6 +163,67 @@ pub fn actions_of(methods: &[&str]) -> Vec<Access> {
     all
 }
 
+/// The table partition-key prefixes (`dynamodb:LeadingKeys`) each port
+/// method reads or writes by key on the table itself (GetItem, BatchGetItem,
+/// the writes inside TransactWriteItems, Query on the table). Index queries
+/// are not listed: their grants name the index ARN. A function's table
+/// statement may be limited to the union of its methods' prefixes
+/// ([`leading_keys_of`]); the key formats are in `keys.rs`.
+pub const METHOD_PARTITIONS: &[(&str, &[&str])] = &[
+    // Claims: license + seat counters (LIC#), the seat (USER#), code use
+    // counters (CODE#), the invitation taken (INV#), the event (EVENTS#).
+    ("claim_context", &["LIC#", "USER#", "CODE#"]),
+    ("claim", &["USER#", "EVENTS#", "LIC#", "CODE#", "INV#"]),
+    ("seat", &["USER#"]),
+    ("release_seat", &["USER#", "LIC#", "EVENTS#"]),
+    // Codes
+    ("code", &["CODE#"]),
+    ("create_code", &["CODE#", "EVENTS#"]),
+    ("license_codes", &["CODE#"]),
+    ("code_by_id", &["CODE#"]),
+    ("revoke_code", &["CODE#", "EVENTS#"]),
+    // Invitations
+    ("invitation", &["INV#"]),
+    ("create_invitation", &["INV#", "EVENTS#"]),
+    ("pending_invitations", &[]),
+    ("license_invitations", &[]),
+    ("invitation_by_id", &["INV#"]),
+    ("close_invitation", &["INV#", "EVENTS#"]),
+    ("reissue_invitation", &["INV#", "EVENTS#"]),
+    // Directory
+    ("license", &["LIC#"]),
+    ("licenses_with_usage", &["LIC#"]),
+    ("create_license", &["LIC#", "USER#"]),
+    ("administered_licenses", &["USER#"]),
+    ("user_seats", &[]),
+    ("license_seats", &[]),
+    ("set_seats_total", &["LIC#", "EVENTS#"]),
+    // Audit
+    ("events", &["EVENTS#"]),
+    // Limits
+    ("limit_acquire", &["LIMIT#"]),
+    ("limit_release", &["LIMIT#"]),
+];
+
+/// The partition-key prefixes the port methods `methods` touch on the
+/// table, each once, sorted.
+pub fn leading_keys_of(methods: &[&str]) -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = Vec::new();
+    for method in methods {
+        let (_, prefixes) = METHOD_PARTITIONS
+            .iter()
+            .find(|(name, _)| name == method)
+            .unwrap_or_else(|| panic!("no partition list for port method {method:?}"));
+        for prefix in *prefixes {
+            if !all.contains(prefix) {
+                all.push(prefix);
+            }
+        }
+    }
+    all.sort_unstable();
+    all
+}
+
 /// `DynamoStore::ensure_table` (devserver, tests, `seatctl create-table`);
 /// no Lambda function creates tables.
 pub const TABLE_SETUP_ACTIONS: &[Access] = &[
@@ -177,6 +235,20 @@ pub const TABLE_SETUP_ACTIONS: &[Access] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_method_with_table_access_names_its_partitions() {
+        for (method, accesses) in METHOD_ACTIONS {
+            let on_table = accesses.iter().any(|a| a.index.is_none());
+            let partitions = leading_keys_of(&[method]);
+            assert_eq!(
+                on_table,
+                !partitions.is_empty(),
+                "{method}: table access and partition prefixes disagree"
+            );
+        }
+        assert_eq!(METHOD_ACTIONS.len(), METHOD_PARTITIONS.len());
+    }
 
     #[test]
     fn each_capability_is_the_union_of_its_methods() {
@@ -220,15 +292,7 @@ mod tests {
                 ],
             ),
             (AUDIT_ACTIONS, &["events"]),
-            (
-                LIMITS_ACTIONS,
-                &[
-                    "limit_window",
-                    "limit_hit",
-                    "limit_acquire",
-                    "limit_release",
-                ],
-            ),
+            (LIMITS_ACTIONS, &["limit_acquire", "limit_release"]),
         ];
         for (capability, methods) in groups {
             let mut union = actions_of(methods);

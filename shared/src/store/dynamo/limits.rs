@@ -78,29 +78,6 @@ impl DynamoStore {
         }
     }
 
-    async fn try_limit_hit(
-        &self,
-        key: &str,
-        window_secs: u64,
-        now: Timestamp,
-    ) -> StoreResult<Attempt<LimitWindow>> {
-        let result = self
-            .count_in_window(key, window_secs, now)
-            .condition_expression("attribute_exists(pk) AND #start > :cutoff")
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Attempt::Done(returned(window_from(output.attributes)?)?)),
-            Err(err) if condition_failed(&err) => {
-                Ok(match self.put_new_window(key, window_secs, now).await? {
-                    Some(window) => Attempt::Done(window),
-                    None => Attempt::again(RACED),
-                })
-            }
-            Err(err) => Err(classify("UpdateItem limit", &err)),
-        }
-    }
-
     async fn try_limit_acquire(
         &self,
         key: &str,
@@ -144,23 +121,6 @@ impl DynamoStore {
 
 #[async_trait]
 impl Limits for DynamoStore {
-    async fn limit_window(&self, key: &str) -> StoreResult<Option<LimitWindow>> {
-        window_from(self.get("GetItem limit", &keys::limit(key), true).await?)
-    }
-
-    async fn limit_hit(
-        &self,
-        key: &str,
-        window_secs: u64,
-        now: Timestamp,
-    ) -> StoreResult<LimitWindow> {
-        RETRY
-            .run("UpdateItem limit", || {
-                self.try_limit_hit(key, window_secs, now)
-            })
-            .await
-    }
-
     async fn limit_acquire(
         &self,
         key: &str,

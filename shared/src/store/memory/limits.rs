@@ -10,16 +10,10 @@ use crate::store::{Acquired, LimitWindow, Limits};
 impl MemoryStore {
     /// Counts one event in the open window of `key`, or opens a new one;
     /// nothing when the open window already holds `max`.
-    fn count_in_window(
-        &self,
-        key: &str,
-        max: Option<u32>,
-        window_secs: u64,
-        now: Timestamp,
-    ) -> Acquired {
+    fn count_in_window(&self, key: &str, max: u32, window_secs: u64, now: Timestamp) -> Acquired {
         let mut state = self.lock();
         let window = match state.limits.get(key) {
-            Some(w) if w.is_open(window_secs, now) && max.is_some_and(|max| w.count >= max) => {
+            Some(w) if w.is_open(window_secs, now) && w.count >= max => {
                 return Acquired::Full(*w);
             }
             Some(w) if w.is_open(window_secs, now) => LimitWindow {
@@ -38,21 +32,6 @@ impl MemoryStore {
 
 #[async_trait]
 impl Limits for MemoryStore {
-    async fn limit_window(&self, key: &str) -> StoreResult<Option<LimitWindow>> {
-        Ok(self.lock().limits.get(key).copied())
-    }
-
-    async fn limit_hit(
-        &self,
-        key: &str,
-        window_secs: u64,
-        now: Timestamp,
-    ) -> StoreResult<LimitWindow> {
-        match self.count_in_window(key, None, window_secs, now) {
-            Acquired::Counted(window) | Acquired::Full(window) => Ok(window),
-        }
-    }
-
     async fn limit_acquire(
         &self,
         key: &str,
@@ -60,7 +39,7 @@ impl Limits for MemoryStore {
         window_secs: u64,
         now: Timestamp,
     ) -> StoreResult<Acquired> {
-        Ok(self.count_in_window(key, Some(max), window_secs, now))
+        Ok(self.count_in_window(key, max, window_secs, now))
     }
 
     async fn limit_release(&self, key: &str, window: LimitWindow) -> StoreResult<()> {
