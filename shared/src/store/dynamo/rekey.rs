@@ -11,9 +11,13 @@ use super::{DynamoStore, Item};
 use crate::domain::{HashKeys, SecretHash};
 use crate::error::StoreResult;
 
-/// The item kinds whose partition key is a secret's hash, with the
-/// attribute that repeats the hash.
-const HASHED: [(&str, &str); 2] = [("CODE#", "codeHash"), ("INV#", "tokenHash")];
+/// The item kinds whose partition key is a secret's hash (by key prefix
+/// and sort key; a code's use counters share the prefix, not the sort
+/// key), with the attribute that repeats the hash.
+const HASHED: [(&str, &str, &str); 2] = [
+    ("CODE#", "CODE", "codeHash"),
+    ("INV#", "INVITATION", "tokenHash"),
+];
 
 /// Stored hashes by key id (`"unkeyed"` for an earlier version's).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,12 +35,12 @@ pub struct Rekeyed {
     pub skipped: u64,
 }
 
-fn hashed_kind(item: &Item) -> Option<(usize, &str)> {
+fn hashed_kind(item: &Item) -> Option<usize> {
     let pk = item.get("pk")?.as_s().ok()?;
+    let sk = item.get("sk")?.as_s().ok()?;
     HASHED
         .iter()
-        .position(|(prefix, _)| pk.starts_with(prefix))
-        .map(|i| (i, pk.as_str()))
+        .position(|(prefix, kind, _)| pk.starts_with(prefix) && sk == kind)
 }
 
 impl DynamoStore {
@@ -52,16 +56,16 @@ impl DynamoStore {
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("begins_with(pk, :code) OR begins_with(pk, :inv)")
-                .expression_attribute_values(":code", AttributeValue::S(HASHED[0].0.into()))
-                .expression_attribute_values(":inv", AttributeValue::S(HASHED[1].0.into()))
+                .filter_expression("sk IN (:code, :inv)")
+                .expression_attribute_values(":code", AttributeValue::S(HASHED[0].1.into()))
+                .expression_attribute_values(":inv", AttributeValue::S(HASHED[1].1.into()))
                 .set_exclusive_start_key(start.take())
                 .consistent_read(true)
                 .send()
                 .await
                 .map_err(|e| classify("Scan hashed items", &e))?;
             for item in output.items.unwrap_or_default() {
-                if let Some((kind, _)) = hashed_kind(&item) {
+                if let Some(kind) = hashed_kind(&item) {
                     each(kind, item).await?;
                 }
             }
@@ -78,7 +82,7 @@ impl DynamoStore {
         let mut census = HashCensus::default();
         self.scan_hashed(async |kind, item| {
             let hash = item
-                .get(HASHED[kind].1)
+                .get(HASHED[kind].2)
                 .and_then(|v| v.as_s().ok())
                 .map(|s| SecretHash::from_stored(s.clone()));
             let id = hash
@@ -104,7 +108,7 @@ impl DynamoStore {
     pub async fn rekey_legacy_hashes(&self, keys: &HashKeys) -> StoreResult<Rekeyed> {
         let mut done = Rekeyed::default();
         self.scan_hashed(async |kind, item| {
-            let (prefix, attribute) = HASHED[kind];
+            let (prefix, _, attribute) = HASHED[kind];
             let Some(old) = item.get(attribute).and_then(|v| v.as_s().ok()).cloned() else {
                 return Ok(());
             };
