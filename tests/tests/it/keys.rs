@@ -217,3 +217,57 @@ async fn the_migration_moves_unkeyed_hashes_to_the_current_key_exactly() {
         .await
         .expect("the migrated invite URL opens");
 }
+
+/// What reading the keys adds to a cold start, measured once for the notes
+/// (`cargo test -p integration-tests keys::measure -- --ignored
+/// --nocapture`, with the emulator at `TEST_DYNAMODB_ENDPOINT`, which also
+/// serves Secrets Manager): a new Secrets Manager client and one
+/// GetSecretValue, then parsing the keys and the first HMAC, 15 times each.
+#[tokio::test]
+#[ignore = "a measurement, run by hand"]
+async fn measure_key_init_cost() {
+    let endpoint = dynamodb_endpoint();
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let name = random_id("keys");
+    let keys = HashKeys::development()
+        .rotated(HashKey::generate("k1").expect("key"), 1)
+        .expect("k1");
+    aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(&name)
+        .secret_string(keys.to_json())
+        .send()
+        .await
+        .expect("create secret");
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut fetch = Vec::new();
+    let mut hash = Vec::new();
+    for _ in 0..15 {
+        let t0 = std::time::Instant::now();
+        let read = seat_invitations::wiring::hash_keys(&aws, &name)
+            .await
+            .expect("read");
+        fetch.push(t0.elapsed().as_secs_f64() * 1e3);
+        let t1 = std::time::Instant::now();
+        let parsed = HashKeys::parse(&read.to_json()).expect("parse");
+        let code = InviteCode::generate();
+        std::hint::black_box(code.hash(&parsed));
+        hash.push(t1.elapsed().as_secs_f64() * 1e6);
+    }
+    println!(
+        "key init: new client + GetSecretValue median {:.2} ms (min {:.2}); parse + first HMAC median {:.1} us",
+        median(fetch.clone()),
+        fetch.iter().copied().fold(f64::INFINITY, f64::min),
+        median(hash)
+    );
+}
