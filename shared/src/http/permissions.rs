@@ -45,6 +45,7 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "limit_window",
             "limit_hit",
             "code",
+            "suppression",
         ],
         Function::LicenseAdmin => &[
             "license",
@@ -68,6 +69,9 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "close_invitation",
             "reissue_invitation",
             "license_seats",
+            "suppression",
+            "limit_acquire",
+            "limit_release",
         ],
         Function::All => &[],
     }

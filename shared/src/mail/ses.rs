@@ -12,11 +12,24 @@ use crate::error::MailError;
 
 pub struct SesMailer {
     client: Client,
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            configuration_set: None,
+        }
+    }
+
+    /// Every send names this configuration set (`SES_CONFIGURATION_SET`):
+    /// SES then suppresses addresses that bounced or complained and
+    /// publishes those events (template.yaml's `MailConfigurationSet`).
+    #[must_use]
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 }
 
@@ -49,6 +62,7 @@ impl Mailer for SesMailer {
             .destination(destination)
             .set_reply_to_addresses(Some(email.reply_to.clone()))
             .message(message)
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
             .map_err(|err| {

@@ -6,6 +6,7 @@ mod claim;
 pub mod contact;
 pub mod cursor;
 pub mod invites;
+mod mail_guard;
 pub mod me;
 pub mod provision;
 pub mod redeem;

@@ -99,6 +99,10 @@ pub const AUDIT_ACTIONS: &[Access] = &[QUERY];
 /// - `limit_release`: UpdateItem.
 pub const LIMITS_ACTIONS: &[Access] = &[GET, UPDATE, PUT];
 
+/// - `suppression`: GetItem.
+/// - `suppress`: PutItem.
+pub const SUPPRESSIONS_ACTIONS: &[Access] = &[GET, PUT];
+
 /// Every capability by its trait's name.
 pub const CAPABILITY_ACTIONS: &[(&str, &[Access])] = &[
     ("Claims", CLAIMS_ACTIONS),
@@ -107,6 +111,7 @@ pub const CAPABILITY_ACTIONS: &[(&str, &[Access])] = &[
     ("Directory", DIRECTORY_ACTIONS),
     ("Audit", AUDIT_ACTIONS),
     ("Limits", LIMITS_ACTIONS),
+    ("Suppressions", SUPPRESSIONS_ACTIONS),
 ];
 
 /// Every port method with the actions it calls, for policies finer than a
@@ -147,6 +152,9 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     ("limit_hit", &[UPDATE, PUT]),
     ("limit_acquire", &[UPDATE, PUT]),
     ("limit_release", &[UPDATE]),
+    // Suppressions
+    ("suppression", &[GET]),
+    ("suppress", &[PUT]),
 ];
 
 /// The actions of the port methods `methods`, each once.
@@ -229,6 +237,7 @@ mod tests {
                     "limit_release",
                 ],
             ),
+            (SUPPRESSIONS_ACTIONS, &["suppression", "suppress"]),
         ];
         for (capability, methods) in groups {
             let mut union = actions_of(methods);
@@ -238,6 +247,6 @@ mod tests {
             listed.sort_by_key(key);
             assert_eq!(union, listed, "{methods:?}");
         }
-        assert_eq!(METHOD_ACTIONS.len(), 28, "every port method is listed");
+        assert_eq!(METHOD_ACTIONS.len(), 30, "every port method is listed");
     }
 }

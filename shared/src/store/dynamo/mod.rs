@@ -12,7 +12,7 @@
 //! - [`error`]: SDK errors as `StoreError`s, failed conditions;
 //! - [`iam`]: the DynamoDB actions each port needs;
 //! - one file per port: `claims`, `codes`, `invitations`, `directory`,
-//!   `audit`, `limits`.
+//!   `audit`, `limits`, `suppressions`.
 
 mod audit;
 mod batch;
@@ -27,6 +27,7 @@ mod keys;
 mod limits;
 mod query;
 pub mod schema;
+mod suppressions;
 mod tx;
 
 use std::collections::HashMap;
