@@ -170,7 +170,8 @@ impl Config {
         if let Some(v) = get("SES_CONFIGURATION_SET") {
             // SES names: letters, digits, `_` and `-`, at most 64.
             let valid = v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
             if !valid {
                 return Err(invalid(
                     "SES_CONFIGURATION_SET",

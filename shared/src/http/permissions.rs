@@ -77,6 +77,13 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
     }
 }
 
+/// Functions that serve no route but are triggered by events (`functions/<name>`,
+/// run through `crate::lambda::app`), with the port methods each may call.
+pub const EVENT_FUNCTIONS: &[(&str, &[&str])] = &[
+    // SES bounce and complaint events from SNS: `service::mail_events`.
+    ("mail-events", &["suppress"]),
+];
+
 /// Whether `function` sends mail (needs `ses:SendEmail`).
 pub fn sends_mail(function: Function) -> bool {
     matches!(function, Function::ContactOwner | Function::InvitationAdmin)

@@ -187,7 +187,12 @@ mod tests {
         ] {
             assert_eq!(inviter_name(raw), None, "{raw}");
         }
-        for raw in ["J. R. Smith", "Dr. Ann Lee", "Ann (IT dept.)", "Ann Lee 2.0"] {
+        for raw in [
+            "J. R. Smith",
+            "Dr. Ann Lee",
+            "Ann (IT dept.)",
+            "Ann Lee 2.0",
+        ] {
             assert!(inviter_name(raw).is_some(), "{raw}");
         }
     }

@@ -6,6 +6,7 @@ mod claim;
 pub mod contact;
 pub mod cursor;
 pub mod invites;
+pub mod mail_events;
 mod mail_guard;
 pub mod me;
 pub mod provision;

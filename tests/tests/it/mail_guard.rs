@@ -15,7 +15,7 @@ use seat_invitations::domain::{
 use seat_invitations::http::{Function, handle};
 use seat_invitations::mail::Outbox;
 use seat_invitations::service::admin::{self, Delivery};
-use seat_invitations::service::{contact, redeem};
+use seat_invitations::service::{contact, mail_events, redeem};
 
 integration_tests::on_both_stores!(
     fifteen_resends_within_the_cooldown_send_one_mail,
@@ -25,6 +25,7 @@ integration_tests::on_both_stores!(
     concurrent_bulk_invites_never_exceed_the_quota,
     a_suppressed_invitee_is_neither_invited_nor_mailed,
     a_suppressed_owner_is_not_contacted,
+    a_bounce_event_stops_mail_to_its_recipients,
 );
 
 fn owner() -> Caller {
@@ -39,7 +40,9 @@ fn with_limits(quota: u32, cooldown_secs: u64) -> Config {
 }
 
 fn addresses(n: usize, tag: &str) -> Vec<Email> {
-    (0..n).map(|i| email(&format!("{tag}{i}@demo.edu"))).collect()
+    (0..n)
+        .map(|i| email(&format!("{tag}{i}@demo.edu")))
+        .collect()
 }
 
 pub(crate) async fn suppress(t: &TestApp, address: &str, reason: SuppressionReason) {
@@ -87,7 +90,10 @@ async fn fifteen_resends_within_the_cooldown_send_one_mail(backend: Backend) {
         t.advance_secs(1);
     }
     assert_eq!((sent, too_soon.len()), (1, 14));
-    assert_eq!(too_soon[0], 599, "Retry-After counts down to the end of the cooldown");
+    assert_eq!(
+        too_soon[0], 599,
+        "Retry-After counts down to the end of the cooldown"
+    );
     assert_eq!(t.outbox.messages().len(), 2, "one resend mail, not 15");
     t.advance_secs(600);
     admin::resend_invitation(&t.app, &owner(), &id, &invitation_id)
@@ -120,7 +126,11 @@ async fn a_bulk_invite_over_the_quota_mails_exactly_the_quota_and_reports_the_re
         assert_eq!(refused.retry_after, Some(86_400));
     }
     assert_eq!(t.outbox.messages().len(), 3, "exactly the quota");
-    assert_eq!(pending(&t, &id).await, 3, "nothing recorded beyond the quota");
+    assert_eq!(
+        pending(&t, &id).await,
+        3,
+        "nothing recorded beyond the quota"
+    );
     // Nothing left: the next call is refused as a whole.
     t.advance_secs(3_600);
     assert_eq!(
@@ -188,7 +198,11 @@ async fn a_mail_that_is_not_sent_gives_its_quota_and_cooldown_back(backend: Back
     .expect("invited");
     let deliveries: Vec<Delivery> = outcomes.iter().map(|o| o.delivery).collect();
     assert_eq!(deliveries, [Delivery::Failed, Delivery::Sent]);
-    assert_eq!(sent.messages().len(), 1, "the one unit went to the mail that was sent");
+    assert_eq!(
+        sent.messages().len(),
+        1,
+        "the one unit went to the mail that was sent"
+    );
 
     // A resend the mail service refuses takes neither the cooldown nor the quota.
     let mut config = with_limits(1, 600);
@@ -220,8 +234,14 @@ async fn concurrent_bulk_invites_never_exceed_the_quota(backend: Backend) {
         let t = t.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            admin::invite_emails(&t.app, &owner(), &id, &addresses(4, &format!("c{i}x")), None)
-                .await
+            admin::invite_emails(
+                &t.app,
+                &owner(),
+                &id,
+                &addresses(4, &format!("c{i}x")),
+                None,
+            )
+            .await
         })
     });
     let mut sent = 0;
@@ -268,7 +288,11 @@ async fn a_suppressed_invitee_is_neither_invited_nor_mailed(backend: Backend) {
     assert_eq!(outcomes[0].invitation_id, None);
     assert_eq!(outcomes[1].delivery, Delivery::Sent);
     let to: Vec<String> = t.outbox.messages().iter().map(|m| m.to.join(",")).collect();
-    assert_eq!(to, ["bob@demo.edu", "cy@demo.edu"], "bob only before the bounce");
+    assert_eq!(
+        to,
+        ["bob@demo.edu", "cy@demo.edu"],
+        "bob only before the bounce"
+    );
     assert_eq!(
         admin::resend_invitation(&t.app, &owner(), &id, &bobs)
             .await
@@ -309,6 +333,35 @@ async fn a_suppressed_owner_is_not_contacted(backend: Backend) {
         .await
         .expect("read");
     assert_eq!(limit, None, "nothing counted against the member");
+}
+
+async fn a_bounce_event_stops_mail_to_its_recipients(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    let bounce = r#"{"eventType":"Bounce","bounce":{"bounceType":"Permanent",
+        "bouncedRecipients":[{"emailAddress":"Gone@Demo.edu"}]},"mail":{"messageId":"m"}}"#;
+    let transient = r#"{"eventType":"Bounce","bounce":{"bounceType":"Transient",
+        "bouncedRecipients":[{"emailAddress":"full@demo.edu"}]}}"#;
+    assert_eq!(mail_events::record(&t.app, bounce).await, Ok(1));
+    assert_eq!(mail_events::record(&t.app, transient).await, Ok(0));
+    assert_eq!(mail_events::record(&t.app, "not json").await, Ok(0));
+    let stored = t
+        .store()
+        .suppression(&email("gone@demo.edu").hash())
+        .await
+        .expect("read");
+    assert_eq!(stored.map(|s| s.reason), Some(SuppressionReason::Bounce));
+    let outcomes = admin::invite_emails(
+        &t.app,
+        &owner(),
+        &id,
+        &[email("gone@demo.edu"), email("full@demo.edu")],
+        None,
+    )
+    .await
+    .expect("answered");
+    let deliveries: Vec<Delivery> = outcomes.iter().map(|o| o.delivery).collect();
+    assert_eq!(deliveries, [Delivery::Suppressed, Delivery::Sent]);
 }
 
 #[tokio::test]
