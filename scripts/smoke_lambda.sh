@@ -8,7 +8,9 @@
 #   - `cargo lambda invoke` sends one API Gateway HTTP API (v2) event with JWT
 #     claims (built from tests/fixtures/apigw-v2-jwt-authorizer.json) and the
 #     response's status and JSON body are checked (for the portal: the page
-#     and its Content-Security-Policy).
+#     and its Content-Security-Policy); an event-triggered function (no route:
+#     mail-events) gets its own event (an SNS-delivered SES bounce) and must
+#     answer without an error.
 # Every wait is bounded; every process started here is stopped by its PID.
 #
 # Usage: scripts/smoke_lambda.sh [BOOTSTRAP...]
@@ -104,14 +106,36 @@ REQUESTS = {
                         "/v1/licenses/lic-smoke/invitations", None, 404, "error:LICENSE_NOT_FOUND"),
     "portal": ("GET", "/invite/{token}", "/invite/smoke-token", None, 200, "html:portal-config"),
 }
-if key not in REQUESTS:
+# Functions that serve no route: their event, checked as "none:" (the
+# function answers null, no error).
+EVENTS = {
+    "mailevents": {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:mail-events:smoke",
+        "Sns": {
+            "Type": "Notification", "MessageId": "smoke-1",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:mail-events",
+            "Subject": None, "Timestamp": "2026-09-01T08:00:00.000Z",
+            "SignatureVersion": "1", "Signature": "smoke", "SigningCertUrl": "https://sns.example/c.pem",
+            "UnsubscribeUrl": "https://sns.example/u", "MessageAttributes": {},
+            "Message": json.dumps({"eventType": "Bounce", "bounce": {
+                "bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": "gone@example.edu"}]},
+                "mail": {"messageId": "smoke"}}),
+        },
+    }]},
+}
+if key not in REQUESTS and key not in EVENTS:
     sys.exit(f"{bootstrap}: no smoke request for a function named {folder!r}")
-method, route, path, body, status, check = REQUESTS[key]
 
 with open(bootstrap, "rb") as f:
     head = f.read(20)
 aarch64 = head[:4] == b"\x7fELF" and struct.unpack_from("<H", head, 18)[0] == 183
 runner = "qemu" if aarch64 and os.uname().machine not in ("aarch64", "arm64") else "native"
+if key in EVENTS:
+    json.dump(EVENTS[key], open(out, "w"))
+    print(runner, "EVENT", folder, 0, "none:")
+    sys.exit(0)
+method, route, path, body, status, check = REQUESTS[key]
 
 event = json.load(open(fixture))
 for k in ("cookies", "queryStringParameters", "stageVariables"):
@@ -146,6 +170,12 @@ import json, sys
 resp_file, want_status, check = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 raw = open(resp_file).read()
 kind, _, name = check.partition(":")
+if kind == "none":
+    # An event-triggered function: it answers null; an error is an object.
+    if raw.strip() not in ("null", ""):
+        sys.exit(f"the function answered {raw[:500]!r}, want null")
+    print("    answered null")
+    sys.exit(0)
 try:
     resp = json.loads(raw)
     body = resp.get("body") or ""

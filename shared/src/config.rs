@@ -48,6 +48,11 @@ pub struct Limits {
     pub redeem_window_secs: u64,
     pub contact_max_messages: u32,
     pub contact_window_secs: u64,
+    /// Invitation emails (created or resent) per license per window.
+    pub invitation_mail_quota: u32,
+    pub invitation_mail_window_secs: u64,
+    /// Seconds between two resends of one invitation.
+    pub resend_cooldown_secs: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +63,9 @@ impl Default for Limits {
             redeem_window_secs: 900,
             contact_max_messages: 5,
             contact_window_secs: 86_400,
+            invitation_mail_quota: 500,
+            invitation_mail_window_secs: 86_400,
+            resend_cooldown_secs: 600,
         }
     }
 }
@@ -72,6 +80,9 @@ pub struct Config {
     pub portal_base_url: String,
     /// `OUTBOX_FILE`: with the outbox mailer, also append mail to this file.
     pub outbox_file: Option<String>,
+    /// `SES_CONFIGURATION_SET`: the SES configuration set every send names
+    /// (bounce and complaint suppression, event publishing); none if unset.
+    pub ses_configuration_set: Option<String>,
     pub limits: Limits,
     /// The keys codes and tokens are hashed with (`HASH_KEYS`, or read from
     /// Secrets Manager at start when `hash_keys_secret_id` is set).
@@ -113,6 +124,7 @@ impl Config {
                 "http://localhost:3000".into()
             },
             outbox_file: None,
+            ses_configuration_set: None,
             limits: Limits::default(),
             hash_keys: HashKeys::development(),
             hash_keys_secret_id: None,
@@ -190,6 +202,20 @@ impl Config {
             config.sender_email = v.to_owned();
         }
         config.outbox_file = get("OUTBOX_FILE").map(str::to_owned);
+        if let Some(v) = get("SES_CONFIGURATION_SET") {
+            // SES names: letters, digits, `_` and `-`, at most 64.
+            let valid = v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !valid {
+                return Err(invalid(
+                    "SES_CONFIGURATION_SET",
+                    v,
+                    "an SES configuration set name (letters, digits, _ and -, at most 64)",
+                ));
+            }
+            config.ses_configuration_set = Some(v.to_owned());
+        }
         if let Some(v) = get("PORTAL_BASE_URL") {
             config.portal_base_url = v.trim_end_matches('/').to_owned();
         }
@@ -222,6 +248,15 @@ impl Config {
         }
         if let Some(v) = get("CONTACT_WINDOW_SECS") {
             limits.contact_window_secs = number("CONTACT_WINDOW_SECS", v)?;
+        }
+        if let Some(v) = get("INVITATION_MAIL_QUOTA") {
+            limits.invitation_mail_quota = count("INVITATION_MAIL_QUOTA", v)?;
+        }
+        if let Some(v) = get("INVITATION_MAIL_WINDOW_SECS") {
+            limits.invitation_mail_window_secs = number("INVITATION_MAIL_WINDOW_SECS", v)?;
+        }
+        if let Some(v) = get("RESEND_COOLDOWN_SECS") {
+            limits.resend_cooldown_secs = number("RESEND_COOLDOWN_SECS", v)?;
         }
         Ok(config)
     }
@@ -264,6 +299,10 @@ mod tests {
                 ("PORTAL_BASE_URL", "https://portal.example/"),
                 ("REDEEM_MAX_FAILURES", "3"),
                 ("CONTACT_WINDOW_SECS", "60"),
+                ("INVITATION_MAIL_QUOTA", "20"),
+                ("INVITATION_MAIL_WINDOW_SECS", "3600"),
+                ("RESEND_COOLDOWN_SECS", "30"),
+                ("SES_CONFIGURATION_SET", "seat-invitations-mail"),
             ]),
         )
         .expect("valid");
@@ -273,6 +312,13 @@ mod tests {
         assert_eq!(config.portal_base_url, "https://portal.example");
         assert_eq!(config.limits.redeem_max_failures, 3);
         assert_eq!(config.limits.contact_window_secs, 60);
+        assert_eq!(config.limits.invitation_mail_quota, 20);
+        assert_eq!(config.limits.invitation_mail_window_secs, 3600);
+        assert_eq!(config.limits.resend_cooldown_secs, 30);
+        assert_eq!(
+            config.ses_configuration_set.as_deref(),
+            Some("seat-invitations-mail")
+        );
     }
 
     #[test]
@@ -320,5 +366,18 @@ mod tests {
         assert!(
             Config::from_vars(Profile::Local, &vars(&[("CONTACT_WINDOW_SECS", "soon")])).is_err()
         );
+        for (name, value) in [
+            ("INVITATION_MAIL_QUOTA", "0"),
+            ("INVITATION_MAIL_QUOTA", "-5"),
+            ("INVITATION_MAIL_WINDOW_SECS", "1d"),
+            ("RESEND_COOLDOWN_SECS", "0"),
+            ("SES_CONFIGURATION_SET", "has space"),
+            ("SES_CONFIGURATION_SET", "a/b"),
+        ] {
+            assert!(
+                Config::from_vars(Profile::Local, &vars(&[(name, value)])).is_err(),
+                "{name}={value}"
+            );
+        }
     }
 }

@@ -54,6 +54,14 @@ pub enum ApiError {
     SeatNotFound,
     #[error("too many messages")]
     TooManyMessages { retry_after_secs: u64 },
+    #[error("invitation mail quota exceeded")]
+    InvitationQuotaExceeded { retry_after_secs: u64 },
+    #[error("resent too soon")]
+    ResendTooSoon { retry_after_secs: u64 },
+    #[error("recipient suppressed")]
+    RecipientSuppressed,
+    #[error("owner unreachable")]
+    OwnerUnreachable,
     #[error("service unavailable")]
     ServiceUnavailable { retry_after_secs: u64 },
     #[error("internal error")]
@@ -93,6 +101,10 @@ impl ApiError {
             Self::LicenseNotFound => "LICENSE_NOT_FOUND",
             Self::SeatNotFound => "SEAT_NOT_FOUND",
             Self::TooManyMessages { .. } => "TOO_MANY_MESSAGES",
+            Self::InvitationQuotaExceeded { .. } => "INVITATION_QUOTA_EXCEEDED",
+            Self::ResendTooSoon { .. } => "RESEND_TOO_SOON",
+            Self::RecipientSuppressed => "RECIPIENT_SUPPRESSED",
+            Self::OwnerUnreachable => "OWNER_UNREACHABLE",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL_ERROR",
         }
@@ -103,6 +115,8 @@ impl ApiError {
         match self {
             Self::TooManyAttempts { retry_after_secs }
             | Self::TooManyMessages { retry_after_secs }
+            | Self::InvitationQuotaExceeded { retry_after_secs }
+            | Self::ResendTooSoon { retry_after_secs }
             | Self::ServiceUnavailable { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
@@ -148,6 +162,18 @@ impl ApiError {
             Self::TooManyMessages { retry_after_secs } => format!(
                 "You have sent the maximum number of messages to this license's owner. Try again in {retry_after_secs} seconds."
             ),
+            Self::InvitationQuotaExceeded { retry_after_secs } => format!(
+                "This license has sent its maximum number of invitation emails for now. Try again in {retry_after_secs} seconds."
+            ),
+            Self::ResendTooSoon { retry_after_secs } => format!(
+                "This invitation was emailed a moment ago. Resend it again in {retry_after_secs} seconds."
+            ),
+            Self::RecipientSuppressed => {
+                "Mail to this address bounced or was reported as spam, so it is no longer sent. Ask the invitee for another address, or share an open link another way.".into()
+            }
+            Self::OwnerUnreachable => {
+                "The license owner's address cannot receive mail at the moment. Contact them another way.".into()
+            }
             Self::ServiceUnavailable { retry_after_secs } => format!(
                 "The service is busy. Nothing was changed; try again in {retry_after_secs} seconds."
             ),

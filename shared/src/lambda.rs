@@ -1,14 +1,18 @@
 //! What every Lambda `main` does: logs set up the way the function's
-//! logging configuration asks, adapters built once during init, then the
-//! handler for each event inside one span that carries the request ids.
+//! logging configuration asks, adapters built once during init ([`app`]),
+//! then, for an HTTP function ([`run`]), the handler for each event inside
+//! one span that carries the request ids. Event-triggered functions
+//! (`http::permissions::EVENT_FUNCTIONS`) run their own loop on [`app`].
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Error, Request, RequestExt, service_fn};
 use tracing::Instrument;
 use tracing_subscriber::filter::LevelFilter;
 
+use crate::App;
 use crate::config::{Config, Profile};
 use crate::http::{Function, handle};
 use crate::seed::Seed;
@@ -61,7 +65,9 @@ pub fn init_tracing(default_format: LogFormat) {
     };
 }
 
-pub async fn run(function: Function) -> Result<(), Error> {
+/// What every function does before its first event: logs, configuration,
+/// the adapters, and (embedded store only) the seed file.
+pub async fn app() -> Result<Arc<App>, Error> {
     init_tracing(LogFormat::Json);
     let config = Config::from_env(Profile::Lambda)?;
     let parts = wiring::build(config).await?;
@@ -78,7 +84,12 @@ pub async fn run(function: Function) -> Result<(), Error> {
             .map_err(|e| format!("SEED_FILE {path}: {e}"))?;
         tracing::info!(path, "seed file loaded");
     }
-    let app = std::sync::Arc::new(parts.app);
+    Ok(Arc::new(parts.app))
+}
+
+/// The runtime loop of an HTTP function.
+pub async fn run(function: Function) -> Result<(), Error> {
+    let app = app().await?;
     // Sequential as always unless Lambda sets AWS_LAMBDA_MAX_CONCURRENCY
     // (managed instances); then that many invocations share this process.
     lambda_http::run_concurrent(service_fn(move |req: Request| {

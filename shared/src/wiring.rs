@@ -57,7 +57,10 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
     };
     let (mailer, outbox): (Arc<dyn Mailer>, _) = match (&config.mailer, &aws) {
         (MailerKind::Ses, Some(aws)) => (
-            Arc::new(SesMailer::new(aws_sdk_ses::Client::new(aws))),
+            Arc::new(
+                SesMailer::new(aws_sdk_ses::Client::new(aws))
+                    .with_configuration_set(config.ses_configuration_set.clone()),
+            ),
             None,
         ),
         _ => {

@@ -46,6 +46,12 @@ impl Email {
                     .is_some_and(|rest| rest.ends_with('.')))
     }
 
+    /// SHA-256 of the normalised address (prefixed `email:`): how a
+    /// suppressed address is recorded, so the store keeps no address for it.
+    pub fn hash(&self) -> super::SecretHash {
+        super::SecretHash::of("email", &self.0)
+    }
+
     /// `b***@uni.edu`: what other users may see of an invitee's address.
     pub fn masked(&self) -> String {
         let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
@@ -104,6 +110,16 @@ mod tests {
         assert!(!email.in_domain("ni.edu"));
         assert!(!email.in_domain("other.edu"));
         assert!(!email.in_domain(""));
+    }
+
+    #[test]
+    fn the_hash_is_of_the_normalised_address() {
+        let a = Email::parse(" Bob@Uni.edu").expect("valid");
+        let b = Email::parse("bob@uni.edu").expect("valid");
+        assert_eq!(a.hash(), b.hash());
+        assert_eq!(a.hash().as_str().len(), 64);
+        assert!(!a.hash().as_str().contains("bob"));
+        assert_ne!(a.hash(), Email::parse("ann@uni.edu").expect("valid").hash());
     }
 
     #[test]

@@ -292,6 +292,25 @@ pub enum EventKind {
     SeatsChanged,
 }
 
+/// Why the mail provider says an address must not be mailed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SuppressionReason {
+    /// A permanent bounce: the address does not exist or refuses mail.
+    Bounce,
+    /// The recipient reported a mail as spam.
+    Complaint,
+}
+
+/// An address no mail is sent to, known only by its hash
+/// ([`Email::hash`]): the latest report wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    pub address: SecretHash,
+    pub reason: SuppressionReason,
+    pub at: Timestamp,
+}
+
 /// One entry of a license's audit trail, written in the same transaction as
 /// the change it records. `shard` spreads a hot license's events over
 /// partitions (a claim uses its seat shard).

@@ -27,6 +27,13 @@ impl SecretHash {
         &self.0
     }
 
+    /// An unkeyed SHA-256 of `kind:value`, for values that are not secrets
+    /// (an email address, which the table holds in plain elsewhere) but are
+    /// still better not repeated as keys.
+    pub(crate) fn of(kind: &str, normalized: &str) -> Self {
+        Self(hex(&digest(kind, normalized)))
+    }
+
     /// The id of the key that made this hash; `None` for an unkeyed hash
     /// of an earlier version.
     pub fn key_id(&self) -> Option<&str> {

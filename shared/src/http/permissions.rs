@@ -43,6 +43,7 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "limit_acquire",
             "limit_release",
             "code",
+            "suppression",
         ],
         Function::LicenseAdmin => &[
             "license",
@@ -66,10 +67,20 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "close_invitation",
             "reissue_invitation",
             "license_seats",
+            "suppression",
+            "limit_acquire",
+            "limit_release",
         ],
         Function::All => &[],
     }
 }
+
+/// Functions that serve no route but are triggered by events (`functions/<name>`,
+/// run through `crate::lambda::app`), with the port methods each may call.
+pub const EVENT_FUNCTIONS: &[(&str, &[&str])] = &[
+    // SES bounce and complaint events from SNS: `service::mail_events`.
+    ("mail-events", &["suppress"]),
+];
 
 /// Whether `function` sends mail (needs `ses:SendEmail`).
 pub fn sends_mail(function: Function) -> bool {

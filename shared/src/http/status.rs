@@ -64,15 +64,18 @@ pub fn status_of(err: &ApiError) -> StatusCode {
             StatusCode::GONE
         }
         ApiError::InviteExpired | ApiError::InviteRevoked => StatusCode::GONE,
-        ApiError::CodeUsedUp | ApiError::NoSeatsAvailable | ApiError::InviteAlreadyUsed => {
-            StatusCode::CONFLICT
-        }
+        ApiError::CodeUsedUp
+        | ApiError::NoSeatsAvailable
+        | ApiError::InviteAlreadyUsed
+        | ApiError::RecipientSuppressed
+        | ApiError::OwnerUnreachable => StatusCode::CONFLICT,
         ApiError::EmailNotVerified
         | ApiError::EmailDomainNotAllowed
         | ApiError::InviteEmailMismatch => StatusCode::FORBIDDEN,
-        ApiError::TooManyAttempts { .. } | ApiError::TooManyMessages { .. } => {
-            StatusCode::TOO_MANY_REQUESTS
-        }
+        ApiError::TooManyAttempts { .. }
+        | ApiError::TooManyMessages { .. }
+        | ApiError::InvitationQuotaExceeded { .. }
+        | ApiError::ResendTooSoon { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

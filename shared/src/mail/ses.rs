@@ -7,16 +7,32 @@ use aws_sdk_ses::Client;
 use aws_sdk_ses::error::ProvideErrorMetadata;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 
+use serde::Deserialize;
+
 use super::{Mailer, OutgoingEmail};
+use crate::domain::{Email, SuppressionReason};
 use crate::error::MailError;
 
 pub struct SesMailer {
     client: Client,
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            configuration_set: None,
+        }
+    }
+
+    /// Every send names this configuration set (`SES_CONFIGURATION_SET`):
+    /// SES then suppresses addresses that bounced or complained and
+    /// publishes those events (template.yaml's `MailConfigurationSet`).
+    #[must_use]
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 }
 
@@ -49,6 +65,7 @@ impl Mailer for SesMailer {
             .destination(destination)
             .set_reply_to_addresses(Some(email.reply_to.clone()))
             .message(message)
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
             .map_err(|err| {
@@ -60,5 +77,121 @@ impl Mailer for SesMailer {
                 MailError::unavailable("SES SendEmail", code.to_owned())
             })?;
         Ok(output.message_id().to_owned())
+    }
+}
+
+// ---- bounce and complaint events -------------------------------------------
+
+/// An SES event as its configuration set publishes it (`eventType`), or an
+/// identity notification (`notificationType`): only what suppression needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SesEvent {
+    event_type: Option<String>,
+    notification_type: Option<String>,
+    bounce: Option<Bounce>,
+    complaint: Option<Complaint>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bounce {
+    bounce_type: String,
+    #[serde(default)]
+    bounced_recipients: Vec<Recipient>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Complaint {
+    #[serde(default)]
+    complained_recipients: Vec<Recipient>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Recipient {
+    email_address: String,
+}
+
+/// The addresses an SES event (the JSON an SNS message carries) says must
+/// not be mailed again: every recipient of a permanent bounce or of a
+/// complaint. Transient bounces (a full mailbox) and other events (sends,
+/// deliveries) name none. A recipient that is no valid address is skipped;
+/// a message that is not an SES event is an error (its text is not
+/// quoted: it carries addresses).
+pub fn suppressions_in_event(message: &str) -> Result<Vec<(Email, SuppressionReason)>, String> {
+    let event: SesEvent = serde_json::from_str(message).map_err(|e| {
+        format!(
+            "not an SES event (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let kind = event
+        .event_type
+        .or(event.notification_type)
+        .unwrap_or_default();
+    let (reason, recipients) = match (kind.as_str(), event.bounce, event.complaint) {
+        ("Bounce", Some(bounce), _) if bounce.bounce_type == "Permanent" => {
+            (SuppressionReason::Bounce, bounce.bounced_recipients)
+        }
+        ("Complaint", _, Some(complaint)) => (
+            SuppressionReason::Complaint,
+            complaint.complained_recipients,
+        ),
+        _ => return Ok(Vec::new()),
+    };
+    Ok(recipients
+        .iter()
+        .filter_map(|r| Email::parse(strip_display_name(&r.email_address)))
+        .map(|email| (email, reason))
+        .collect())
+}
+
+/// `Ann <ann@x.example>` → `ann@x.example` (SES may quote recipients so).
+fn strip_display_name(address: &str) -> &str {
+    match (address.rfind('<'), address.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &address[start + 1..end],
+        _ => address,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permanent_bounces_and_complaints_name_their_recipients() {
+        let bounce = r#"{"eventType":"Bounce","bounce":{"bounceType":"Permanent",
+            "bounceSubType":"General","bouncedRecipients":[{"emailAddress":"Bob@Uni.example"},
+            {"emailAddress":"Cy <cy@uni.example>"},{"emailAddress":"not an address"}]},
+            "mail":{"messageId":"m1"}}"#;
+        let found = suppressions_in_event(bounce).expect("an event");
+        let addresses: Vec<(&str, SuppressionReason)> =
+            found.iter().map(|(e, r)| (e.as_str(), *r)).collect();
+        assert_eq!(
+            addresses,
+            [
+                ("bob@uni.example", SuppressionReason::Bounce),
+                ("cy@uni.example", SuppressionReason::Bounce)
+            ]
+        );
+        let complaint = r#"{"notificationType":"Complaint","complaint":{
+            "complainedRecipients":[{"emailAddress":"ann@uni.example"}]}}"#;
+        let found = suppressions_in_event(complaint).expect("an event");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1, SuppressionReason::Complaint);
+    }
+
+    #[test]
+    fn transient_bounces_and_other_events_suppress_nothing() {
+        let transient = r#"{"eventType":"Bounce","bounce":{"bounceType":"Transient",
+            "bouncedRecipients":[{"emailAddress":"bob@uni.example"}]}}"#;
+        assert_eq!(suppressions_in_event(transient).map(|v| v.len()), Ok(0));
+        let delivery = r#"{"eventType":"Delivery","delivery":{"recipients":["bob@uni.example"]}}"#;
+        assert_eq!(suppressions_in_event(delivery).map(|v| v.len()), Ok(0));
+        let garbage = suppressions_in_event("bob@uni.example").expect_err("not JSON");
+        assert!(!garbage.contains("bob"), "{garbage}");
     }
 }

@@ -82,6 +82,10 @@ pub async fn contact_owner(
     }
     // Replies go to this address, so it must be one the caller proved.
     let email = email?;
+    // The owner's address bounced or complained: nothing is sent or counted.
+    if super::mail_guard::is_suppressed(app, &license.owner.email).await? {
+        return Err(ApiError::OwnerUnreachable);
+    }
     let limits = &app.config.limits;
     let key = format!("contact#{}#{license_id}", caller.user_id);
     let now = app.now();

@@ -6,6 +6,8 @@ mod claim;
 pub mod contact;
 pub mod cursor;
 pub mod invites;
+pub mod mail_events;
+mod mail_guard;
 pub mod me;
 pub mod provision;
 pub mod redeem;

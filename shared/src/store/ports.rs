@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Timestamp, UserId,
+    JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Suppression, Timestamp, UserId,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Page, Paging};
@@ -346,4 +346,17 @@ pub trait Limits: Send + Sync {
 
     /// Takes back one event counted by `limit_acquire` in `window`.
     async fn limit_release(&self, key: &str, window: LimitWindow) -> StoreResult<()>;
+}
+
+// ---- suppressions ----------------------------------------------------------
+
+/// Addresses the mail provider reported as bouncing or complaining, by
+/// hash ([`crate::domain::Email::hash`]): every send path asks first.
+#[async_trait]
+pub trait Suppressions: Send + Sync {
+    /// The suppression of the address with hash `address`, if any.
+    async fn suppression(&self, address: &SecretHash) -> StoreResult<Option<Suppression>>;
+
+    /// Records a suppression; a later report replaces an earlier one.
+    async fn suppress(&self, suppression: &Suppression) -> StoreResult<()>;
 }

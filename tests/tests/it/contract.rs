@@ -1,10 +1,10 @@
 //! The store contract: every member journey, run against both the embedded
 //! store and DynamoDB (the emulator), which must behave identically.
 
-use integration_tests::{Backend, RefusingMailer, TestApp, user};
+use integration_tests::{Backend, RefusingMailer, TestApp, email, user};
 use seat_invitations::ApiError;
 use seat_invitations::config::{Config, Profile};
-use seat_invitations::domain::{InvitationStatus, JoinedVia};
+use seat_invitations::domain::{InvitationStatus, JoinedVia, SuppressionReason};
 use seat_invitations::service::{contact, invites, me, redeem};
 
 integration_tests::on_both_stores!(
@@ -29,6 +29,7 @@ integration_tests::on_both_stores!(
     many_accounts_from_one_source_share_its_allowance,
     a_code_with_max_uses_is_never_overused_under_concurrency,
     concurrent_code_and_invite_by_one_user_take_one_seat,
+    suppressions_are_recorded_by_address_hash,
 );
 
 async fn redeeming_a_code_takes_one_seat_and_lists_it(backend: Backend) {
@@ -820,4 +821,26 @@ async fn concurrent_code_and_invite_by_one_user_take_one_seat(backend: Backend) 
     }
     assert_eq!(created, 1);
     assert_eq!(t.seats_used(&license.license_id).await, 1);
+}
+
+async fn suppressions_are_recorded_by_address_hash(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let bob = email("Bob@Demo.edu").hash();
+    assert_eq!(t.store().suppression(&bob).await.expect("read"), None);
+    crate::mail_guard::suppress(&t, "bob@demo.edu", SuppressionReason::Bounce).await;
+    let found = t.store().suppression(&bob).await.expect("read");
+    assert_eq!(
+        found.map(|s| (s.address, s.reason, s.at)),
+        Some((bob.clone(), SuppressionReason::Bounce, t.now()))
+    );
+    // A later report replaces the earlier one; other addresses are untouched.
+    t.advance_secs(60);
+    crate::mail_guard::suppress(&t, "bob@demo.edu", SuppressionReason::Complaint).await;
+    let found = t.store().suppression(&bob).await.expect("read");
+    assert_eq!(
+        found.map(|s| (s.reason, s.at)),
+        Some((SuppressionReason::Complaint, t.now()))
+    );
+    let ann = email("ann@demo.edu").hash();
+    assert_eq!(t.store().suppression(&ann).await.expect("read"), None);
 }

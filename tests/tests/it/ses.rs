@@ -155,7 +155,7 @@ async fn contact_owner_over_ses_refused_then_sent() {
 }
 
 #[tokio::test]
-async fn the_request_carries_the_member_as_reply_to_and_both_parts() {
+async fn the_request_carries_the_member_as_reply_to_both_parts_and_the_configuration_set() {
     use aws_sdk_ses::operation::send_email::SendEmailOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     // The emulator does not keep Reply-To, so the wire request is checked here.
@@ -163,6 +163,7 @@ async fn the_request_carries_the_member_as_reply_to_and_both_parts() {
         .match_requests(|r| {
             r.reply_to_addresses() == ["ann@demo.edu".to_owned()]
                 && r.source() == Some("licenses@vendor.example")
+                && r.configuration_set_name() == Some("seat-mail")
                 && r.destination().map(|d| d.to_addresses())
                     == Some(&["owner@demo.edu".to_owned()][..])
                 && r.message().and_then(|m| m.body()).is_some_and(|b| {
@@ -178,6 +179,7 @@ async fn the_request_carries_the_member_as_reply_to_and_both_parts() {
         });
     let client = mock_client!(aws_sdk_ses, RuleMode::MatchAny, &[&rule]);
     let id = SesMailer::new(client)
+        .with_configuration_set(Some("seat-mail".into()))
         .send(&OutgoingEmail {
             from: "licenses@vendor.example".into(),
             to: vec!["owner@demo.edu".into()],

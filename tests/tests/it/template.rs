@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use seat_invitations::http::permissions::{sends_mail, store_methods};
+use seat_invitations::http::permissions::{EVENT_FUNCTIONS, sends_mail, store_methods};
 use seat_invitations::http::{Function, routes};
 use seat_invitations::store::dynamo::iam::{Access, actions_of, leading_keys_of};
 use seat_invitations::store::dynamo::table_schema;
@@ -83,6 +83,10 @@ fn every_route_the_router_knows_is_on_its_function_and_nothing_else() {
         .entry("portal".to_owned())
         .or_default()
         .insert(("GET".to_owned(), "/assets/{proxy+}".to_owned()));
+    // Event-triggered functions serve no route.
+    for (binary, _) in EVENT_FUNCTIONS {
+        expected.entry((*binary).to_owned()).or_default();
+    }
     let declared: BTreeSet<String> = expected.keys().cloned().collect();
     assert_eq!(
         lambdas, declared,
@@ -263,49 +267,71 @@ fn allows(grants: &[(String, Target)], access: &Access) -> bool {
         .any(|(action, target)| action == access.action && *target == wanted)
 }
 
+/// `binary`'s policy allows every action of `methods`, nothing else on the
+/// table, and `ses:SendEmail` exactly when it `mails`.
+fn check_policy(template: &Value, binary: &str, methods: &[&str], mails: bool) {
+    let granted = grants(function_named(template, binary));
+    let needed = actions_of(methods);
+    for access in &needed {
+        assert!(
+            allows(&granted, access),
+            "{binary} needs {} on {}",
+            access.action,
+            access
+                .index
+                .map_or("the table".to_owned(), |i| format!("index {i}"))
+        );
+    }
+    let sends = granted.iter().any(|(action, _)| action == "ses:SendEmail");
+    assert_eq!(sends, mails, "{binary} and ses:SendEmail");
+    // Nothing beyond: every DynamoDB grant is one some method needs.
+    for (action, target) in &granted {
+        if !action.starts_with("dynamodb:") {
+            continue;
+        }
+        let used = needed.iter().any(|a| {
+            a.action == action
+                && match (&a.index, target) {
+                    (None, Target::Table) => true,
+                    (Some(i), Target::Index(t)) => i == t,
+                    _ => false,
+                }
+        });
+        assert!(
+            used,
+            "{binary} is granted {action} on {target:?}, which nothing it runs calls"
+        );
+    }
+}
+
 #[test]
 fn every_functions_policy_allows_what_its_use_cases_call() {
     let template = template();
     for function in Function::LAMBDAS {
-        let binary = function.name();
-        let granted = grants(function_named(&template, binary));
-        for access in actions_of(store_methods(function)) {
-            assert!(
-                allows(&granted, &access),
-                "{binary} needs {} on {}",
-                access.action,
-                access
-                    .index
-                    .map_or("the table".to_owned(), |i| format!("index {i}"))
-            );
-        }
-        let mails = granted.iter().any(|(action, _)| action == "ses:SendEmail");
-        assert_eq!(mails, sends_mail(function), "{binary} and ses:SendEmail");
-        // Nothing beyond: every DynamoDB grant is one some method needs.
-        let needed = actions_of(store_methods(function));
-        for (action, target) in &granted {
-            if !action.starts_with("dynamodb:") {
-                continue;
-            }
-            let used = needed.iter().any(|a| {
-                a.action == action
-                    && match (&a.index, target) {
-                        (None, Target::Table) => true,
-                        (Some(i), Target::Index(t)) => i == t,
-                        _ => false,
-                    }
-            });
-            assert!(
-                used,
-                "{binary} is granted {action} on {target:?}, which nothing it runs calls"
-            );
-        }
+        check_policy(
+            &template,
+            function.name(),
+            store_methods(function),
+            sends_mail(function),
+        );
+    }
+    for (binary, methods) in EVENT_FUNCTIONS {
+        check_policy(&template, binary, methods, false);
     }
     let portal = grants(function_named(&template, "portal"));
     assert!(
         portal.is_empty(),
         "the portal function needs no permissions: {portal:?}"
     );
+}
+
+/// Every function that reads the table: the HTTP ones and the event ones.
+fn every_function_with_its_methods() -> Vec<(&'static str, &'static [&'static str])> {
+    Function::LAMBDAS
+        .iter()
+        .map(|f| (f.name(), store_methods(*f)))
+        .chain(EVENT_FUNCTIONS.iter().copied())
+        .collect()
 }
 
 /// Each statement on the table itself is limited, with
@@ -315,9 +341,8 @@ fn every_functions_policy_allows_what_its_use_cases_call() {
 #[test]
 fn every_functions_table_statements_are_limited_to_its_key_prefixes() {
     let template = template();
-    for function in Function::LAMBDAS {
-        let binary = function.name();
-        let wanted: Vec<String> = leading_keys_of(store_methods(function))
+    for (binary, methods) in every_function_with_its_methods() {
+        let wanted: Vec<String> = leading_keys_of(methods)
             .iter()
             .map(|prefix| format!("{prefix}*"))
             .collect();
@@ -360,8 +385,7 @@ fn every_function_may_read_the_hashing_keys_secret_and_nothing_more() {
         secret["Properties"]["GenerateSecretString"].is_mapping(),
         "the key is generated by the stack, never written in the template"
     );
-    for function in Function::LAMBDAS {
-        let binary = function.name();
+    for (binary, _) in every_function_with_its_methods() {
         let reads: Vec<Target> = grants(function_named(&template, binary))
             .into_iter()
             .filter(|(action, _)| action.starts_with("secretsmanager:"))
@@ -375,5 +399,60 @@ fn every_function_may_read_the_hashing_keys_secret_and_nothing_more() {
             vec![Target::Other("HashKeysSecret".into())],
             "{binary} reads exactly the hashing keys secret"
         );
+    }
+}
+
+#[test]
+fn mail_goes_through_the_configuration_set_that_suppresses_bounces_and_complaints() {
+    let template = template();
+    let resources = resources(&template);
+    let set = &template["Resources"]["MailConfigurationSet"];
+    assert_eq!(set["Type"].as_str(), Some("AWS::SES::ConfigurationSet"));
+    let reasons: Vec<&str> = set["Properties"]["SuppressionOptions"]["SuppressedReasons"]
+        .as_sequence()
+        .expect("SuppressedReasons")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(reasons, ["BOUNCE", "COMPLAINT"]);
+    let destination = resources
+        .values()
+        .find(|r| r["Type"].as_str() == Some("AWS::SES::ConfigurationSetEventDestination"))
+        .expect("an event destination");
+    let types: Vec<&str> = destination["Properties"]["EventDestination"]["MatchingEventTypes"]
+        .as_sequence()
+        .expect("MatchingEventTypes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(types, ["bounce", "complaint"]);
+    // The topic it publishes to triggers mail-events.
+    let topic = |v: &Value| format!("{v:?}");
+    let published =
+        topic(&destination["Properties"]["EventDestination"]["SnsDestination"]["TopicARN"]);
+    let subscribed: Vec<String> = function_named(&template, "mail-events")["Properties"]["Events"]
+        .as_mapping()
+        .expect("Events")
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("SNS"))
+        .map(|e| topic(&e["Properties"]["Topic"]))
+        .collect();
+    assert_eq!(subscribed, [published]);
+    // Every function that mails is told the configuration set's name.
+    let globals = format!(
+        "{:?}",
+        template["Globals"]["Function"]["Environment"]["Variables"]
+    );
+    assert_eq!(
+        globals.matches("SES_CONFIGURATION_SET").count(),
+        2,
+        "both environment maps name the configuration set"
+    );
+    for variable in [
+        "INVITATION_MAIL_QUOTA",
+        "INVITATION_MAIL_WINDOW_SECS",
+        "RESEND_COOLDOWN_SECS",
+    ] {
+        assert_eq!(globals.matches(variable).count(), 2, "{variable}");
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::mail::{OutgoingEmail, templates};
+use crate::service::mail_guard;
 use crate::service::provision::{InvitationOptions, add_invitation};
 use crate::store::{Paging, Transition};
 
@@ -25,10 +26,16 @@ pub enum Delivery {
     Sent,
     Failed,
     AlreadyMember,
+    /// The address bounced or complained before: not invited, not mailed.
+    Suppressed,
+    /// The license's invitation-mail quota is used up: not invited, not
+    /// mailed (`INVITATION_QUOTA_EXCEEDED`; `retryAfter` says when).
+    QuotaExceeded,
 }
 
 /// One address of a bulk invitation: the invitation (none for an address
-/// that already holds a seat) and what happened to its email.
+/// that already holds a seat, is suppressed or is beyond the quota) and
+/// what happened to its email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationOutcome {
@@ -39,6 +46,25 @@ pub struct InvitationOutcome {
     pub expires_at: Option<Timestamp>,
     pub created_at: Option<Timestamp>,
     pub delivery: Delivery,
+    /// Seconds until the quota allows mail again, for `quotaExceeded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl InvitationOutcome {
+    /// An address that was not invited.
+    fn not_invited(license_id: &LicenseId, email: &Email, delivery: Delivery) -> Self {
+        Self {
+            invitation_id: None,
+            license_id: license_id.clone(),
+            status: None,
+            email: email.as_str().to_owned(),
+            expires_at: None,
+            created_at: None,
+            delivery,
+            retry_after: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,8 +180,13 @@ pub async fn create_link(
 }
 
 /// Emails each address its own invite URL. An address that already holds a
-/// seat is reported, not invited. An email that cannot be sent withdraws its
-/// invitation, so nothing is recorded as sent that was not.
+/// seat, or that is suppressed (it bounced or complained), is reported, not
+/// invited. Each email takes one unit of the license's invitation-mail
+/// quota; the addresses beyond it are reported `quotaExceeded` and not
+/// invited, and when that leaves nothing invited the whole call is
+/// `INVITATION_QUOTA_EXCEEDED`. An email that cannot be sent withdraws its
+/// invitation and gives its quota back, so nothing is recorded as sent that
+/// was not.
 pub async fn invite_emails(
     app: &App,
     caller: &Caller,
@@ -167,20 +198,41 @@ pub async fn invite_emails(
     let days = validate_days(days)?;
     let members = member_emails(app, license_id).await?;
     let mut outcomes = Vec::with_capacity(emails.len());
+    // Once the quota refuses, it refuses the rest of the call too.
+    let mut quota_full: Option<u64> = None;
     for email in emails {
-        let now = app.now();
         if members.contains(email) {
-            outcomes.push(InvitationOutcome {
-                invitation_id: None,
-                license_id: license_id.clone(),
-                status: None,
-                email: email.as_str().to_owned(),
-                expires_at: None,
-                created_at: None,
-                delivery: Delivery::AlreadyMember,
-            });
+            outcomes.push(InvitationOutcome::not_invited(
+                license_id,
+                email,
+                Delivery::AlreadyMember,
+            ));
             continue;
         }
+        if mail_guard::is_suppressed(app, email).await? {
+            outcomes.push(InvitationOutcome::not_invited(
+                license_id,
+                email,
+                Delivery::Suppressed,
+            ));
+            continue;
+        }
+        let quota = match quota_full {
+            Some(retry_after) => Err(retry_after),
+            None => mail_guard::invitation_mail(app, license_id).await?,
+        };
+        let quota = match quota {
+            Ok(taken) => taken,
+            Err(retry_after) => {
+                quota_full = Some(retry_after);
+                let mut outcome =
+                    InvitationOutcome::not_invited(license_id, email, Delivery::QuotaExceeded);
+                outcome.retry_after = Some(retry_after);
+                outcomes.push(outcome);
+                continue;
+            }
+        };
+        let now = app.now();
         let token = InviteToken::generate();
         let options = InvitationOptions {
             email: Some(email.clone()),
@@ -207,6 +259,7 @@ pub async fn invite_emails(
             Ok(_) => Delivery::Sent,
             Err(err) => {
                 tracing::warn!(license_id = license_id.as_str(), invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
+                quota.give_back(app).await?;
                 let mut event =
                     Event::by(caller, license_id, EventKind::InvitationUndeliverable, now);
                 event.invitation_id = Some(record.invitation_id.clone());
@@ -230,7 +283,14 @@ pub async fn invite_emails(
             expires_at: record.expires_at,
             created_at: Some(record.created_at),
             delivery,
+            retry_after: None,
         });
+    }
+    if let Some(retry_after_secs) = quota_full
+        && outcomes.iter().all(|o| o.invitation_id.is_none())
+    {
+        // Nothing was invited: the call as a whole is refused.
+        return Err(ApiError::InvitationQuotaExceeded { retry_after_secs });
     }
     Ok(outcomes)
 }
@@ -334,6 +394,10 @@ pub async fn revoke_invitation(
 }
 
 /// Emails a fresh URL: the old one stops working and the expiry restarts.
+/// Not to a suppressed address (`RECIPIENT_SUPPRESSED`), at most once per
+/// cooldown (`RESEND_TOO_SOON`), and within the license's invitation-mail
+/// quota (`INVITATION_QUOTA_EXCEEDED`); a mail that is not sent counts
+/// against neither.
 pub async fn resend_invitation(
     app: &App,
     caller: &Caller,
@@ -351,11 +415,22 @@ pub async fn resend_invitation(
         InvitationStatus::Revoked => return Err(ApiError::InviteRevoked),
         _ => return Err(ApiError::InviteAlreadyUsed),
     }
-    if old.email.is_none() {
+    let Some(address) = &old.email else {
         return Err(ApiError::invalid(
             "an open link has no address to resend to; create a new link",
         ));
+    };
+    if mail_guard::is_suppressed(app, address).await? {
+        return Err(ApiError::RecipientSuppressed);
     }
+    let slot = mail_guard::resend_slot(app, license_id, invitation_id).await?;
+    let quota = match mail_guard::invitation_mail(app, license_id).await? {
+        Ok(taken) => taken,
+        Err(retry_after_secs) => {
+            slot.give_back(app).await?;
+            return Err(ApiError::InvitationQuotaExceeded { retry_after_secs });
+        }
+    };
     let now = app.now();
     let days = old.valid_days.unwrap_or(DEFAULT_INVITE_DAYS);
     let token = InviteToken::generate();
@@ -370,9 +445,15 @@ pub async fn resend_invitation(
     // Mail first: if it cannot be sent, nothing changed and the old URL
     // still works. (Should the invitation be accepted in between, the new
     // URL in that email finds it used.)
-    app.mailer
+    if let Err(err) = app
+        .mailer
         .send(&invitation_email(app, caller, &license, &fresh, &token))
-        .await?;
+        .await
+    {
+        quota.give_back(app).await?;
+        slot.give_back(app).await?;
+        return Err(err.into());
+    }
     if app.store.reissue_invitation(&old, &fresh, &event).await? == Transition::NotPending {
         return Err(ApiError::InviteAlreadyUsed);
     }

@@ -98,6 +98,10 @@ pub const AUDIT_ACTIONS: &[Access] = &[QUERY];
 /// - `limit_release`: UpdateItem.
 pub const LIMITS_ACTIONS: &[Access] = &[UPDATE, PUT];
 
+/// - `suppression`: GetItem.
+/// - `suppress`: PutItem.
+pub const SUPPRESSIONS_ACTIONS: &[Access] = &[GET, PUT];
+
 /// Every capability by its trait's name.
 pub const CAPABILITY_ACTIONS: &[(&str, &[Access])] = &[
     ("Claims", CLAIMS_ACTIONS),
@@ -106,6 +110,7 @@ pub const CAPABILITY_ACTIONS: &[(&str, &[Access])] = &[
     ("Directory", DIRECTORY_ACTIONS),
     ("Audit", AUDIT_ACTIONS),
     ("Limits", LIMITS_ACTIONS),
+    ("Suppressions", SUPPRESSIONS_ACTIONS),
 ];
 
 /// Every port method with the actions it calls, for policies finer than a
@@ -144,6 +149,9 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     // Limits
     ("limit_acquire", &[UPDATE, PUT]),
     ("limit_release", &[UPDATE]),
+    // Suppressions
+    ("suppression", &[GET]),
+    ("suppress", &[PUT]),
 ];
 
 /// The actions of the port methods `methods`, each once.
@@ -203,6 +211,9 @@ pub const METHOD_PARTITIONS: &[(&str, &[&str])] = &[
     // Limits
     ("limit_acquire", &["LIMIT#"]),
     ("limit_release", &["LIMIT#"]),
+    // Suppressions
+    ("suppression", &["SUPPRESSED#"]),
+    ("suppress", &["SUPPRESSED#"]),
 ];
 
 /// The partition-key prefixes the port methods `methods` touch on the
@@ -293,6 +304,7 @@ mod tests {
             ),
             (AUDIT_ACTIONS, &["events"]),
             (LIMITS_ACTIONS, &["limit_acquire", "limit_release"]),
+            (SUPPRESSIONS_ACTIONS, &["suppression", "suppress"]),
         ];
         for (capability, methods) in groups {
             let mut union = actions_of(methods);

@@ -15,7 +15,8 @@ use super::keys::{self, Key};
 use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash, Timestamp, UserId,
+    JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash, Suppression,
+    SuppressionReason, Timestamp, UserId,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::LimitWindow;
@@ -360,6 +361,35 @@ pub(super) fn window_from(item: Option<Item>) -> StoreResult<Option<LimitWindow>
         })
     })
     .transpose()
+}
+
+// ---- suppressed addresses ----------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SuppressionItem {
+    /// The address's hash, never the address.
+    address: String,
+    reason: SuppressionReason,
+    at: Timestamp,
+}
+
+pub(super) fn suppression_item(s: &Suppression) -> StoreResult<Item> {
+    let item = SuppressionItem {
+        address: s.address.as_str().to_owned(),
+        reason: s.reason,
+        at: s.at,
+    };
+    let key = keys::suppression(&s.address);
+    encode("encode suppression", &item, &key, vec![])
+}
+
+pub(super) fn suppression_from(item: Item) -> StoreResult<Suppression> {
+    decode::<SuppressionItem>("decode suppression", item).map(|s| Suppression {
+        address: SecretHash::from_stored(s.address),
+        reason: s.reason,
+        at: s.at,
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! | admin entry        | `USER#<sub>` / `ADMIN#<licenseId>`        |            |
 //! | audit event        | `EVENTS#<licenseId>#<shard>` / `<eventId>`|            |
 //! | limit window       | `LIMIT#<key>` / `LIMIT`                   | TTL on `ttl` |
+//! | suppressed address | `SUPPRESSED#<sha256>` / `SUPPRESSED`      |            |
 //!
 //! Ids of codes, invitations and events sort by creation time, and join
 //! times are fixed-width, so these sort keys give newest-first listings.
@@ -88,6 +89,11 @@ pub(super) fn event(license_id: &LicenseId, shard: u16, event_id: &str) -> Key {
 
 pub(super) fn limit(key: &str) -> Key {
     Key::new(format!("LIMIT#{key}"), "LIMIT")
+}
+
+/// An address that is not mailed, by [`crate::domain::Email::hash`].
+pub(super) fn suppression(address: &SecretHash) -> Key {
+    Key::new(format!("SUPPRESSED#{}", address.as_str()), "SUPPRESSED")
 }
 
 // ---- partitions that are queried ---------------------------------------
@@ -196,6 +202,10 @@ mod tests {
             both("EVENTS#l1#3", "evt_1")
         );
         assert_eq!(pair(limit("redeem#u1")), both("LIMIT#redeem#u1", "LIMIT"));
+        assert_eq!(
+            pair(suppression(&hash)),
+            both("SUPPRESSED#ab12", "SUPPRESSED")
+        );
     }
 
     #[test]

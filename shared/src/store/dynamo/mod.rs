@@ -12,7 +12,7 @@
 //! - [`error`]: SDK errors as `StoreError`s, failed conditions;
 //! - [`iam`]: the DynamoDB actions each port needs;
 //! - one file per port: `claims`, `codes`, `invitations`, `directory`,
-//!   `audit`, `limits`;
+//!   `audit`, `limits`, `suppressions`;
 //! - [`rekey`]: operator tools for the hashing keys (census, migration).
 
 mod audit;
@@ -29,6 +29,7 @@ mod limits;
 mod query;
 mod rekey;
 pub mod schema;
+mod suppressions;
 mod tx;
 
 use std::collections::HashMap;

@@ -8,6 +8,7 @@ mod codes;
 mod directory;
 mod invitations;
 mod limits;
+mod suppressions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -17,7 +18,7 @@ use chrono::SecondsFormat;
 use super::{LimitWindow, Page, Paging};
 use crate::domain::{
     CodeId, CodeRecord, Counter, Event, InvitationRecord, LicenseId, LicenseRecord, SeatRecord,
-    SecretHash, Timestamp, UserId,
+    SecretHash, Suppression, Timestamp, UserId,
 };
 
 #[derive(Default)]
@@ -31,6 +32,7 @@ struct State {
     /// Seats by (user id, license id).
     seats: BTreeMap<(UserId, LicenseId), SeatRecord>,
     limits: HashMap<String, LimitWindow>,
+    suppressions: HashMap<SecretHash, Suppression>,
     events: Vec<Event>,
 }
 

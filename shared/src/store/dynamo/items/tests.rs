@@ -146,3 +146,22 @@ fn codes_counters_events_and_windows_keep_their_formats() {
         json!({"pk": "USER#ann", "sk": "ADMIN#l1", "licenseId": "l1"})
     );
 }
+
+#[test]
+fn a_suppression_stores_only_the_address_hash() {
+    let suppression = Suppression {
+        address: email("bob@demo.edu").hash(),
+        reason: SuppressionReason::Complaint,
+        at: at(),
+    };
+    let hash = suppression.address.as_str().to_owned();
+    let item = suppression_item(&suppression).expect("encoded");
+    assert_eq!(
+        as_json(item.clone()),
+        json!({
+            "pk": format!("SUPPRESSED#{hash}"), "sk": "SUPPRESSED",
+            "address": hash, "reason": "complaint", "at": AT,
+        })
+    );
+    assert_eq!(suppression_from(item).expect("decoded"), suppression);
+}
