@@ -175,7 +175,7 @@ fn no_spelling_of_an_invite_path_logs_its_token() {
     let logged = |lines: &[String]| {
         lines
             .iter()
-            .filter(|l| l.contains(" request ") || l.contains(" portal "))
+            .filter(|l| l.contains(" INFO request ") || l.contains(" INFO portal "))
             .count()
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
