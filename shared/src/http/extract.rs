@@ -45,8 +45,9 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
 /// a string, whatever it was in the token (`true` arrives as `"true"`, an
 /// array `["a","b"]` as `"[a b]"`, a number as its digits).
 ///
-/// - `sub` is the user id, verbatim: 1 to 256 bytes, no `#` (it is part
-///   of keys), no control character; otherwise `UNAUTHENTICATED`.
+/// - `sub` is the user id, verbatim (never trimmed): up to 256 bytes, not
+///   blank, no `#` (it is part of keys), no control character; otherwise
+///   `UNAUTHENTICATED`.
 /// - `email` counts only as a plain address ([`Email::parse`], which
 ///   refuses the brackets and spaces of a flattened array; a number has no
 ///   `@`), and it is verified only if `email_verified` is exactly `"true"`.
@@ -58,7 +59,10 @@ fn caller_from_claims(
         .get("sub")
         .map(String::as_str)
         .filter(|s| {
-            !s.is_empty() && s.len() <= 256 && !s.contains('#') && !s.chars().any(char::is_control)
+            !s.trim().is_empty()
+                && s.len() <= 256
+                && !s.contains('#')
+                && !s.chars().any(char::is_control)
         })
         .ok_or(ApiError::Unauthenticated)?;
     let email = claims
@@ -216,7 +220,9 @@ mod tests {
     fn sub_is_taken_verbatim_and_refused_with_control_characters() {
         let caller = caller_of(&[("sub", " alice ")]).expect("a caller");
         assert_eq!(caller.user_id.as_str(), " alice ");
-        for sub in ["", "a#b", "a\0", "\0", "a\nb", "a\tb", "a\u{7f}", "a\u{85}"] {
+        for sub in [
+            "", "  ", "a#b", "a\0", "\0", "a\nb", "a\tb", "a\u{7f}", "a\u{85}",
+        ] {
             assert_eq!(
                 caller_of(&[("sub", sub)]).err(),
                 Some(ApiError::Unauthenticated),
