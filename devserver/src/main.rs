@@ -24,7 +24,9 @@ use hyper_util::rt::TokioIo;
 use seat_invitations::config::{Config, Profile};
 use seat_invitations::domain::{InviteCode, InviteToken, LicenseId};
 use seat_invitations::error::{ApiError, StoreError};
-use seat_invitations::http::{Function, MAX_BODY_BYTES, RouteError, error_response, handle};
+use seat_invitations::http::{
+    Function, MAX_BODY_BYTES, RouteError, error_response, handle, loggable_path,
+};
 use seat_invitations::mail::Outbox;
 use seat_invitations::seed::{SEED_ACTOR, Seed};
 use seat_invitations::service::provision::{
@@ -52,21 +54,23 @@ type Reply = Response<Full<Bytes>>;
 async fn main() {
     seat_invitations::lambda::init_tracing(seat_invitations::lambda::LogFormat::Text);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let secret = std::env::var("DEV_JWT_SECRET").unwrap_or_else(|_| jwt::DEFAULT_SECRET.into());
-    let authorizer = Authorizer::new(&secret);
-    let result = match args.first().map(String::as_str) {
-        Some("token") => print_token(&authorizer, &args[1..]),
-        Some("--help" | "-h" | "help") => {
+    let result = match (args.first().map(String::as_str), port()) {
+        (Some("--help" | "-h" | "help"), _) => {
             println!(
                 "usage: devserver            serve the API, the license portal and a development sign-in\n\
                  \x20      devserver token …    print a bearer token (devserver token --help)\n\n\
                  Configuration comes from the environment (see the README); PORT (default 3000),\n\
-                 SEED_FILE, STORE, MAILER, DEV_JWT_SECRET, PORTAL_ASSETS_DIR among others."
+                 SEED_FILE, STORE, MAILER, DEV_JWT_SECRET, DEV_JWT_ISSUER, DEV_JWT_AUDIENCE,\n\
+                 PORTAL_ASSETS_DIR among others."
             );
             Ok(())
         }
-        Some(other) => Err(format!("unknown argument {other:?}; try --help")),
-        None => serve(authorizer).await,
+        (_, Err(message)) => Err(message),
+        (Some("token"), Ok(port)) => {
+            print_token(&Authorizer::new(&jwt::Settings::from_env(port)), &args[1..])
+        }
+        (Some(other), _) => Err(format!("unknown argument {other:?}; try --help")),
+        (None, Ok(port)) => serve(port).await,
     };
     if let Err(message) = result {
         eprintln!("devserver: {message}");
@@ -75,7 +79,9 @@ async fn main() {
 }
 
 const TOKEN_USAGE: &str = "usage: devserver token --sub SUB --email EMAIL [--name NAME] [--unverified] [--ttl SECS]\n\n\
-  Prints a bearer token the devserver accepts (HS256, signed with DEV_JWT_SECRET).\n\
+  Prints a bearer token the devserver accepts: HS256, signed with DEV_JWT_SECRET, its\n\
+  iss and aud those the devserver checks (DEV_JWT_ISSUER, default the development sign-in\n\
+  on PORT; DEV_JWT_AUDIENCE, default OIDC_CLIENT_ID or `portal`): give it the server's.\n\
   --sub SUB        the user id (the `sub` claim)\n\
   --email EMAIL    the `email` claim, verified unless --unverified\n\
   --name NAME      a display name (shown to invitees as the inviter)\n\
@@ -118,16 +124,22 @@ fn print_token(authorizer: &Authorizer, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(authorizer: Authorizer) -> Result<(), String> {
-    let mut config = Config::from_env(Profile::Local).map_err(|e| e.to_string())?;
-    let port: u16 = std::env::var("PORT")
+/// `PORT`, default 3000: where the devserver listens, and part of its
+/// sign-in provider's issuer.
+fn port() -> Result<u16, String> {
+    std::env::var("PORT")
         .ok()
         .map(|p| {
             p.parse()
                 .map_err(|_| format!("PORT must be a port number, not {p:?}"))
         })
-        .transpose()?
-        .unwrap_or(3000);
+        .transpose()
+        .map(|port| port.unwrap_or(3000))
+}
+
+async fn serve(port: u16) -> Result<(), String> {
+    let authorizer = Authorizer::new(&jwt::Settings::from_env(port));
+    let mut config = Config::from_env(Profile::Local).map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{port}");
     // Invite URLs in the outbox's mail open this devserver's portal.
     if std::env::var("PORTAL_BASE_URL").is_err() {
@@ -361,7 +373,8 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("gzip"));
         if let Some(page) = self.portal.respond(&parts.method, &path, accepts_gzip) {
-            tracing::info!(method = %parts.method, path = %redact(&path), status = page.status().as_u16(), "portal");
+            let status = page.status().as_u16();
+            tracing::info!(method = %parts.method, path = %portal_route(&path, status), status, "portal");
             let (head, bytes) = page.into_parts();
             return Response::from_parts(head, Full::new(Bytes::from(bytes)));
         }
@@ -386,7 +399,7 @@ impl Server {
                 &body,
                 origin,
             );
-            tracing::info!(method = %parts.method, path = %path, status = reply.status, "sign-in");
+            tracing::info!(method = %parts.method, path = oidc::route_of(&path), status = reply.status, "sign-in");
             return sign_in_reply(reply);
         }
         let authorization = parts
@@ -413,7 +426,7 @@ impl Server {
                 error_response(&ApiError::invalid("the request could not be read"))
             }
         };
-        tracing::info!(method = %parts.method, path = %redact(&path), status = response.status().as_u16(), "request");
+        tracing::info!(method = %parts.method, path = %loggable_path(&path), status = response.status().as_u16(), "request");
         convert(response)
     }
 
@@ -458,21 +471,17 @@ fn sign_in_reply(reply: oidc::Reply) -> Reply {
     response
 }
 
-/// Invite tokens are secrets: they never reach the log, wherever they sit
-/// in the path (`/v1/invites/<t>`, `/invite/<t>`, with a stage prefix or
-/// doubled slashes).
-fn redact(path: &str) -> String {
-    let mut after_invites = false;
-    path.split('/')
-        .map(|segment| {
-            let secret = after_invites && !segment.is_empty();
-            if !segment.is_empty() {
-                after_invites = matches!(segment, "invites" | "invite");
-            }
-            if secret { "<token>" } else { segment }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+/// What the log says of a portal path: its page route, so an invite token
+/// never reaches the log (`/invite/{token}`); an asset by its path only if
+/// it was served (any other path under `/assets/` is `/assets/…`).
+fn portal_route(path: &str, status: u16) -> &str {
+    if path.starts_with("/invite/") {
+        "/invite/{token}"
+    } else if portal::PAGE_ROUTES.contains(&path) || status == 200 || status == 304 {
+        path
+    } else {
+        "/assets/…"
+    }
 }
 
 fn convert(response: lambda_http::Response<lambda_http::Body>) -> Reply {
@@ -494,15 +503,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn invite_tokens_are_redacted_from_logged_paths() {
+    fn portal_paths_are_logged_by_their_page_route() {
+        let token = "tok-0123456789abcdefghijklmnopqrstuv";
         assert_eq!(
-            redact("/v1/invites/abc/accept"),
-            "/v1/invites/<token>/accept"
+            portal_route(&format!("/invite/{token}"), 200),
+            "/invite/{token}"
         );
-        assert_eq!(redact("/v1/invites/abc"), "/v1/invites/<token>");
-        assert_eq!(redact("//v1/invites/abc"), "//v1/invites/<token>");
-        assert_eq!(redact("/prod/v1/invites//abc"), "/prod/v1/invites//<token>");
-        assert_eq!(redact("/invite/abc"), "/invite/<token>");
-        assert_eq!(redact("/v1/redemptions"), "/v1/redemptions");
+        assert_eq!(portal_route("/activate", 200), "/activate");
+        assert_eq!(portal_route("/assets/v1/app.js", 200), "/assets/v1/app.js");
+        assert_eq!(
+            portal_route(&format!("/assets/x/invite/{token}"), 404),
+            "/assets/…"
+        );
     }
 }

@@ -20,6 +20,11 @@ pub const PREFIX: &str = "/_dev/oidc";
 const CODE_TTL: Duration = Duration::from_secs(120);
 const DEFAULT_SESSION_SECS: i64 = 3_600;
 
+/// The issuer of the development sign-in provider on `port`.
+pub fn issuer(port: u16) -> String {
+    format!("http://127.0.0.1:{port}{PREFIX}")
+}
+
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
@@ -99,7 +104,7 @@ impl Provider {
     }
 
     pub fn issuer(&self) -> String {
-        format!("http://127.0.0.1:{}{PREFIX}", self.port)
+        issuer(self.port)
     }
 
     /// Local origins only: the portal on this port, by IP or by name.
@@ -316,6 +321,7 @@ impl Provider {
             "email": grant.email,
             "email_verified": grant.verified,
             "iat": now,
+            "nbf": now,
             "auth_time": now,
             "exp": now + grant.session_secs,
         });
@@ -339,6 +345,21 @@ impl Provider {
             "scope": "openid email profile",
         }))
     }
+}
+
+/// What the log says of a sign-in path: the endpoint it names, or
+/// `/_dev/oidc/…` for any other.
+pub fn route_of(path: &str) -> &'static str {
+    const ENDPOINTS: [&str; 4] = [
+        "/_dev/oidc/.well-known/openid-configuration",
+        "/_dev/oidc/authorize",
+        "/_dev/oidc/token",
+        "/_dev/oidc/logout",
+    ];
+    ENDPOINTS
+        .into_iter()
+        .find(|e| *e == path)
+        .unwrap_or("/_dev/oidc/…")
 }
 
 fn refused(problem: &str) -> Reply {
@@ -393,6 +414,14 @@ button{{margin-top:1.5rem;width:100%;padding:.7rem;font:inherit;font-weight:600;
 mod tests {
     use super::*;
 
+    fn test_authorizer() -> Authorizer {
+        Authorizer::new(&crate::jwt::Settings {
+            secret: "s".into(),
+            issuer: issuer(3000),
+            audience: "portal".into(),
+        })
+    }
+
     fn provider() -> Provider {
         Provider::new(
             3000,
@@ -419,7 +448,7 @@ mod tests {
     #[test]
     fn the_code_exchange_needs_the_right_verifier_once() {
         let provider = provider();
-        let authorizer = Authorizer::new("s");
+        let authorizer = test_authorizer();
         let verifier = "v".repeat(50);
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let reply = provider.authorize(&authorize_params(&challenge));
@@ -481,7 +510,7 @@ mod tests {
         params.insert("code_challenge_method".into(), "plain".into());
         assert_eq!(provider.authorize_page(&params).status, 400);
         let back = provider.handle(
-            &Authorizer::new("s"),
+            &test_authorizer(),
             "GET",
             "/_dev/oidc/logout",
             Some("post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"),

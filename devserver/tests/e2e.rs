@@ -12,7 +12,7 @@ fn a_seeded_server_serves_the_member_journey() {
     let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed.json");
     let (server, _) = start(&[("SEED_FILE", seed)]);
     let port = server.port;
-    let ann = token("ann", "Ann@Demo.edu");
+    let ann = token(port, "ann", "Ann@Demo.edu");
 
     let (status, _, body) = request(
         port,
@@ -28,7 +28,7 @@ fn a_seeded_server_serves_the_member_journey() {
     assert_eq!(status, 200);
     assert_eq!(body["licenses"][0]["licenseId"], "lic-demo");
 
-    let bob = token("bob", "bob@demo.edu");
+    let bob = token(port, "bob", "bob@demo.edu");
     let (status, _, body) = request(port, "GET", "/v1/me/invitations", Some(&bob), None);
     assert_eq!(status, 200);
     assert_eq!(body["pending"][0]["license"]["name"], "ATLAS.ti Campus");
@@ -70,6 +70,7 @@ fn bad_tokens_and_oversized_bodies_are_4xx() {
     let (status, _, _) = request(port, "GET", "/v1/me/invitations", None, None);
     assert_eq!(status, 401);
     let expired = Command::new(BIN)
+        .env("PORT", port.to_string())
         .args([
             "token",
             "--sub",
@@ -90,7 +91,7 @@ fn bad_tokens_and_oversized_bodies_are_4xx() {
         None,
     );
     assert_eq!(status, 401);
-    let ann = token("ann", "ann@demo.edu");
+    let ann = token(port, "ann", "ann@demo.edu");
     let huge = format!(r#"{{"code":"{}"}}"#, "A".repeat(100_000));
     let (status, _, body) = request(port, "POST", "/v1/redemptions", Some(&ann), Some(&huge));
     assert_eq!(
@@ -151,4 +152,43 @@ fn without_a_seed_it_offers_a_demo_that_works() {
     let (_, _, outbox) = request(server.port, "GET", "/_dev/outbox", None, None);
     let text = outbox["messages"][0]["text"].as_str().unwrap_or_default();
     assert!(text.contains(&format!("{base}/invite/")), "{text}");
+}
+
+#[test]
+fn no_spelling_of_an_invite_path_logs_its_token() {
+    let (server, _) = start(&[("RUST_LOG", "info")]);
+    let token = "secret-invite-token-0123456789abcdefghijklmn";
+    let paths = [
+        format!("/v1/invites/{token}"),
+        format!("//v1/invites/{token}"),
+        format!("/v1//invites/{token}"),
+        format!("/v1/invites//{token}/accept"),
+        format!("/prod/v1/invites/{token}/"),
+        format!("/v1/Invites/{token}"),
+        format!("/invite/{token}"),
+        format!("//invite/{token}"),
+    ];
+    for path in &paths {
+        let (status, _, _) = request(server.port, "GET", path, None, None);
+        assert!(status > 0, "{path}");
+    }
+    let logged = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.contains(" INFO request ") || l.contains(" INFO portal "))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while logged(&server.output()) < paths.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let lines = server.output();
+    assert_eq!(logged(&lines), paths.len(), "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.contains(token)), "{lines:#?}");
+    let by_route = lines
+        .iter()
+        .filter(|l| l.contains("path=/v1/invites/{token}"))
+        .count();
+    assert_eq!(by_route, 5, "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("path=/invite/{token}")));
 }

@@ -77,7 +77,7 @@ fn seed() -> Value {
 
 /// A call to the devserver's API as `sub`/`email` (for setting a scene).
 fn api(port: u16, method: &str, path: &str, who: (&str, &str), body: Option<&str>) -> (u16, Value) {
-    let token = common::token(who.0, who.1);
+    let token = common::token(port, who.0, who.1);
     let (status, _, body) = common::request(port, method, path, Some(&token), body);
     (status, body)
 }

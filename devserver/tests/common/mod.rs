@@ -7,6 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_devserver");
@@ -14,6 +15,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_devserver");
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// Everything the devserver printed so far (banner and log), by line.
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// The lines printed so far.
+    pub fn output(&self) -> Vec<String> {
+        self.output
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 impl Drop for Server {
@@ -45,26 +58,34 @@ pub fn start(envs: &[(&str, &str)]) -> (Server, Vec<String>) {
     }
     let mut child = command.spawn().expect("devserver starts");
     let stdout = child.stdout.take().expect("stdout");
-    let server = Server { child, port };
-    let mut lines = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        let ready = line.starts_with("Serving the API");
-        lines.push(line);
-        if ready || Instant::now() > deadline {
-            break;
+    // Read on for the whole run, so the log stays readable (and the
+    // devserver never blocks on a full pipe).
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
         }
+    });
+    let server = Server {
+        child,
+        port,
+        output,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready = |lines: &[String]| lines.iter().any(|l| l.starts_with("Serving the API"));
+    while !ready(&server.output()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(
-        lines.iter().any(|l| l.starts_with("Serving the API")),
-        "devserver did not start: {lines:?}"
-    );
+    let lines = server.output();
+    assert!(ready(&lines), "devserver did not start: {lines:?}");
     (server, lines)
 }
 
-pub fn token(sub: &str, email: &str) -> String {
+/// A token for the devserver on `port` (its sign-in provider's issuer).
+pub fn token(port: u16, sub: &str, email: &str) -> String {
     let out = Command::new(BIN)
+        .env("PORT", port.to_string())
         .args(["token", "--sub", sub, "--email", email])
         .output()
         .expect("token command");

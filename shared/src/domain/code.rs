@@ -147,3 +147,109 @@ mod tests {
         assert_eq!(a.hash(&keys), b.hash(&keys));
     }
 }
+
+/// Properties, over generated input (256 cases each; `PROPTEST_CASES`
+/// raises it for a soak).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A code in canonical form: 12 symbols of the alphabet.
+    fn canonical() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(ALPHABET.to_vec()), LEN)
+            .prop_map(|symbols| symbols.into_iter().map(char::from).collect())
+    }
+
+    /// How a person may type `symbol`: either case, and `0` as `O`/`o`,
+    /// `1` as `I`/`i`/`L`/`l`.
+    fn typed(symbol: char) -> BoxedStrategy<char> {
+        let spellings: Vec<char> = match symbol {
+            '0' => vec!['0', 'O', 'o'],
+            '1' => vec!['1', 'I', 'i', 'L', 'l'],
+            c => vec![c, c.to_ascii_lowercase()],
+        };
+        prop::sample::select(spellings).boxed()
+    }
+
+    /// `canonical` as typed: each symbol spelled in any accepted way, any
+    /// run of spaces, tabs and hyphens between and around them, with or
+    /// without the `I-` prefix.
+    fn variant(canonical: &str) -> impl Strategy<Value = String> + use<> {
+        let symbols: Vec<BoxedStrategy<char>> = canonical.chars().map(typed).collect();
+        let gaps = prop::collection::vec("[ \t-]{0,2}", LEN + 1);
+        let prefix = prop_oneof![Just(""), Just("I-"), Just("i"), Just("I "), Just("-i-")];
+        (symbols, gaps, prefix).prop_map(|(symbols, gaps, prefix)| {
+            let mut typed = String::from(prefix);
+            for (gap, symbol) in gaps.iter().zip(&symbols) {
+                typed.push_str(gap);
+                typed.push(*symbol);
+            }
+            typed.push_str(&gaps[LEN]);
+            typed
+        })
+    }
+
+    /// Whether the forgiving mapping takes `c` into the alphabet.
+    fn accepted(c: char) -> bool {
+        let upper = c.to_ascii_uppercase();
+        matches!(upper, 'O' | 'I' | 'L') || (upper.is_ascii() && ALPHABET.contains(&(upper as u8)))
+    }
+
+    proptest! {
+        #[test]
+        fn the_formatted_form_parses_back(symbols in canonical()) {
+            let code = InviteCode::parse(&symbols).expect("canonical symbols");
+            prop_assert_eq!(code.0.as_str(), symbols.as_str());
+            prop_assert_eq!(InviteCode::parse(&code.formatted()), Some(code.clone()));
+            prop_assert_eq!(code.last4(), &symbols[LEN - 4..]);
+            let fresh = InviteCode::generate();
+            prop_assert_eq!(InviteCode::parse(&fresh.formatted()), Some(fresh));
+        }
+
+        #[test]
+        fn every_typed_variant_is_the_same_code(
+            (symbols, typed) in canonical().prop_flat_map(|c| (Just(c.clone()), variant(&c)))
+        ) {
+            let want = InviteCode::parse(&symbols).expect("canonical symbols");
+            let got = InviteCode::parse(&typed);
+            prop_assert_eq!(got.as_ref(), Some(&want), "{:?}", typed);
+            let keys = HashKeys::development();
+            prop_assert_eq!(got.map(|c| c.hash(&keys)), Some(want.hash(&keys)));
+        }
+
+        #[test]
+        fn a_character_outside_the_alphabet_is_refused(
+            symbols in canonical(),
+            at in 0..=LEN,
+            bad in any::<char>().prop_filter("outside the alphabet", |c| {
+                !accepted(*c) && !matches!(c, ' ' | '\t' | '-')
+            }),
+        ) {
+            let mut typed: Vec<char> = symbols.chars().collect();
+            typed.insert(at, bad);
+            let typed: String = typed.into_iter().collect();
+            prop_assert!(InviteCode::parse(&typed).is_none(), "{:?}", typed);
+            // Replacing a symbol instead of adding one: still refused.
+            let mut replaced: Vec<char> = symbols.chars().collect();
+            replaced[at.min(LEN - 1)] = bad;
+            let replaced: String = replaced.into_iter().collect();
+            prop_assert!(InviteCode::parse(&replaced).is_none(), "{:?}", replaced);
+        }
+
+        #[test]
+        fn parse_never_panics_and_yields_canonical_codes(raw in any::<String>()) {
+            if let Some(code) = InviteCode::parse(&raw) {
+                prop_assert_eq!(code.0.len(), LEN);
+                prop_assert!(code.0.bytes().all(|b| ALPHABET.contains(&b)));
+                prop_assert_eq!(InviteCode::parse(&code.formatted()), Some(code));
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_near_codes(raw in "[ -~]{0,20}") {
+            let _ = InviteCode::parse(&raw);
+        }
+    }
+}

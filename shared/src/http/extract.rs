@@ -4,6 +4,8 @@
 //! parameters and path parameters. Anything malformed is `INVALID_REQUEST`
 //! (or `UNAUTHENTICATED` for the caller).
 
+use std::collections::HashMap;
+
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde::de::DeserializeOwned;
@@ -36,18 +38,46 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
         _ => None,
     }
     .ok_or(ApiError::Unauthenticated)?;
+    let mut caller = caller_from_claims(claims, site)?;
+    caller.source = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(source),
+        _ => None,
+    };
+    Ok(caller)
+}
+
+/// The caller from the claims as API Gateway hands them over: every value
+/// a string, whatever it was in the token (`true` arrives as `"true"`, an
+/// array `["a","b"]` as `"[a b]"`, a number as its digits).
+///
+/// - `sub` is the user id, verbatim (never trimmed): up to 256 bytes, not
+///   blank, no `#` (it is part of keys), no control character; otherwise
+///   `UNAUTHENTICATED`.
+/// - `email` counts only as a plain address ([`Email::parse`], which
+///   refuses the brackets and spaces of a flattened array; a number has no
+///   `@`), and it is verified only if `email_verified` is exactly `"true"`.
+fn caller_from_claims(
+    claims: &HashMap<String, String>,
+    site: Option<String>,
+) -> Result<Caller, ApiError> {
     let user_id = claims
         .get("sub")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty() && s.len() <= 256 && !s.contains('#'))
+        .map(String::as_str)
+        .filter(|s| {
+            !s.trim().is_empty()
+                && s.len() <= 256
+                && !s.contains('#')
+                && !s.chars().any(char::is_control)
+        })
         .ok_or(ApiError::Unauthenticated)?;
-    // API Gateway passes every claim as a string: `"true"`, not `true`.
-    let email_verified = claims
-        .get("email_verified")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let email = claims
+        .get("email")
+        .filter(|e| !e.trim_start().starts_with('['))
+        .and_then(|e| Email::parse(e));
+    let email_verified = claims.get("email_verified").map(String::as_str) == Some("true");
     Ok(Caller {
         user_id: user_id.into(),
-        email: claims.get("email").and_then(|e| Email::parse(e)),
+        email,
         email_verified,
         name: claims
             .get("name")
@@ -60,12 +90,7 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
             })
             .filter(|n| !n.is_empty()),
         site,
-        source: match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => {
-                ctx.http.source_ip.as_deref().and_then(source)
-            }
-            _ => None,
-        },
+        source: None,
     })
 }
 
@@ -197,7 +222,135 @@ struct MissingPathParameter(String);
 
 #[cfg(test)]
 mod tests {
-    use super::source;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn caller_of(pairs: &[(&str, &str)]) -> Result<Caller, ApiError> {
+        caller_from_claims(&claims(pairs), None)
+    }
+
+    #[test]
+    fn sub_is_taken_verbatim_and_refused_with_control_characters() {
+        let caller = caller_of(&[("sub", " alice ")]).expect("a caller");
+        assert_eq!(caller.user_id.as_str(), " alice ");
+        for sub in [
+            "", "  ", "a#b", "a\0", "\0", "a\nb", "a\tb", "a\u{7f}", "a\u{85}",
+        ] {
+            assert_eq!(
+                caller_of(&[("sub", sub)]).err(),
+                Some(ApiError::Unauthenticated),
+                "{sub:?}"
+            );
+        }
+        let long = "s".repeat(257);
+        assert_eq!(
+            caller_of(&[("sub", &long)]).err(),
+            Some(ApiError::Unauthenticated)
+        );
+        assert_eq!(caller_of(&[]).err(), Some(ApiError::Unauthenticated));
+    }
+
+    #[test]
+    fn only_a_plain_email_claim_marked_exactly_true_is_verified() {
+        let verified = caller_of(&[
+            ("sub", "u"),
+            ("email", "Ann@Uni.edu"),
+            ("email_verified", "true"),
+        ])
+        .expect("a caller");
+        assert_eq!(
+            verified.verified_email().map(Email::as_str).ok(),
+            Some("ann@uni.edu")
+        );
+        // Arrays as API Gateway flattens them, numbers, objects.
+        for email in [
+            "[ann@uni.edu]",
+            "[ann@uni.edu bob@uni.edu]",
+            "[\"ann@uni.edu\"]",
+            "42",
+            "map[a:ann@uni.edu]",
+            "Ann <ann@uni.edu>",
+        ] {
+            let caller = caller_of(&[("sub", "u"), ("email", email), ("email_verified", "true")])
+                .expect("a caller");
+            assert_eq!(caller.email, None, "{email:?}");
+            assert!(caller.verified_email().is_err(), "{email:?}");
+        }
+        for flag in [
+            "True", "TRUE", " true", "true ", "1", "yes", "[true]", "false", "",
+        ] {
+            let caller = caller_of(&[
+                ("sub", "u"),
+                ("email", "ann@uni.edu"),
+                ("email_verified", flag),
+            ])
+            .expect("a caller");
+            assert!(caller.verified_email().is_err(), "{flag:?}");
+        }
+    }
+
+    /// A claim map: the claims the edge reads, with values that matter and
+    /// arbitrary ones, and a few other claims.
+    fn claim_map() -> impl Strategy<Value = HashMap<String, String>> {
+        let value = prop_oneof![
+            any::<String>(),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            "[a-z]{1,8}@[a-z]{1,8}\\.edu",
+            "\\[[a-z]{1,8}@[a-z]{1,8}\\.edu( [a-z]{1,8}@[a-z]{1,8}\\.edu)?\\]",
+            "[0-9]{1,6}",
+            "[ -~]{0,20}",
+        ];
+        let key = prop_oneof![
+            Just("sub".to_owned()),
+            Just("email".to_owned()),
+            Just("email_verified".to_owned()),
+            Just("name".to_owned()),
+            any::<String>(),
+        ];
+        prop::collection::hash_map(key, value, 0..6)
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_claims_never_panic_and_verify_only_a_true_string_email(claims in claim_map()) {
+            match caller_from_claims(&claims, None) {
+                Err(err) => prop_assert_eq!(err, ApiError::Unauthenticated),
+                Ok(caller) => {
+                    let sub = claims.get("sub").expect("a caller has a sub");
+                    prop_assert_eq!(caller.user_id.as_str(), sub.as_str());
+                    prop_assert!(!sub.chars().any(char::is_control));
+                    if let Ok(email) = caller.verified_email() {
+                        let claim = claims.get("email").expect("an email claim");
+                        prop_assert_eq!(claims.get("email_verified").map(String::as_str), Some("true"));
+                        let inner = claim.trim();
+                        prop_assert!(!inner.starts_with('['));
+                        prop_assert!(!inner.chars().any(char::is_whitespace));
+                        let parsed = Email::parse(claim);
+                        prop_assert_eq!(parsed.as_ref(), Some(email));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_control_character_in_sub_is_refused(
+            before in "[a-z0-9-]{0,8}",
+            control in any::<char>().prop_filter("a control character", |c| c.is_control()),
+            after in "[a-z0-9-]{0,8}",
+        ) {
+            let sub = format!("{before}{control}{after}");
+            prop_assert_eq!(caller_of(&[("sub", &sub)]).err(), Some(ApiError::Unauthenticated));
+        }
+    }
 
     #[test]
     fn sources_are_addresses_and_ipv6_counts_by_network() {

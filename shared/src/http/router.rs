@@ -216,6 +216,38 @@ fn matching<'p>(
     })
 }
 
+/// What a log may say of a request's path, whatever its method: the
+/// pattern of the route the router matches it to (`/v1/invites/{token}`),
+/// however it is spelled (a stage prefix, doubled or trailing slashes),
+/// so no path parameter — an invite token above all — reaches a log. A
+/// path of no route keeps only the segments that are literals of the table
+/// (`/v1/…/…`), and nothing of what comes before `v1`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'static, str> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let tail = match segments.iter().position(|s| *s == "v1") {
+        Some(v1) if segments.iter().all(|s| s.len() <= MAX_SEGMENT_BYTES) => &segments[v1..],
+        _ => return "(no route)".into(),
+    };
+    if let Some(route) = TABLE
+        .iter()
+        .find(|route| parameters(route.path, tail).is_some())
+    {
+        return route.path.into();
+    }
+    let literal = |segment: &str| {
+        TABLE.iter().any(|route| {
+            route
+                .path
+                .split('/')
+                .any(|l| !l.starts_with('{') && !l.is_empty() && l == segment)
+        })
+    };
+    tail.iter()
+        .map(|s| if literal(s) { *s } else { "…" })
+        .fold(String::new(), |path, s| path + "/" + s)
+        .into()
+}
+
 /// The parameters of `segments` if they match `pattern`, segment by segment.
 fn parameters<'p>(pattern: &'static str, segments: &[&'p str]) -> Option<PathParams<'p>> {
     let mut params = PathParams::default();
@@ -288,6 +320,30 @@ mod tests {
     }
 
     #[test]
+    fn logged_paths_are_the_matched_route_however_spelled() {
+        let token = "tok-0123456789abcdefghijklmnopqrstuv";
+        for (path, logged) in [
+            (format!("/v1/invites/{token}"), "/v1/invites/{token}"),
+            (format!("//v1/invites/{token}"), "/v1/invites/{token}"),
+            (format!("/v1//invites/{token}"), "/v1/invites/{token}"),
+            (format!("/v1/invites//{token}/"), "/v1/invites/{token}"),
+            (
+                format!("/prod/v1/invites/{token}/accept"),
+                "/v1/invites/{token}/accept",
+            ),
+            (format!("/{token}/v1/redemptions"), "/v1/redemptions"),
+            (format!("/v1/Invites/{token}"), "/v1/…/…"),
+            (format!("/v1/invites/{token}/x"), "/v1/invites/…/…"),
+            (format!("/invite/{token}"), "(no route)"),
+            ("/v1/me/invitations".to_owned(), "/v1/me/invitations"),
+        ] {
+            assert_eq!(loggable_path(&path), logged, "{path}");
+        }
+        let long = format!("/v1/invites/{}", "a".repeat(MAX_SEGMENT_BYTES + 1));
+        assert_eq!(loggable_path(&long), "(no route)");
+    }
+
+    #[test]
     fn a_route_of_another_function_is_not_found() {
         assert!(find(Function::RedeemCode, &Method::POST, "/v1/redemptions").is_ok());
         assert!(find(Function::All, &Method::POST, "/v1/redemptions").is_ok());
@@ -336,5 +392,51 @@ mod tests {
         }
         assert_eq!(routes().count(), 21);
         assert!(routes().all(|(_, path, _)| path.starts_with("/v1/")));
+    }
+}
+
+/// Properties, over generated input (256 cases each; `PROPTEST_CASES`
+/// raises it for a soak).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any route, its parameters filled with a secret-looking value,
+        /// spelled with any stage prefix and extra slashes: the log line
+        /// names the route, never the value.
+        #[test]
+        fn no_spelling_of_a_path_logs_a_parameter(
+            route in prop::sample::select(TABLE.iter().map(|r| r.path).collect::<Vec<_>>()),
+            secret in "[A-Za-z0-9_-]{24,48}",
+            prefix in prop_oneof![Just(""), Just("/prod"), Just("//"), Just("/$default")],
+            slashes in prop::collection::vec(1..3usize, 12),
+            trailing in prop::bool::ANY,
+        ) {
+            let mut path = prefix.to_owned();
+            for (i, segment) in route.split('/').filter(|s| !s.is_empty()).enumerate() {
+                path.push_str(&"/".repeat(slashes[i % slashes.len()]));
+                path.push_str(if segment.starts_with('{') { &secret } else { segment });
+            }
+            if trailing {
+                path.push('/');
+            }
+            let logged = loggable_path(&path);
+            prop_assert_eq!(logged.as_ref(), route);
+            prop_assert!(!logged.contains(&secret));
+        }
+
+        #[test]
+        fn no_path_logs_what_is_not_a_literal_of_the_table(path in "(/[A-Za-z0-9{}._-]{0,12}){0,8}") {
+            let logged = loggable_path(&path);
+            for segment in logged.split('/').filter(|s| !s.is_empty()) {
+                let known = segment == "…"
+                    || segment == "(no route)"
+                    || TABLE.iter().any(|r| r.path.split('/').any(|l| l == segment));
+                prop_assert!(known, "{} from {}", segment, path);
+            }
+        }
     }
 }

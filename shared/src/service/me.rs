@@ -158,6 +158,10 @@ mod tests {
             "!!!",
             &URL_SAFE_NO_PAD.encode("{}"),
             &URL_SAFE_NO_PAD.encode(r#"{"v":2,"j":"2026-01-01T00:00:00Z","l":"x"}"#),
+            // A position too long for a DynamoDB sort key, and a cursor
+            // longer than any this API issues.
+            &encode_cursor(&PagePosition::new("x".repeat(PagePosition::MAX_BYTES + 1))),
+            &"A".repeat(cursor::MAX_LEN + 1),
         ] {
             assert_eq!(
                 decode_cursor(raw).map_err(|e| e.code()).err(),

@@ -8,6 +8,12 @@
 pub struct PagePosition(String);
 
 impl PagePosition {
+    /// The longest position a cursor may carry back. A position becomes
+    /// (part of) a DynamoDB sort key or start key, which may hold at most
+    /// 1,024 bytes: this much, behind the longest prefix and user id, still
+    /// fits (`store/dynamo/keys.rs` tests it).
+    pub const MAX_BYTES: usize = 512;
+
     pub(crate) fn new(raw: impl Into<String>) -> Self {
         Self(raw.into())
     }

@@ -171,6 +171,20 @@ mod tests {
         (key.pk, key.sk)
     }
 
+    /// A cursor's position reaches a sort key (or a start key) of these
+    /// shapes; at its longest, behind the longest user id, it still fits
+    /// DynamoDB's 1,024 bytes.
+    #[test]
+    fn the_longest_page_position_fits_in_a_sort_key() {
+        const SORT_KEY_MAX_BYTES: usize = 1_024;
+        let position = "p".repeat(crate::store::PagePosition::MAX_BYTES);
+        let user = UserId::from("u".repeat(256).as_str());
+        let admin_entry = admin(&user, &LicenseId::from(position.as_str()));
+        for key in [joined(&position), admin_entry.sk, position.clone()] {
+            assert!(key.len() <= SORT_KEY_MAX_BYTES, "{} bytes", key.len());
+        }
+    }
+
     fn both(pk: &str, sk: &str) -> (String, String) {
         (pk.to_owned(), sk.to_owned())
     }
