@@ -8,6 +8,7 @@
 # body, or a 405 without its Allow header.
 #   scripts/schemathesis.sh          about 2,000 cases in all (the test command's step)
 #   scripts/schemathesis.sh --long   over 20,000 cases (a few minutes)
+#   DEVSERVER=target/debug/devserver scripts/schemathesis.sh   no cargo build first
 # Extra arguments go to both `schemathesis run`s (e.g. --seed 7). One
 # worker: with two, Python 3.11's parser can fail inside hypothesis
 # ("AST constructor recursion depth mismatch"), an error of the tool, not
@@ -33,8 +34,11 @@ if [ "${1:-}" = "--long" ]; then
 fi
 
 ./scripts/emulator.sh --install-only
-cargo build -q --bin devserver
-DEVSERVER="${CARGO_TARGET_DIR:-target}/debug/devserver"
+# DEVSERVER=path runs a devserver built before (no cargo here).
+if [ -z "${DEVSERVER:-}" ]; then
+  cargo build -q --bin devserver
+  DEVSERVER="${CARGO_TARGET_DIR:-target}/debug/devserver"
+fi
 
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/schemathesis.XXXXXX")
