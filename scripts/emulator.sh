@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local DynamoDB and SES emulator: moto behind one lock
-# (scripts/moto_locked.py), from pinned packages in .venv.
+# (scripts/moto_locked.py), from pinned packages in .venv (which also holds
+# the pinned schemathesis of scripts/schemathesis.sh).
 #   scripts/emulator.sh                 install if needed, then serve on 127.0.0.1:5000
 #   scripts/emulator.sh --port 5001     another port
 #   scripts/emulator.sh --install-only  only install (the test command uses this)
@@ -8,7 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PINS=(moto==5.2.5 flask==3.1.3 flask-cors==6.0.5 werkzeug==3.1.9 boto3==1.44.8 botocore==1.44.8)
+# schemathesis (scripts/schemathesis.sh) shares the venv: one resolve keeps
+# every pin here.
+PINS=(moto==5.2.5 flask==3.1.3 flask-cors==6.0.5 werkzeug==3.1.9 boto3==1.44.8 botocore==1.44.8
+  schemathesis==4.32.5)
 VENV=.venv
 PY=$VENV/bin/python
 

@@ -3,8 +3,8 @@
 # cargo test, with DynamoDB and SES emulated by two local moto servers
 # (scripts/moto_locked.py, installed into .venv with pinned versions) and the
 # license portal driven in Debian's Chromium (scripts/install_browser.sh;
-# screenshots land in test-output/screenshots/); then
-# the deployment checks: sam validate --lint, cfn-lint, the arm64 release
+# screenshots land in test-output/screenshots/); schemathesis against
+# docs/openapi.yaml (scripts/schemathesis.sh); then the deployment checks: sam validate --lint, cfn-lint, the arm64 release
 # build of every function with sam build, and a smoke test of each built
 # bootstrap under qemu-aarch64 (scripts/sam_checks.sh, smoke_lambda.sh).
 # Usage: scripts/test.sh [extra args for cargo test, e.g. -- --nocapture]
@@ -106,6 +106,12 @@ step ./scripts/install_browser.sh
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
 step cargo test --workspace "$@"
+
+# --- the API against docs/openapi.yaml: schemathesis, about 2,000 generated
+# requests to a devserver as a student and as the owner; no 5xx, and every
+# status, content type, header and body as documented
+# (scripts/schemathesis.sh --long sends over 20,000)
+step ./scripts/schemathesis.sh
 
 # --- the docs: every shell block of the README and the local guide, as written
 step python3 scripts/check_docs.py README.md docs/local-sam.md

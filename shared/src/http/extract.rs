@@ -113,6 +113,26 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A JSON object body, required.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("a JSON object body is required"));
+    }
+    parse_object(bytes)
+}
+
+/// A JSON object body on a route whose fields are all optional: no body
+/// (or an empty one) reads as `{}`. Any other body must be a JSON object:
+/// one of only whitespace is not valid JSON, and is refused like any other.
+pub(super) fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req)?;
+    if bytes.is_empty() {
+        serde_json::from_str("{}").map_err(|e| ApiError::invalid(e.to_string()))
+    } else {
+        parse_object(bytes)
+    }
+}
+
+fn body_bytes(req: &Request) -> Result<&[u8], ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => b"",
         Body::Text(text) => text.as_bytes(),
@@ -122,9 +142,10 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::invalid("the body exceeds 64 KiB"));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid("a JSON object body is required"));
-    }
+    Ok(bytes)
+}
+
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|_| ApiError::invalid("the body is not valid JSON"))?;
     if !value.is_object() {
@@ -133,19 +154,30 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
-/// A JSON object body on a route whose fields are all optional: an empty
-/// body reads as `{}`.
-pub(super) fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    let empty = match req.body() {
-        Body::Empty => true,
-        Body::Text(t) => t.trim().is_empty(),
-        Body::Binary(b) => b.iter().all(u8::is_ascii_whitespace),
-        _ => true,
+/// An optional integer field of a request body, read as JSON Schema reads
+/// `integer`: `248` and `248.0` alike (any number with a zero fractional
+/// part). A number beyond the range of `i64` saturates to its end, so range
+/// checks refuse it with their own message; a fraction, or anything but a
+/// number or null, is refused.
+pub(super) fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    use serde::de::{Error, Unexpected};
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
     };
-    if empty {
-        serde_json::from_str("{}").map_err(|e| ApiError::invalid(e.to_string()))
-    } else {
-        json_body(req)
+    if let Some(n) = number.as_i64() {
+        return Ok(Some(n));
+    }
+    if number.as_u64().is_some() {
+        return Ok(Some(i64::MAX));
+    }
+    match number.as_f64() {
+        // `as` saturates at the ends of `i64`.
+        Some(f) if f.is_finite() && f.fract() == 0.0 => Ok(Some(f as i64)),
+        Some(f) => Err(D::Error::invalid_value(Unexpected::Float(f), &"an integer")),
+        None => Err(D::Error::custom("expected an integer")),
     }
 }
 
@@ -161,9 +193,7 @@ pub(super) fn paging(req: &Request) -> Result<Paging, ApiError> {
     let query = req.query_string_parameters();
     let limit = match query.first("limit") {
         None => DEFAULT_PAGE_SIZE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
+        Some(raw) => whole_query_number(raw)
             .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
             .ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100"))?,
     };
@@ -171,6 +201,17 @@ pub(super) fn paging(req: &Request) -> Result<Paging, ApiError> {
         limit,
         cursor: query.first("cursor").map(str::to_owned),
     })
+}
+
+/// A whole non-negative number in a query string: `50`, or `50.0` as JSON
+/// Schema's `integer` allows (digits, then optionally a point and zeros).
+fn whole_query_number(raw: &str) -> Option<usize> {
+    let (digits, zeros) = raw.split_once('.').unwrap_or((raw, "0"));
+    let all = |s: &str, f: fn(u8) -> bool| !s.is_empty() && s.bytes().all(f);
+    if !all(digits, |b| b.is_ascii_digit()) || !all(zeros, |b| b == b'0') {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// A query parameter, if present.

@@ -20,7 +20,7 @@ mod tests;
 
 pub use extract::{MAX_BODY_BYTES, caller, json_body};
 pub use response::{error_response, json_response};
-pub use router::{Function, RouteError, loggable_path, routes};
+pub use router::{Allowed, Function, RouteError, loggable_path, routes};
 pub use status::{EdgeError, status_of};
 
 use lambda_http::{Body, Request, Response};

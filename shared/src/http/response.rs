@@ -1,7 +1,7 @@
 //! JSON responses, their bodies, and the one error envelope. Every
 //! response carries `Cache-Control: no-store`.
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -44,7 +44,7 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
 }
 
 /// The error envelope `{"error": {"code", "message"}}` with the error's
-/// status (and `Retry-After` where it has one), for an [`EdgeError`], an
+/// status (and `Retry-After` or `Allow` where it has one), for an [`EdgeError`], an
 /// [`ApiError`] or a `RouteError`.
 pub fn error_response<E: Clone + Into<EdgeError>>(err: &E) -> Response<Body> {
     envelope(&err.clone().into(), None)
@@ -77,6 +77,11 @@ fn envelope(err: &EdgeError, license: Option<&LicenseSummary>) -> Response<Body>
         response
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some(methods) = err.allow() {
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
     }
     response
 }

@@ -139,13 +139,48 @@ pub fn routes() -> impl Iterator<Item = (Method, &'static str, &'static str)> {
 }
 
 /// A request that matches no route of the table: HTTP-level, before any
-/// use case (`ROUTE_NOT_FOUND` 404, `METHOD_NOT_ALLOWED` 405).
+/// use case (`ROUTE_NOT_FOUND` 404, `METHOD_NOT_ALLOWED` 405 with the
+/// methods the path does accept, for its `Allow` header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     #[error("no such route")]
     NotFound,
     #[error("method not allowed on this route")]
-    MethodNotAllowed,
+    MethodNotAllowed(Allowed),
+}
+
+/// The methods the table has for one path, as an `Allow` header value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allowed {
+    get: bool,
+    post: bool,
+    delete: bool,
+}
+
+impl Allowed {
+    fn add(&mut self, method: &Method) {
+        match *method {
+            Method::GET => self.get = true,
+            Method::POST => self.post = true,
+            Method::DELETE => self.delete = true,
+            // The table holds no other method (a test checks it).
+            _ => {}
+        }
+    }
+
+    /// `GET, POST`, in a fixed order.
+    pub fn header_value(&self) -> &'static str {
+        match (self.get, self.post, self.delete) {
+            (true, false, false) => "GET",
+            (false, true, false) => "POST",
+            (false, false, true) => "DELETE",
+            (true, true, false) => "GET, POST",
+            (true, false, true) => "GET, DELETE",
+            (false, true, true) => "POST, DELETE",
+            (true, true, true) => "GET, POST, DELETE",
+            (false, false, false) => "",
+        }
+    }
 }
 
 impl RouteError {
@@ -153,7 +188,7 @@ impl RouteError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound => "ROUTE_NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
         }
     }
 
@@ -161,7 +196,9 @@ impl RouteError {
     pub fn message(&self) -> &'static str {
         match self {
             Self::NotFound => "There is no such API route; see the API reference.",
-            Self::MethodNotAllowed => "This route does not accept that HTTP method.",
+            Self::MethodNotAllowed(_) => {
+                "This route does not accept that HTTP method; see the Allow header."
+            }
         }
     }
 }
@@ -200,20 +237,16 @@ fn matching<'p>(
         .position(|s| *s == "v1")
         .ok_or(RouteError::NotFound)?;
     let segments = &segments[v1..];
-    let mut path_known = false;
+    let mut allowed = None::<Allowed>;
     for route in TABLE {
         if let Some(params) = parameters(route.path, segments) {
             if route.method == *method {
                 return Ok((route, params));
             }
-            path_known = true;
+            allowed.get_or_insert_default().add(&route.method);
         }
     }
-    Err(if path_known {
-        RouteError::MethodNotAllowed
-    } else {
-        RouteError::NotFound
-    })
+    Err(allowed.map_or(RouteError::NotFound, RouteError::MethodNotAllowed))
 }
 
 /// What a log may say of a request's path, whatever its method: the
@@ -307,14 +340,21 @@ mod tests {
             Err(RouteError::NotFound)
         );
         assert_eq!(endpoint(Method::GET, "/"), Err(RouteError::NotFound));
+        let allow = |err: Result<_, RouteError>| match err {
+            Err(RouteError::MethodNotAllowed(allowed)) => allowed.header_value(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(allow(endpoint(Method::GET, "/v1/redemptions")), "POST");
+        assert_eq!(allow(endpoint(Method::PUT, "/v1/me/invitations")), "GET");
         assert_eq!(
-            endpoint(Method::GET, "/v1/redemptions"),
-            Err(RouteError::MethodNotAllowed)
+            allow(endpoint(Method::DELETE, "/v1/licenses/l1/codes")),
+            "GET, POST"
         );
         assert_eq!(
-            endpoint(Method::PUT, "/v1/me/invitations"),
-            Err(RouteError::MethodNotAllowed)
+            allow(endpoint(Method::TRACE, "/v1/licenses/l1/invitations/")),
+            "GET, POST"
         );
+        assert_eq!(allow(endpoint(Method::GET, "/v1/me/licenses/l1")), "DELETE");
         let long = format!("/v1/invites/{}", "a".repeat(MAX_SEGMENT_BYTES + 1));
         assert_eq!(endpoint(Method::GET, &long), Err(RouteError::NotFound));
     }
@@ -352,10 +392,10 @@ mod tests {
             Some(RouteError::NotFound)
         );
         // The method is judged on the whole table first.
-        assert_eq!(
-            find(Function::RedeemCode, &Method::PUT, "/v1/me/invitations").err(),
-            Some(RouteError::MethodNotAllowed)
-        );
+        assert!(matches!(
+            find(Function::RedeemCode, &Method::PUT, "/v1/me/invitations"),
+            Err(RouteError::MethodNotAllowed(_))
+        ));
     }
 
     #[test]
@@ -391,6 +431,12 @@ mod tests {
             );
         }
         assert_eq!(routes().count(), 21);
+        // `Allowed` names every method the table uses.
+        assert!(
+            TABLE
+                .iter()
+                .all(|r| [Method::GET, Method::POST, Method::DELETE].contains(&r.method))
+        );
         assert!(routes().all(|(_, path, _)| path.starts_with("/v1/")));
     }
 }

@@ -37,8 +37,17 @@ impl EdgeError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Route(RouteError::NotFound) => StatusCode::NOT_FOUND,
-            Self::Route(RouteError::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Route(RouteError::MethodNotAllowed(_)) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Api(err) => status_of(err),
+        }
+    }
+
+    /// The `Allow` header of a `METHOD_NOT_ALLOWED`: the methods the path
+    /// accepts.
+    pub fn allow(&self) -> Option<&'static str> {
+        match self {
+            Self::Route(RouteError::MethodNotAllowed(allowed)) => Some(allowed.header_value()),
+            _ => None,
         }
     }
 

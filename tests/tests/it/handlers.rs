@@ -5,6 +5,7 @@
 use integration_tests::events::{Event, error_code, read};
 use integration_tests::{Backend, TestApp};
 use seat_invitations::http::{Function, handle};
+use seat_invitations::service::admin;
 
 async fn call(
     t: &TestApp,
@@ -205,6 +206,44 @@ async fn unknown_routes_methods_and_foreign_routes_are_4xx() {
             (want_status, want_code),
             "{method} {path}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_405_names_the_methods_of_the_path_in_allow() {
+    let (t, _, _) = demo().await;
+    for (method, path, allow) in [
+        ("GET", "/v1/redemptions", Some("POST")),
+        ("TRACE", "/v1/invites/abc", Some("GET")),
+        ("PUT", "/v1/licenses/x/codes", Some("GET, POST")),
+        ("DELETE", "/v1/licenses/x/invitations", Some("GET, POST")),
+        ("POST", "/v1/licenses/x/seats/ann", Some("DELETE")),
+        ("GET", "/v1/nothing", None),
+    ] {
+        let event = Event::anonymous(method, path);
+        let response = handle(&t.app, Function::All, event.request()).await;
+        let header = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(header, allow, "{method} {path}");
+        let want = if allow.is_some() { 405 } else { 404 };
+        assert_eq!(response.status().as_u16(), want, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn a_path_segment_over_200_bytes_is_route_not_found() {
+    let (t, _, _) = demo().await;
+    let long = "x".repeat(201);
+    for path in [
+        format!("/v1/invites/{long}"),
+        format!("/v1/licenses/{long}/codes"),
+        format!("/v1/licenses/lic/seats/{long}"),
+    ] {
+        let event = Event::signed_in("GET", &path, "owner-1", "owner@demo.edu");
+        let (status, body, _) = call(&t, Function::All, event).await;
+        assert_eq!((status, error_code(&body)), (404, "ROUTE_NOT_FOUND"));
     }
 }
 
@@ -661,6 +700,41 @@ async fn bad_admin_input_is_invalid_request() {
             Function::LicenseAdmin,
             owner("GET", format!("/v1/licenses/{l}/events?limit=0")),
         ),
+        // Not integers, though numbers.
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"maxUses":2.5}"#),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations")).body(r#"{"expiresInDays":7.5}"#),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations")).body(r#"{"expiresInDays":1e3}"#),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("GET", format!("/v1/licenses/{l}/seats?limit=2.5")),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("GET", format!("/v1/licenses/{l}/seats?limit=2.")),
+        ),
+        // A body that is there must be JSON: whitespace is not (only no
+        // body at all reads as `{}`).
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations")).body("\r"),
+        ),
+        (
+            Function::InvitationAdmin,
+            owner("POST", format!("/v1/licenses/{l}/invitations")).body(" \n\t"),
+        ),
+        (
+            Function::LicenseAdmin,
+            owner("POST", format!("/v1/licenses/{l}/codes")).body("\r\n"),
+        ),
     ];
     for (function, event) in cases {
         let (status, body, _) = call(&t, function, event).await;
@@ -673,5 +747,81 @@ async fn bad_admin_input_is_invalid_request() {
     assert!(
         t.outbox.messages().is_empty(),
         "nothing sent for a refused call"
+    );
+    let owner_1 = integration_tests::user("owner-1", "owner@demo.edu");
+    let license_id = seat_invitations::domain::LicenseId::from(l.as_str());
+    let invitations = admin::list_invitations(&t.app, &owner_1, &license_id, None, 10, None).await;
+    assert!(
+        invitations.is_ok_and(|page| page.items.is_empty()),
+        "no invitation or link created"
+    );
+}
+
+#[tokio::test]
+async fn integral_numbers_are_integers_however_they_are_written() {
+    let (t, license_id, _) = demo().await;
+    let l = &license_id;
+    let owner =
+        |method: &str, path: String| Event::signed_in(method, &path, "owner-1", "owner@demo.edu");
+    let (status, body, _) = call(
+        &t,
+        Function::InvitationAdmin,
+        owner("POST", format!("/v1/licenses/{l}/invitations")).body(r#"{"expiresInDays":248.0}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let expires = body["invitation"]["expiresAt"].as_str().unwrap_or_default();
+    let created = body["invitation"]["createdAt"].as_str().unwrap_or_default();
+    let days = |s: &str| chrono::DateTime::parse_from_rfc3339(s).map(|t| t.timestamp() / 86_400);
+    assert_eq!(
+        days(expires)
+            .ok()
+            .zip(days(created).ok())
+            .map(|(e, c)| e - c),
+        Some(248)
+    );
+    let (status, body, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"maxUses":3e1}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["maxUses"]),
+        (201, &serde_json::json!(30)),
+        "{body}"
+    );
+    // Beyond any range: refused by the range check, not misread.
+    let (status, body, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        owner("POST", format!("/v1/licenses/{l}/codes")).body(r#"{"maxUses":1e300}"#),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, "INVALID_REQUEST"));
+    // No body at all still reads as `{}`: an open link, a plain code.
+    let (status, body, _) = call(
+        &t,
+        Function::InvitationAdmin,
+        owner("POST", format!("/v1/licenses/{l}/invitations")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        owner("POST", format!("/v1/licenses/{l}/codes")).body(""),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body, _) = call(
+        &t,
+        Function::LicenseAdmin,
+        owner("GET", format!("/v1/licenses/{l}/events?limit=2.0")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["events"].as_array().map(Vec::len)),
+        (200, Some(2))
     );
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::App;
 use crate::domain::{Caller, InvitationId, InvitationStatus, LicenseId};
 use crate::error::ApiError;
-use crate::http::extract::{Paging, optional_json_body, paging, query};
+use crate::http::extract::{Paging, optional_json_body, paging, query, whole_number};
 use crate::http::response::{
     self, InvitationOutcomesBody, InvitationsPage, Reply, json, listing, no_content,
 };
@@ -19,7 +19,7 @@ use crate::service::admin;
 struct InvitationsBody {
     #[serde(default)]
     emails: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     expires_in_days: Option<i64>,
 }
 

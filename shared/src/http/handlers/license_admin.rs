@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::domain::{Caller, CodeId, LicenseId, UserId};
-use crate::http::extract::{Paging, optional_json_body, paging};
+use crate::http::extract::{Paging, optional_json_body, paging, whole_number};
 use crate::http::response::{
     CodesBody, EventsPage, LicensesPage, Reply, SeatsPage, json, listing, no_content,
 };
@@ -17,7 +17,7 @@ use crate::service::admin;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct NewCodeBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     max_uses: Option<i64>,
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
