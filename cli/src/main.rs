@@ -10,7 +10,7 @@ use seat_invitations::domain::{
 };
 use seat_invitations::error::StoreError;
 use seat_invitations::seed::Seed;
-use seat_invitations::store::{Codes, Directory, DynamoStore, SeatsChange};
+use seat_invitations::store::{Codes, Directory, DynamoStore, Paging, SeatsChange};
 
 const ACTOR: &str = "operator";
 
@@ -211,16 +211,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .into_iter()
                 .next()
                 .ok_or_else(|| format!("no license {license}"))?;
-            let codes: Vec<serde_json::Value> = store
-                .license_codes(&license)
-                .await
-                .map_err(store_err)?
-                .into_iter()
-                .map(|(c, uses)| {
+            let mut codes: Vec<serde_json::Value> = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .license_codes(&license, Paging::new(after.as_ref(), 100))
+                    .await
+                    .map_err(store_err)?;
+                codes.extend(page.items.into_iter().map(|(c, uses)| {
                     serde_json::json!({"codeId": c.code_id, "last4": c.last4, "maxUses": c.max_uses,
                         "uses": uses, "expiresAt": c.expires_at, "revoked": c.revoked, "note": c.note})
-                })
-                .collect();
+                }));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
             let out = serde_json::json!({
                 "license": record.view(used),
                 "owner": record.owner,

@@ -64,10 +64,11 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "invitation",
             "create_invitation",
             "license_invitations",
+            "license_invitations_by_status",
             "invitation_by_id",
             "close_invitation",
             "reissue_invitation",
-            "license_seats",
+            "members_among",
         ],
         Function::All => &[],
     }

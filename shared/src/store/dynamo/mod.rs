@@ -38,6 +38,7 @@ pub use schema::{IndexSchema, TableSchema, table_schema};
 
 type Item = HashMap<String, AttributeValue>;
 
+#[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
