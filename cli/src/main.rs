@@ -105,6 +105,10 @@ enum Command {
         #[arg(long)]
         license: String,
     },
+    /// Give invitations and seats written before the gsi3 index existed
+    /// their gsi3 keys (status-filtered invitation lists, the "already a
+    /// member" check). Idempotent; run once after upgrading.
+    BackfillLookupKeys,
     /// Load a seed file (the devserver's format, e.g. examples/seed.json).
     LoadSeed {
         /// The seed file (JSON).
@@ -147,6 +151,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::CreateTable => {
             store.ensure_table().await.map_err(store_err)?;
             println!("table {} is ready", cli.table);
+        }
+        Command::BackfillLookupKeys => {
+            let done = store.backfill_lookup_keys().await.map_err(store_err)?;
+            println!(
+                "scanned {} items: gsi3 keys set on {} invitation(s) and {} seat(s), {} skipped (changed meanwhile)",
+                done.scanned, done.invitations, done.seats, done.skipped
+            );
         }
         Command::CreateLicense {
             id,

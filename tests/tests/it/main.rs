@@ -7,6 +7,7 @@ mod admin;
 mod contract;
 mod dynamo_faults;
 mod handlers;
+mod listing_cost;
 mod portal_api;
 mod ses;
 mod template;

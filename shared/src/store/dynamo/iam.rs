@@ -181,6 +181,15 @@ pub const TABLE_SETUP_ACTIONS: &[Access] = &[
     table("dynamodb:UpdateTimeToLive"),
 ];
 
+/// `DynamoStore::backfill_lookup_keys` (`seatctl backfill-lookup-keys`) and
+/// `DynamoStore::import_unchecked` (load tests); no Lambda function runs
+/// them.
+pub const MAINTENANCE_ACTIONS: &[Access] = &[
+    table("dynamodb:Scan"),
+    table("dynamodb:UpdateItem"),
+    table("dynamodb:BatchWriteItem"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@
 //! - [`query`]: queries and paging; [`batch`]: reads by key;
 //! - [`error`]: SDK errors as `StoreError`s, failed conditions;
 //! - [`iam`]: the DynamoDB actions each port needs;
+//! - `maintenance`: the gsi3 backfill (`seatctl backfill-lookup-keys`) and
+//!   a bulk import for load tests;
 //! - one file per port: `claims`, `codes`, `invitations`, `directory`,
 //!   `audit`, `limits`.
 
@@ -25,6 +27,7 @@ mod invitations;
 mod items;
 mod keys;
 mod limits;
+mod maintenance;
 mod query;
 pub mod schema;
 mod tx;
@@ -34,6 +37,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub use maintenance::Backfill;
 pub use schema::{IndexSchema, TableSchema, table_schema};
 
 type Item = HashMap<String, AttributeValue>;
