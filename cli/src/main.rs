@@ -10,7 +10,7 @@ use seat_invitations::domain::{
 };
 use seat_invitations::error::StoreError;
 use seat_invitations::seed::Seed;
-use seat_invitations::store::{Codes, Directory, DynamoStore, SeatsChange};
+use seat_invitations::store::{Codes, Directory, DynamoStore, Paging, SeatsChange};
 
 const ACTOR: &str = "operator";
 
@@ -109,6 +109,10 @@ enum Command {
         #[arg(long)]
         license: String,
     },
+    /// Give invitations and seats written before the gsi3 index existed
+    /// their gsi3 keys (status-filtered invitation lists, the "already a
+    /// member" check). Idempotent; run once after upgrading.
+    BackfillLookupKeys,
     /// Load a seed file (the devserver's format, e.g. examples/seed.json).
     LoadSeed {
         /// The seed file (JSON).
@@ -230,6 +234,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             store.ensure_table().await.map_err(store_err)?;
             println!("table {} is ready", cli.table);
         }
+        Command::BackfillLookupKeys => {
+            let done = store.backfill_lookup_keys().await.map_err(store_err)?;
+            println!(
+                "scanned {} items: gsi3 keys set on {} invitation(s) and {} seat(s), {} skipped (changed meanwhile)",
+                done.scanned, done.invitations, done.seats, done.skipped
+            );
+        }
         Command::CreateLicense {
             id,
             name,
@@ -293,16 +304,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .into_iter()
                 .next()
                 .ok_or_else(|| format!("no license {license}"))?;
-            let codes: Vec<serde_json::Value> = store
-                .license_codes(&license)
-                .await
-                .map_err(store_err)?
-                .into_iter()
-                .map(|(c, uses)| {
+            let mut codes: Vec<serde_json::Value> = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .license_codes(&license, Paging::new(after.as_ref(), 100))
+                    .await
+                    .map_err(store_err)?;
+                codes.extend(page.items.into_iter().map(|(c, uses)| {
                     serde_json::json!({"codeId": c.code_id, "last4": c.last4, "maxUses": c.max_uses,
                         "uses": uses, "expiresAt": c.expires_at, "revoked": c.revoked, "note": c.note})
-                })
-                .collect();
+                }));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
             let out = serde_json::json!({
                 "license": record.view(used),
                 "owner": record.owner,

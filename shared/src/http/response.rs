@@ -171,11 +171,6 @@ pub(super) struct MessageIdBody<'a> {
     pub message_id: &'a str,
 }
 
-#[derive(Serialize)]
-pub(super) struct CodesBody<'a> {
-    pub codes: &'a [CodeView],
-}
-
 /// A page of an admin listing and the `nextCursor` of the next page (null
 /// on the last), one struct per listing for the name of its items.
 #[derive(Serialize)]
@@ -189,6 +184,13 @@ pub(super) struct LicensesPage<'a> {
 #[serde(rename_all = "camelCase")]
 pub(super) struct InvitationsPage<'a> {
     pub invitations: &'a [Invitation],
+    pub next_cursor: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CodesPage<'a> {
+    pub codes: &'a [CodeView],
     pub next_cursor: Option<&'a str>,
 }
 

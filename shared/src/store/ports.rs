@@ -160,8 +160,14 @@ pub trait Codes: Send + Sync {
     /// Creates a code with its use counters, and its event.
     async fn create_code(&self, code: &CodeRecord, event: &Event) -> StoreResult<()>;
 
-    /// Every code of a license with its uses, newest first.
-    async fn license_codes(&self, license_id: &LicenseId) -> StoreResult<Vec<(CodeRecord, u32)>>;
+    /// One page of a license's codes with their uses, newest first. Reads
+    /// the page's codes and their use counters, whatever else the license
+    /// holds.
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<(CodeRecord, u32)>>;
 
     async fn code_by_id(
         &self,
@@ -201,6 +207,21 @@ pub trait Invitations: Send + Sync {
     async fn license_invitations(
         &self,
         license_id: &LicenseId,
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<InvitationRecord>>;
+
+    /// One page of the invitations of a license whose status at `now` is
+    /// `status`, read from the invitations of that status alone (a page
+    /// reads a page, however many others the license holds). Accepted,
+    /// declined and revoked ones come newest first; pending and expired
+    /// ones by expiry, latest first (pending ones that never expire before
+    /// all others, newest first). The listing lags a moment behind status
+    /// changes: an item may show a status it just left.
+    async fn license_invitations_by_status(
+        &self,
+        license_id: &LicenseId,
+        status: InvitationStatus,
+        now: Timestamp,
         paging: Paging<'_>,
     ) -> StoreResult<Page<InvitationRecord>>;
 
@@ -268,6 +289,15 @@ pub trait Directory: Send + Sync {
         user_id: &UserId,
         paging: Paging<'_>,
     ) -> StoreResult<Page<SeatRecord>>;
+
+    /// Which of `emails` hold a seat on the license, in the order given:
+    /// one lookup per address, whatever the license's size. May lag a
+    /// moment behind a seat just claimed or freed.
+    async fn members_among(
+        &self,
+        license_id: &LicenseId,
+        emails: &[Email],
+    ) -> StoreResult<Vec<Email>>;
 
     /// Seats of a license, newest first.
     async fn license_seats(

@@ -133,7 +133,11 @@ async fn only_the_owner_and_admins_get_in(backend: Backend) {
                 .await
                 .map(|_| ()),
         );
-        refused(admin::list_codes(&t.app, &outsider, id).await.map(|_| ()));
+        refused(
+            admin::list_codes(&t.app, &outsider, id, 10, None)
+                .await
+                .map(|_| ()),
+        );
         refused(admin::revoke_code(&t.app, &outsider, id, &"code_x".into()).await);
         refused(
             admin::create_link(&t.app, &outsider, id, None)
@@ -241,9 +245,10 @@ async fn codes_are_shown_once_and_revocation_stops_them_at_once(backend: Backend
         .await
         .expect("redeemed");
 
-    let codes = admin::list_codes(&t.app, &owner(), &id)
+    let codes = admin::list_codes(&t.app, &owner(), &id, 10, None)
         .await
-        .expect("codes");
+        .expect("codes")
+        .items;
     assert_eq!(codes.len(), 1);
     assert_eq!(codes[0].last4, &created.code[created.code.len() - 4..]);
     assert_eq!(codes[0].uses, 1);
@@ -267,9 +272,10 @@ async fn codes_are_shown_once_and_revocation_stops_them_at_once(backend: Backend
         Some(ApiError::CodeRevoked)
     );
     assert!(
-        admin::list_codes(&t.app, &owner(), &id)
+        admin::list_codes(&t.app, &owner(), &id, 10, None)
             .await
-            .expect("codes")[0]
+            .expect("codes")
+            .items[0]
             .revoked
     );
     assert_eq!(

@@ -4,8 +4,12 @@
 use integration_tests::{Backend, RefusingMailer, TestApp, email, user};
 use seat_invitations::ApiError;
 use seat_invitations::config::{Config, Profile};
-use seat_invitations::domain::{InvitationStatus, JoinedVia, SuppressionReason};
-use seat_invitations::service::{contact, invites, me, redeem};
+use seat_invitations::domain::{
+    InvitationId, InvitationRecord, InvitationStatus, JoinedVia, LicenseId, SuppressionReason,
+    Timestamp,
+};
+use seat_invitations::service::{admin, contact, invites, me, redeem};
+use seat_invitations::store::{PagePosition, Paging};
 
 integration_tests::on_both_stores!(
     redeeming_a_code_takes_one_seat_and_lists_it,
@@ -30,6 +34,9 @@ integration_tests::on_both_stores!(
     a_code_with_max_uses_is_never_overused_under_concurrency,
     concurrent_code_and_invite_by_one_user_take_one_seat,
     suppressions_are_recorded_by_address_hash,
+    invitations_are_listed_one_status_at_a_time_in_pages,
+    members_are_looked_up_by_address,
+    codes_are_listed_in_pages_with_their_uses,
 );
 
 async fn redeeming_a_code_takes_one_seat_and_lists_it(backend: Backend) {
@@ -843,4 +850,266 @@ async fn suppressions_are_recorded_by_address_hash(backend: Backend) {
     );
     let ann = email("ann@demo.edu").hash();
     assert_eq!(t.store().suppression(&ann).await.expect("read"), None);
+}
+
+/// Every invitation of `status` at `now`, two to a page.
+async fn all_in_status(
+    t: &TestApp,
+    license_id: &LicenseId,
+    status: InvitationStatus,
+    now: Timestamp,
+) -> Vec<InvitationRecord> {
+    let (mut all, mut after): (Vec<InvitationRecord>, Option<PagePosition>) = (Vec::new(), None);
+    loop {
+        let page = t
+            .store()
+            .license_invitations_by_status(license_id, status, now, Paging::new(after.as_ref(), 2))
+            .await
+            .expect("a page");
+        assert!(page.items.len() <= 2);
+        all.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
+}
+
+fn ids(list: &[InvitationRecord]) -> Vec<InvitationId> {
+    let mut ids: Vec<InvitationId> = list.iter().map(|i| i.invitation_id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+async fn invitations_are_listed_one_status_at_a_time_in_pages(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license_id = t.license(5).await.license_id;
+    let other = t.license(5).await.license_id;
+    let owner = user("owner-1", "owner@demo.edu");
+    let in_days = |d: i64| Some(t.now() + chrono::TimeDelta::days(d));
+    let mut tokens = Vec::new();
+    // Pending: three with an expiry, one without; two about to expire.
+    for (days, to) in [(3, "a@demo.edu"), (9, "b@demo.edu"), (5, "c@demo.edu")] {
+        tokens.push(
+            t.invitation_with(
+                &license_id,
+                Some(to),
+                in_days(days),
+                InvitationStatus::Pending,
+            )
+            .await,
+        );
+    }
+    t.invitation(&license_id, None).await;
+    for secs in [10, 20] {
+        t.invitation_with(
+            &license_id,
+            None,
+            Some(t.now() + chrono::TimeDelta::seconds(secs)),
+            InvitationStatus::Pending,
+        )
+        .await;
+    }
+    t.invitation_with(&license_id, None, None, InvitationStatus::Revoked)
+        .await;
+    t.invitation(&other, None).await;
+    // One accepted through a claim, one revoked and one declined by their
+    // transitions: each moves to its status's listing.
+    invites::accept(&t.app, &user("ann", "a@demo.edu"), tokens[0].expose())
+        .await
+        .expect("accepted");
+    invites::decline(&t.app, &user("bob", "b@demo.edu"), tokens[1].expose())
+        .await
+        .expect("declined");
+    let c = t
+        .store()
+        .invitation(&tokens[2].hash(&t.app.config.hash_keys))
+        .await
+        .expect("read")
+        .expect("c");
+    admin::revoke_invitation(&t.app, &owner, &license_id, &c.invitation_id)
+        .await
+        .expect("revoked");
+    t.advance_secs(20);
+    let now = t.now();
+
+    let pending = all_in_status(&t, &license_id, InvitationStatus::Pending, now).await;
+    assert_eq!(
+        pending.len(),
+        1,
+        "only the link without expiry: {pending:?}"
+    );
+    assert_eq!(pending[0].expires_at, None);
+    let expired = all_in_status(&t, &license_id, InvitationStatus::Expired, now).await;
+    assert_eq!(expired.len(), 2);
+    assert!(
+        expired[0].expires_at > expired[1].expires_at,
+        "latest expiry first"
+    );
+    assert!(
+        expired
+            .iter()
+            .all(|i| i.status_at(now) == InvitationStatus::Expired)
+    );
+    assert_eq!(
+        all_in_status(&t, &license_id, InvitationStatus::Accepted, now)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        ids(&all_in_status(&t, &license_id, InvitationStatus::Declined, now).await),
+        ids(&[t
+            .store()
+            .invitation(&tokens[1].hash(&t.app.config.hash_keys))
+            .await
+            .expect("read")
+            .expect("b")])
+    );
+    let revoked = all_in_status(&t, &license_id, InvitationStatus::Revoked, now).await;
+    assert_eq!(revoked.len(), 2);
+    assert!(
+        revoked[0].invitation_id > revoked[1].invitation_id,
+        "newest first"
+    );
+    assert!(revoked.iter().any(|i| i.invitation_id == c.invitation_id));
+
+    // Before the clock moved, the two short ones were pending, by expiry.
+    let earlier = now - chrono::TimeDelta::seconds(20);
+    let then = all_in_status(&t, &license_id, InvitationStatus::Pending, earlier).await;
+    let expiries: Vec<Option<Timestamp>> = then.iter().map(|i| i.expires_at).collect();
+    assert_eq!(expiries.len(), 3);
+    assert_eq!(expiries[0], None, "never-expiring links first");
+    assert!(expiries[1] > expiries[2]);
+    assert!(
+        all_in_status(&t, &license_id, InvitationStatus::Expired, earlier)
+            .await
+            .is_empty()
+    );
+
+    // The admin listing pages through the same, with cursors of its own.
+    let first = admin::list_invitations(
+        &t.app,
+        &owner,
+        &license_id,
+        Some(InvitationStatus::Revoked),
+        1,
+        None,
+    )
+    .await
+    .expect("page 1");
+    assert_eq!(first.items.len(), 1);
+    let cursor = first.next_cursor.expect("a second page");
+    let second = admin::list_invitations(
+        &t.app,
+        &owner,
+        &license_id,
+        Some(InvitationStatus::Revoked),
+        1,
+        Some(&cursor),
+    )
+    .await
+    .expect("page 2");
+    assert_eq!(second.items.len(), 1);
+    assert_ne!(second.items[0].invitation_id, first.items[0].invitation_id);
+    assert!(matches!(
+        admin::list_invitations(
+            &t.app,
+            &owner,
+            &license_id,
+            Some(InvitationStatus::Pending),
+            1,
+            Some(&cursor)
+        )
+        .await,
+        Err(ApiError::InvalidRequest(_))
+    ));
+}
+
+async fn members_are_looked_up_by_address(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license_id = t.license(5).await.license_id;
+    let other = t.license(5).await.license_id;
+    let code = t.code(&license_id, None).await.formatted();
+    let elsewhere = t.code(&other, None).await.formatted();
+    for (sub, address) in [("ann", "ann@demo.edu"), ("bob", "Bob@Demo.edu")] {
+        redeem::redeem(&t.app, &user(sub, address), &code)
+            .await
+            .expect("member");
+    }
+    redeem::redeem(&t.app, &user("cat", "cat@demo.edu"), &elsewhere)
+        .await
+        .expect("member elsewhere");
+    let asked: Vec<_> = [
+        "cat@demo.edu",
+        "bob@demo.edu",
+        "dan@demo.edu",
+        "ann@demo.edu",
+    ]
+    .into_iter()
+    .map(integration_tests::email)
+    .collect();
+    let members = t
+        .store()
+        .members_among(&license_id, &asked)
+        .await
+        .expect("looked up");
+    assert_eq!(
+        members,
+        vec![
+            integration_tests::email("bob@demo.edu"),
+            integration_tests::email("ann@demo.edu")
+        ]
+    );
+    // Leaving ends membership.
+    me::leave(&t.app, &user("ann", "ann@demo.edu"), &license_id)
+        .await
+        .expect("left");
+    assert_eq!(
+        t.store()
+            .members_among(&license_id, &asked)
+            .await
+            .expect("looked up"),
+        vec![integration_tests::email("bob@demo.edu")]
+    );
+}
+
+async fn codes_are_listed_in_pages_with_their_uses(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let license_id = t.license(50).await.license_id;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(t.code(&license_id, Some(10)).await.formatted());
+        t.advance_secs(1);
+    }
+    for (i, sub) in ["ann", "bob", "cat"].into_iter().enumerate() {
+        redeem::redeem(
+            &t.app,
+            &user(sub, &format!("{sub}@demo.edu")),
+            &codes[i % 2],
+        )
+        .await
+        .expect("redeemed");
+    }
+    let (mut seen, mut after) = (Vec::new(), None::<PagePosition>);
+    loop {
+        let page = t
+            .store()
+            .license_codes(&license_id, Paging::new(after.as_ref(), 2))
+            .await
+            .expect("a page");
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5);
+    assert!(
+        seen.windows(2).all(|w| w[0].0.code_id > w[1].0.code_id),
+        "newest first"
+    );
+    let uses: Vec<u32> = seen.iter().rev().map(|(_, uses)| *uses).collect();
+    assert_eq!(uses, [2, 1, 0, 0, 0]);
 }

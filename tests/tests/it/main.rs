@@ -8,6 +8,7 @@ mod contract;
 mod dynamo_faults;
 mod handlers;
 mod keys;
+mod listing_cost;
 mod mail_guard;
 mod portal_api;
 mod ses;

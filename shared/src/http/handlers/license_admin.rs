@@ -10,7 +10,7 @@ use crate::App;
 use crate::domain::{Caller, CodeId, LicenseId, UserId};
 use crate::http::extract::{Paging, optional_json_body, paging, whole_number};
 use crate::http::response::{
-    CodesBody, EventsPage, LicensesPage, Reply, SeatsPage, json, listing, no_content,
+    CodesPage, EventsPage, LicensesPage, Reply, SeatsPage, json, listing, no_content,
 };
 use crate::service::admin;
 
@@ -60,9 +60,15 @@ pub(super) async fn create_code(
 }
 
 /// GET /v1/licenses/{licenseId}/codes
-pub(super) async fn list_codes(app: &App, caller: &Caller, license_id: &LicenseId) -> Reply {
-    let codes = admin::list_codes(app, caller, license_id).await?;
-    json(StatusCode::OK, &CodesBody { codes: &codes })
+pub(super) async fn list_codes(
+    app: &App,
+    caller: &Caller,
+    license_id: &LicenseId,
+    req: &Request,
+) -> Reply {
+    let Paging { limit, cursor } = paging(req)?;
+    let page = admin::list_codes(app, caller, license_id, limit, cursor.as_deref()).await?;
+    listing(&page, |codes, next_cursor| CodesPage { codes, next_cursor })
 }
 
 /// DELETE /v1/licenses/{licenseId}/codes/{codeId}

@@ -40,7 +40,7 @@ pub(super) async fn dispatch(
         E::Licenses => license_admin::licenses(app, caller, req).await,
         E::License => license_admin::license(app, caller, &path.id("licenseId")?).await,
         E::CreateCode => license_admin::create_code(app, caller, &path.id("licenseId")?, req).await,
-        E::ListCodes => license_admin::list_codes(app, caller, &path.id("licenseId")?).await,
+        E::ListCodes => license_admin::list_codes(app, caller, &path.id("licenseId")?, req).await,
         E::RevokeCode => {
             let (license_id, code_id) = (path.id("licenseId")?, path.id("codeId")?);
             license_admin::revoke_code(app, caller, &license_id, &code_id).await

@@ -3,14 +3,14 @@
 
 use serde::Serialize;
 
-use super::authorize;
+use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{
     Caller, CodeId, CodeRecord, Event, EventKind, InviteCode, LicenseId, Timestamp,
 };
 use crate::error::ApiError;
 use crate::service::provision::{CodeOptions, add_code};
-use crate::store::Revocation;
+use crate::store::{Paging, Revocation};
 
 pub const MAX_NOTE_CHARS: usize = 200;
 
@@ -132,19 +132,28 @@ fn code_view(code: CodeRecord, uses: u32) -> CodeView {
     }
 }
 
+/// One page of the license's codes, newest first, with their uses.
 pub async fn list_codes(
     app: &App,
     caller: &Caller,
     license_id: &LicenseId,
-) -> Result<Vec<CodeView>, ApiError> {
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Listing<CodeView>, ApiError> {
     authorize(app, caller, license_id).await?;
-    Ok(app
+    let after = cursor.map(|c| cursor::decode("codes", c)).transpose()?;
+    let page = app
         .store
-        .license_codes(license_id)
-        .await?
-        .into_iter()
-        .map(|(code, uses)| code_view(code, uses))
-        .collect())
+        .license_codes(license_id, Paging::new(after.as_ref(), limit))
+        .await?;
+    Ok(Listing {
+        items: page
+            .items
+            .into_iter()
+            .map(|(code, uses)| code_view(code, uses))
+            .collect(),
+        next_cursor: page.next.map(|p| cursor::encode("codes", &p)),
+    })
 }
 
 /// Revokes a code; revoking it again is not an error.

@@ -196,7 +196,7 @@ pub async fn invite_emails(
 ) -> Result<Vec<InvitationOutcome>, ApiError> {
     let license = authorize(app, caller, license_id).await?;
     let days = validate_days(days)?;
-    let members = member_emails(app, license_id).await?;
+    let members = app.store.members_among(license_id, emails).await?;
     let mut outcomes = Vec::with_capacity(emails.len());
     // Once the quota refuses, it refuses the rest of the call too.
     let mut quota_full: Option<u64> = None;
@@ -295,23 +295,9 @@ pub async fn invite_emails(
     Ok(outcomes)
 }
 
-/// Every member's address (reads the whole seat list of the license).
-async fn member_emails(app: &App, license_id: &LicenseId) -> Result<Vec<Email>, ApiError> {
-    let mut emails = Vec::new();
-    let mut after = None;
-    loop {
-        let page = app
-            .store
-            .license_seats(license_id, Paging::new(after.as_ref(), 100))
-            .await?;
-        emails.extend(page.items.into_iter().map(|s| s.email));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(emails),
-        }
-    }
-}
-
+/// One page of the license's invitations: all of them newest first, or
+/// those with `status`, read from that status alone (the store's order:
+/// pending and expired ones by expiry). Each cursor belongs to its filter.
 pub async fn list_invitations(
     app: &App,
     caller: &Caller,
@@ -322,32 +308,31 @@ pub async fn list_invitations(
 ) -> Result<Listing<Invitation>, ApiError> {
     authorize(app, caller, license_id).await?;
     let now = app.now();
-    let mut after = cursor
-        .map(|c| cursor::decode("invitations", c))
-        .transpose()?;
-    let mut items = Vec::new();
-    // Filtering by status may skip items: keep reading until the page is full.
-    loop {
-        let page = app
-            .store
-            .license_invitations(license_id, Paging::new(after.as_ref(), limit - items.len()))
-            .await?;
-        after.clone_from(&page.next);
-        for inv in page.items {
-            if status.is_none_or(|s| inv.status_at(now) == s) {
-                items.push(inv.view(now, None, true));
-            }
+    let kind = match status {
+        None => "invitations".to_owned(),
+        Some(s) => format!("invitations:{s:?}"),
+    };
+    let after = cursor.map(|c| cursor::decode(&kind, c)).transpose()?;
+    let paging = Paging::new(after.as_ref(), limit);
+    let page = match status {
+        None => app.store.license_invitations(license_id, paging).await?,
+        Some(s) => {
+            app.store
+                .license_invitations_by_status(license_id, s, now, paging)
+                .await?
         }
-        if items.len() >= limit || page.next.is_none() {
-            let more = page.next.is_some();
-            return Ok(Listing {
-                items,
-                next_cursor: after
-                    .filter(|_| more)
-                    .map(|p| cursor::encode("invitations", &p)),
-            });
-        }
-    }
+    };
+    // The index may lag a status change by a moment: leave out what it
+    // shows in a status it has left (the page may then be short).
+    Ok(Listing {
+        items: page
+            .items
+            .into_iter()
+            .filter(|inv| status.is_none_or(|s| inv.status_at(now) == s))
+            .map(|inv| inv.view(now, None, true))
+            .collect(),
+        next_cursor: page.next.map(|p| cursor::encode(&kind, &p)),
+    })
 }
 
 pub async fn revoke_invitation(

@@ -106,16 +106,21 @@ impl Claims for DynamoStore {
                 "attribute_exists(pk) AND (attribute_not_exists(#cap) OR #used < #cap)",
                 increment,
             ),
-            ClaimVia::Invite { token_hash } => tx.update(
-                table,
-                &keys::invitation(token_hash),
-                &leave_pending(":accepted"),
-                "#status = :pending",
-                Expr::default()
-                    .name("#status", "status")
-                    .value(":accepted", value(&InvitationStatus::Accepted)?)
-                    .value(":pending", value(&InvitationStatus::Pending)?),
-            ),
+            ClaimVia::Invite { token_hash } => {
+                // The seat's `via_id` is the invitation's id (`ClaimPlan`).
+                let (update, expr) = leave_pending(
+                    &seat.license_id,
+                    &seat.via_id.as_str().into(),
+                    InvitationStatus::Accepted,
+                )?;
+                tx.update(
+                    table,
+                    &keys::invitation(token_hash),
+                    &update,
+                    "#status = :pending",
+                    expr.value(":pending", value(&InvitationStatus::Pending)?),
+                )
+            }
         };
         tx = tx.create(table, event_item(&plan.event)?);
         match self.transact("TransactWriteItems claim", tx).await {

@@ -10,7 +10,7 @@ use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK};
 use super::tx::{Expr, Guard, Tx};
 use crate::domain::{COUNTER_SHARDS, CodeId, CodeRecord, Event, LicenseId, SecretHash};
 use crate::error::StoreResult;
-use crate::store::{Codes, Revocation, use_caps};
+use crate::store::{Codes, Page, PagePosition, Paging, Revocation, use_caps};
 
 fn codes_of(license_id: &LicenseId) -> Query {
     Query::index(GSI_LICENSE, (GSI2PK, GSI2SK), keys::codes_of(license_id))
@@ -38,15 +38,21 @@ impl Codes for DynamoStore {
         .await
     }
 
-    /// The codes (one query), then the use counters of all of them in as
-    /// few `BatchGetItem`s as 100 keys each allow.
-    async fn license_codes(&self, license_id: &LicenseId) -> StoreResult<Vec<(CodeRecord, u32)>> {
-        let codes = self
-            .query("Query codes", codes_of(license_id), None)
-            .await?
-            .into_iter()
-            .map(code_from)
-            .collect::<Result<Vec<_>, _>>()?;
+    /// The page's codes (one query), then the use counters of those codes
+    /// in as few `BatchGetItem`s as 100 keys each allow: 16 counters per
+    /// code on the page, exact (docs/capacity.md, "Admin routes").
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<(CodeRecord, u32)>> {
+        let query = codes_of(license_id).below_or(after.map(PagePosition::as_str), SortKey::Any);
+        let page = self
+            .query_page("Query codes", query, limit, code_from, |c| {
+                c.code_id.to_string()
+            })
+            .await?;
+        let codes = page.items;
         let ids: Vec<&CodeId> = codes.iter().map(|c| &c.code_id).collect();
         let counters = self.counters_of(&ids, keys::use_counter, false).await?;
         let uses = |code: &CodeRecord| {
@@ -54,10 +60,13 @@ impl Codes for DynamoStore {
                 .get(&code.code_id)
                 .map_or(0, |shards| shards.iter().map(|c| c.used).sum())
         };
-        Ok(codes
-            .iter()
-            .map(|code| (code.clone(), uses(code)))
-            .collect())
+        Ok(Page {
+            items: codes
+                .iter()
+                .map(|code| (code.clone(), uses(code)))
+                .collect(),
+            next: page.next,
+        })
     }
 
     async fn code_by_id(

@@ -1,5 +1,6 @@
 //! [`Directory`] on DynamoDB: licenses with their seat counters, admin
-//! entries, and seats listed by user (lsi1) and by license (gsi2).
+//! entries, seats listed by user (lsi1) and by license (gsi2), and looked
+//! up by license and email (gsi3).
 
 use async_trait::async_trait;
 
@@ -11,15 +12,20 @@ use super::items::{
 };
 use super::keys;
 use super::query::{Query, SortKey};
-use super::schema::{GSI_LICENSE, GSI2PK, GSI2SK, LSI_JOINED, LSI1SK, PK};
+use super::schema::{
+    GSI_LICENSE, GSI_LOOKUP, GSI2PK, GSI2SK, GSI3PK, GSI3SK, LSI_JOINED, LSI1SK, PK,
+};
 use super::tx::{Attempt, Expr, RETRY, Tx, TxFailure};
 use crate::domain::{
-    COUNTER_SHARDS, Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity,
+    COUNTER_SHARDS, Email, Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity,
 };
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::store::{Directory, Page, PagePosition, Paging, SeatsChange, resplit_capacity};
 
 const SET_SEATS: &str = "TransactWriteItems set seats";
+
+/// Membership lookups in flight at once, of up to 100 per call.
+const LOOKUPS_IN_FLIGHT: usize = 16;
 
 impl DynamoStore {
     /// One attempt at `set_seats_total`: read the counters (strongly
@@ -178,6 +184,41 @@ impl Directory for DynamoStore {
             keys::seat_of_user(s.joined_at, &s.license_id)
         })
         .await
+    }
+
+    /// One query of at most one item per address, on the address's own
+    /// gsi3 partition, 16 at a time.
+    async fn members_among(
+        &self,
+        license_id: &LicenseId,
+        emails: &[Email],
+    ) -> StoreResult<Vec<Email>> {
+        let mut members = Vec::new();
+        for chunk in emails.chunks(LOOKUPS_IN_FLIGHT) {
+            let mut lookups = tokio::task::JoinSet::new();
+            for email in chunk {
+                let (store, license_id, email) = (self.clone(), license_id.clone(), email.clone());
+                lookups.spawn(async move {
+                    let query = Query::index(
+                        GSI_LOOKUP,
+                        (GSI3PK, GSI3SK),
+                        keys::member(&license_id, &email),
+                    );
+                    let found = store.query("Query member", query, Some(1)).await?;
+                    Ok::<_, StoreError>((!found.is_empty()).then_some(email))
+                });
+            }
+            while let Some(done) = lookups.join_next().await {
+                let found =
+                    done.map_err(|e| StoreError::internal("Query member", e.to_string()))?;
+                members.extend(found?);
+            }
+        }
+        Ok(emails
+            .iter()
+            .filter(|e| members.contains(e))
+            .cloned()
+            .collect())
     }
 
     async fn license_seats(

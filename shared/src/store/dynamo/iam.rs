@@ -9,7 +9,7 @@
 //! write inside it as `PutItem`, `UpdateItem`, `DeleteItem` or
 //! `ConditionCheckItem`. Every `Query` on an index needs the index's ARN.
 
-use super::schema::{GSI_EMAIL, GSI_LICENSE, LSI_JOINED};
+use super::schema::{GSI_EMAIL, GSI_LICENSE, GSI_LOOKUP, LSI_JOINED};
 
 /// One IAM action on the table (`index: None`) or on one of its indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,8 @@ pub const CLAIMS_ACTIONS: &[Access] = &[BATCH_GET, GET, PUT, UPDATE, DELETE];
 
 /// - `code`: GetItem.
 /// - `create_code`: TransactWriteItems of Put (code, counters, event).
-/// - `license_codes`: Query on gsi2, BatchGetItem (use counters).
+/// - `license_codes`: Query on gsi2 (one page), BatchGetItem (that page's
+///   use counters).
 /// - `code_by_id`: Query on gsi2.
 /// - `revoke_code`: TransactWriteItems of Update (code), Put (event).
 pub const CODES_ACTIONS: &[Access] = &[GET, BATCH_GET, PUT, UPDATE, index(GSI_LICENSE)];
@@ -58,6 +59,7 @@ pub const CODES_ACTIONS: &[Access] = &[GET, BATCH_GET, PUT, UPDATE, index(GSI_LI
 /// - `create_invitation`: TransactWriteItems of Put (invitation, event).
 /// - `pending_invitations`: Query on gsi1.
 /// - `license_invitations`: Query on gsi2.
+/// - `license_invitations_by_status`: Query on gsi3.
 /// - `invitation_by_id`: Query on gsi2, then GetItem.
 /// - `close_invitation`: TransactWriteItems of Update (invitation), Put
 ///   (event).
@@ -70,6 +72,7 @@ pub const INVITATIONS_ACTIONS: &[Access] = &[
     DELETE,
     index(GSI_EMAIL),
     index(GSI_LICENSE),
+    index(GSI_LOOKUP),
 ];
 
 /// - `license`: GetItem.
@@ -78,6 +81,7 @@ pub const INVITATIONS_ACTIONS: &[Access] = &[
 ///   entries).
 /// - `administered_licenses`: Query on the table (admin entries).
 /// - `user_seats`: Query on lsi1.
+/// - `members_among`: Query on gsi3 (one per address).
 /// - `license_seats`: Query on gsi2.
 /// - `set_seats_total`: BatchGetItem (counters), TransactWriteItems of
 ///   Update (counters, license), Put (event).
@@ -89,6 +93,7 @@ pub const DIRECTORY_ACTIONS: &[Access] = &[
     QUERY,
     index(LSI_JOINED),
     index(GSI_LICENSE),
+    index(GSI_LOOKUP),
 ];
 
 /// - `events`: Query on the table (event partitions).
@@ -133,6 +138,7 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     ("create_invitation", &[PUT]),
     ("pending_invitations", &[index(GSI_EMAIL)]),
     ("license_invitations", &[index(GSI_LICENSE)]),
+    ("license_invitations_by_status", &[index(GSI_LOOKUP)]),
     ("invitation_by_id", &[index(GSI_LICENSE), GET]),
     ("close_invitation", &[UPDATE, PUT]),
     ("reissue_invitation", &[DELETE, PUT]),
@@ -142,6 +148,7 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     ("create_license", &[PUT]),
     ("administered_licenses", &[QUERY]),
     ("user_seats", &[index(LSI_JOINED)]),
+    ("members_among", &[index(GSI_LOOKUP)]),
     ("license_seats", &[index(GSI_LICENSE)]),
     ("set_seats_total", &[BATCH_GET, UPDATE, PUT]),
     // Audit
@@ -195,6 +202,7 @@ pub const METHOD_PARTITIONS: &[(&str, &[&str])] = &[
     ("create_invitation", &["INV#", "EVENTS#"]),
     ("pending_invitations", &[]),
     ("license_invitations", &[]),
+    ("license_invitations_by_status", &[]),
     ("invitation_by_id", &["INV#"]),
     ("close_invitation", &["INV#", "EVENTS#"]),
     ("reissue_invitation", &["INV#", "EVENTS#"]),
@@ -205,6 +213,7 @@ pub const METHOD_PARTITIONS: &[(&str, &[&str])] = &[
     ("administered_licenses", &["USER#"]),
     ("user_seats", &[]),
     ("license_seats", &[]),
+    ("members_among", &[]),
     ("set_seats_total", &["LIC#", "EVENTS#"]),
     // Audit
     ("events", &["EVENTS#"]),
@@ -241,6 +250,15 @@ pub const TABLE_SETUP_ACTIONS: &[Access] = &[
     table("dynamodb:DescribeTable"),
     table("dynamodb:CreateTable"),
     table("dynamodb:UpdateTimeToLive"),
+];
+
+/// `DynamoStore::backfill_lookup_keys` (`seatctl backfill-lookup-keys`) and
+/// `DynamoStore::import_unchecked` (load tests); no Lambda function runs
+/// them.
+pub const MAINTENANCE_ACTIONS: &[Access] = &[
+    table("dynamodb:Scan"),
+    table("dynamodb:UpdateItem"),
+    table("dynamodb:BatchWriteItem"),
 ];
 
 #[cfg(test)]
@@ -285,6 +303,7 @@ mod tests {
                     "create_invitation",
                     "pending_invitations",
                     "license_invitations",
+                    "license_invitations_by_status",
                     "invitation_by_id",
                     "close_invitation",
                     "reissue_invitation",
@@ -298,6 +317,7 @@ mod tests {
                     "create_license",
                     "administered_licenses",
                     "user_seats",
+                    "members_among",
                     "license_seats",
                     "set_seats_total",
                 ],
@@ -314,6 +334,6 @@ mod tests {
             listed.sort_by_key(key);
             assert_eq!(union, listed, "{methods:?}");
         }
-        assert_eq!(METHOD_ACTIONS.len(), 28, "every port method is listed");
+        assert_eq!(METHOD_ACTIONS.len(), 30, "every port method is listed");
     }
 }

@@ -1,5 +1,5 @@
 //! [`Invitations`] on DynamoDB: by token hash (table), pending by email
-//! (gsi1), by license (gsi2).
+//! (gsi1), by license (gsi2), by license and status (gsi3).
 
 use async_trait::async_trait;
 
@@ -7,10 +7,13 @@ use super::DynamoStore;
 use super::items::{event_item, invitation_from, invitation_item, leave_pending, value};
 use super::keys;
 use super::query::{Query, SortKey};
-use super::schema::{GSI_EMAIL, GSI_LICENSE, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
+use super::schema::{
+    GSI_EMAIL, GSI_LICENSE, GSI_LOOKUP, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK,
+};
 use super::tx::{Expr, Guard, Tx};
 use crate::domain::{
     Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
+    Timestamp,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Invitations, Page, PagePosition, Paging, Transition};
@@ -21,6 +24,27 @@ fn invitations_of(license_id: &LicenseId) -> Query {
         (GSI2PK, GSI2SK),
         keys::invitations_of(license_id),
     )
+}
+
+/// The gsi3 partition of a license's invitations stored as `stored`.
+fn invitations_in(license_id: &LicenseId, stored: InvitationStatus) -> Query {
+    Query::index(
+        GSI_LOOKUP,
+        (GSI3PK, GSI3SK),
+        keys::invitations_in(license_id, stored),
+    )
+}
+
+/// An invitation's position in its status listing: its gsi3 sort key.
+fn status_position(inv: &InvitationRecord) -> String {
+    keys::invitation_in_status(inv.status, inv.expires_at, &inv.invitation_id)
+}
+
+fn empty<T>() -> Page<T> {
+    Page {
+        items: Vec::new(),
+        next: None,
+    }
 }
 
 fn transition(done: bool) -> Transition {
@@ -87,6 +111,56 @@ impl Invitations for DynamoStore {
         .await
     }
 
+    /// One query on one gsi3 partition. Pending and expired invitations
+    /// share the pending partition, split at [`keys::expiry_boundary`].
+    async fn license_invitations_by_status(
+        &self,
+        license_id: &LicenseId,
+        status: InvitationStatus,
+        now: Timestamp,
+        Paging { after, limit }: Paging<'_>,
+    ) -> StoreResult<Page<InvitationRecord>> {
+        const OP: &str = "Query invitations by status";
+        let after = after.map(PagePosition::as_str);
+        let boundary = keys::expiry_boundary(now);
+        let query = match status {
+            InvitationStatus::Pending => {
+                let pending = invitations_in(license_id, InvitationStatus::Pending);
+                match after {
+                    None => pending.sort_key(SortKey::Above(boundary)),
+                    // Nothing still pending sorts below the boundary.
+                    Some(after) if after <= boundary.as_str() => return Ok(empty()),
+                    // BETWEEN includes `after`, which the last page held:
+                    // one more item, and that one dropped.
+                    Some(after) => {
+                        let query = pending.sort_key(SortKey::Between(boundary, after.to_owned()));
+                        let items = self
+                            .query(OP, query, Some(limit + 2))
+                            .await?
+                            .into_iter()
+                            .map(invitation_from)
+                            .filter(|i| {
+                                i.as_ref().map_or(true, |inv| status_position(inv) != after)
+                            })
+                            .take(limit + 1)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        return Ok(Page::from_lookahead(items, limit, status_position));
+                    }
+                }
+            }
+            InvitationStatus::Expired => {
+                let below = after
+                    .filter(|a| *a < boundary.as_str())
+                    .unwrap_or(&boundary);
+                invitations_in(license_id, InvitationStatus::Pending)
+                    .sort_key(SortKey::Below(below.to_owned()))
+            }
+            stored => invitations_in(license_id, stored).below_or(after, SortKey::Any),
+        };
+        self.query_page(OP, query, limit, invitation_from, status_position)
+            .await
+    }
+
     async fn invitation_by_id(
         &self,
         license_id: &LicenseId,
@@ -120,8 +194,9 @@ impl Invitations for DynamoStore {
                 format!("cannot close an invitation as {status:?}"),
             ));
         }
-        let update = leave_pending(":closed");
-        let expr = pending()?.value(":closed", value(&status)?);
+        let (update, expr) =
+            leave_pending(&invitation.license_id, &invitation.invitation_id, status)?;
+        let expr = expr.value(":pending", value(&InvitationStatus::Pending)?);
         let event = event_item(event)?;
         let done = self
             .transact_guarded(

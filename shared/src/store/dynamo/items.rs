@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::Item;
 use super::error::{decode_err, encode_err};
 use super::keys::{self, Key};
-use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, LSI1SK};
+use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, LSI1SK};
+use super::tx::Expr;
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
     JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash, Suppression,
@@ -224,11 +225,49 @@ struct InvitationItem {
     invited_by: Option<String>,
 }
 
-/// The update expression that moves an invitation from pending to the
-/// status in `placeholder` (with `#status` for the attribute): it leaves
-/// the pending-by-email index (gsi1) in the same write.
-pub(super) fn leave_pending(placeholder: &str) -> String {
-    format!("SET #status = {placeholder} REMOVE {GSI1PK}, {GSI1SK}")
+/// The update that moves an invitation from pending to `status`, with its
+/// names and values (`#status` for the attribute): it leaves the
+/// pending-by-email index (gsi1) and moves to `status`'s gsi3 partition in
+/// the same write. The caller adds its condition's values.
+pub(super) fn leave_pending(
+    license_id: &LicenseId,
+    invitation_id: &InvitationId,
+    status: InvitationStatus,
+) -> StoreResult<(String, Expr)> {
+    let update = format!(
+        "SET #status = :to, {GSI3PK} = :gsi3pk, {GSI3SK} = :gsi3sk REMOVE {GSI1PK}, {GSI1SK}"
+    );
+    let expr = Expr::default()
+        .name("#status", "status")
+        .value(":to", value(&status)?)
+        .value(
+            ":gsi3pk",
+            AttributeValue::S(keys::invitations_in(license_id, status)),
+        )
+        .value(
+            ":gsi3sk",
+            AttributeValue::S(keys::invitation_in_status(status, None, invitation_id)),
+        );
+    Ok((update, expr))
+}
+
+/// An invitation's gsi3 keys, for its stored status.
+pub(super) fn invitation_lookup_keys(inv: &InvitationRecord) -> [(&'static str, String); 2] {
+    [
+        (GSI3PK, keys::invitations_in(&inv.license_id, inv.status)),
+        (
+            GSI3SK,
+            keys::invitation_in_status(inv.status, inv.expires_at, &inv.invitation_id),
+        ),
+    ]
+}
+
+/// A seat's gsi3 keys.
+pub(super) fn seat_lookup_keys(s: &SeatRecord) -> [(&'static str, String); 2] {
+    [
+        (GSI3PK, keys::member(&s.license_id, &s.email)),
+        (GSI3SK, s.user_id.to_string()),
+    ]
 }
 
 pub(super) fn invitation_item(inv: &InvitationRecord) -> StoreResult<Item> {
@@ -247,6 +286,7 @@ pub(super) fn invitation_item(inv: &InvitationRecord) -> StoreResult<Item> {
         (GSI2PK, keys::invitations_of(&inv.license_id)),
         (GSI2SK, inv.invitation_id.to_string()),
     ];
+    index_keys.extend(invitation_lookup_keys(inv));
     if let Some(email) = inv
         .email
         .as_ref()
@@ -298,7 +338,7 @@ pub(super) fn seat_item(s: &SeatRecord) -> StoreResult<Item> {
         via_id: s.via_id.clone(),
         shard: s.shard,
     };
-    let index_keys = vec![
+    let mut index_keys = vec![
         (
             LSI1SK,
             keys::joined(&keys::seat_of_user(s.joined_at, &s.license_id)),
@@ -306,6 +346,7 @@ pub(super) fn seat_item(s: &SeatRecord) -> StoreResult<Item> {
         (GSI2PK, keys::seats_of(&s.license_id, s.shard)),
         (GSI2SK, keys::seat_in_license(s.joined_at, &s.user_id)),
     ];
+    index_keys.extend(seat_lookup_keys(s));
     let key = keys::seat(&s.user_id, &s.license_id);
     encode("encode seat", &item, &key, index_keys)
 }

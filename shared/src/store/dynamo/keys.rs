@@ -9,8 +9,8 @@
 //! | seat counter shard | `LIC#<licenseId>#SEATS#<i>` / `COUNTER`   |            |
 //! | code               | `CODE#<sha256>` / `CODE`                  | gsi2 `CODES#<licenseId>` / `<codeId>` |
 //! | code use shard     | `CODE#<codeId>#USES#<i>` / `COUNTER`      |            |
-//! | invitation         | `INV#<sha256>` / `INVITATION`             | gsi1 `EMAIL#<email>` / `<invitationId>` while pending; gsi2 `INVS#<licenseId>` / `<invitationId>` |
-//! | seat               | `USER#<sub>` / `SEAT#<licenseId>`         | lsi1 `SEAT#<joinedAt>#<licenseId>`; gsi2 `SEATS#<licenseId>#<shard>` / `<joinedAt>#<sub>` |
+//! | invitation         | `INV#<sha256>` / `INVITATION`             | gsi1 `EMAIL#<email>` / `<invitationId>` while pending; gsi2 `INVS#<licenseId>` / `<invitationId>`; gsi3 `INVS#<licenseId>#<status>` / `<expiresAt>#<invitationId>` while pending (`~#<invitationId>` without expiry), `<invitationId>` after |
+//! | seat               | `USER#<sub>` / `SEAT#<licenseId>`         | lsi1 `SEAT#<joinedAt>#<licenseId>`; gsi2 `SEATS#<licenseId>#<shard>` / `<joinedAt>#<sub>`; gsi3 `MEMBER#<licenseId>#<email>` / `<sub>` |
 //! | admin entry        | `USER#<sub>` / `ADMIN#<licenseId>`        |            |
 //! | audit event        | `EVENTS#<licenseId>#<shard>` / `<eventId>`|            |
 //! | limit window       | `LIMIT#<key>` / `LIMIT`                   | TTL on `ttl` |
@@ -18,6 +18,9 @@
 //!
 //! Ids of codes, invitations and events sort by creation time, and join
 //! times are fixed-width, so these sort keys give newest-first listings.
+//! A pending invitation's gsi3 sort key starts with its expiry, so "pending"
+//! (expiry after now) and "expired" (at or before now) are two key ranges of
+//! one partition, latest expiry first.
 
 use std::collections::HashMap;
 
@@ -26,7 +29,9 @@ use chrono::SecondsFormat;
 
 use super::Item;
 use super::schema::{PK, SK};
-use crate::domain::{CodeId, Email, LicenseId, SecretHash, Timestamp, UserId};
+use crate::domain::{
+    CodeId, Email, InvitationId, InvitationStatus, LicenseId, SecretHash, Timestamp, UserId,
+};
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -133,7 +138,57 @@ pub(super) fn seats_of(license_id: &LicenseId, shard: u16) -> String {
     format!("SEATS#{license_id}#{shard}")
 }
 
+/// The stored name of a status, as in the `status` attribute.
+fn status_name(status: InvitationStatus) -> &'static str {
+    match status {
+        InvitationStatus::Pending => "pending",
+        InvitationStatus::Accepted => "accepted",
+        InvitationStatus::Declined => "declined",
+        InvitationStatus::Revoked => "revoked",
+        InvitationStatus::Expired => "expired",
+    }
+}
+
+/// gsi3 partition: a license's invitations stored with `status` (never
+/// `expired`, which is a range of the pending partition).
+pub(super) fn invitations_in(license_id: &LicenseId, status: InvitationStatus) -> String {
+    format!("INVS#{license_id}#{}", status_name(status))
+}
+
+/// gsi3 partition: the seat (at most one per user; an address may have
+/// more than one user) of `email` on a license.
+pub(super) fn member(license_id: &LicenseId, email: &Email) -> String {
+    format!("MEMBER#{license_id}#{}", email.as_str())
+}
+
 // ---- sort keys that are page positions -----------------------------------
+
+/// The expiry part of a pending invitation's gsi3 sort key when it never
+/// expires: sorts after every timestamp.
+const NEVER: &str = "~";
+
+/// gsi3 sort key of an invitation in its status partition: expiry first
+/// while pending, the id alone after.
+pub(super) fn invitation_in_status(
+    status: InvitationStatus,
+    expires_at: Option<Timestamp>,
+    invitation_id: &InvitationId,
+) -> String {
+    match status {
+        InvitationStatus::Pending => format!(
+            "{}#{invitation_id}",
+            expires_at.map_or_else(|| NEVER.to_owned(), sortable)
+        ),
+        _ => invitation_id.to_string(),
+    }
+}
+
+/// The gsi3 sort key between the pending invitations that have expired at
+/// `now` (below) and those that have not (above): above every key that
+/// expires at `now` itself, below every key that expires later.
+pub(super) fn expiry_boundary(now: Timestamp) -> String {
+    format!("{}#{NEVER}", sortable(now))
+}
 
 /// Fixed-width (sortable) form of a join time.
 fn sortable(at: Timestamp) -> String {
@@ -241,6 +296,48 @@ mod tests {
             joined(&seat_of_user(joined_at, &"l1".into())),
             "SEAT#2026-09-01T08:00:00.000Z#l1"
         );
+    }
+
+    #[test]
+    fn lookup_keys_are_the_stored_formats() {
+        let email = Email::parse("Ann@Demo.edu").expect("an address");
+        let id = InvitationId::from("inv_1");
+        let expires = at("2026-09-15T08:00:00Z");
+        assert_eq!(
+            invitations_in(&"l1".into(), InvitationStatus::Pending),
+            "INVS#l1#pending"
+        );
+        assert_eq!(
+            invitations_in(&"l1".into(), InvitationStatus::Revoked),
+            "INVS#l1#revoked"
+        );
+        assert_eq!(member(&"l1".into(), &email), "MEMBER#l1#ann@demo.edu");
+        assert_eq!(
+            invitation_in_status(InvitationStatus::Pending, Some(expires), &id),
+            "2026-09-15T08:00:00.000Z#inv_1"
+        );
+        assert_eq!(
+            invitation_in_status(InvitationStatus::Pending, None, &id),
+            "~#inv_1"
+        );
+        assert_eq!(
+            invitation_in_status(InvitationStatus::Accepted, Some(expires), &id),
+            "inv_1"
+        );
+    }
+
+    #[test]
+    fn the_expiry_boundary_splits_pending_from_expired() {
+        let now = at("2026-09-15T08:00:00Z");
+        let key = |at: Option<Timestamp>, id: &str| {
+            invitation_in_status(InvitationStatus::Pending, at, &InvitationId::from(id))
+        };
+        let boundary = expiry_boundary(now);
+        // Expires at now: expired, as `status_at` says.
+        assert!(key(Some(now), "inv_zzzz") < boundary);
+        assert!(key(Some(now - chrono::TimeDelta::days(1)), "inv_a") < boundary);
+        assert!(key(Some(now + chrono::TimeDelta::milliseconds(1)), "inv_a") > boundary);
+        assert!(key(None, "inv_a") > boundary);
     }
 
     #[test]

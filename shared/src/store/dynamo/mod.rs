@@ -11,6 +11,8 @@
 //! - [`query`]: queries and paging; [`batch`]: reads by key;
 //! - [`error`]: SDK errors as `StoreError`s, failed conditions;
 //! - [`iam`]: the DynamoDB actions each port needs;
+//! - `maintenance`: the gsi3 backfill (`seatctl backfill-lookup-keys`) and
+//!   a bulk import for load tests;
 //! - one file per port: `claims`, `codes`, `invitations`, `directory`,
 //!   `audit`, `limits`, `suppressions`;
 //! - [`rekey`]: operator tools for the hashing keys (census, migration).
@@ -26,6 +28,7 @@ mod invitations;
 mod items;
 mod keys;
 mod limits;
+mod maintenance;
 mod query;
 mod rekey;
 pub mod schema;
@@ -37,11 +40,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub use maintenance::Backfill;
 pub use rekey::{HashCensus, Rekeyed};
 pub use schema::{IndexSchema, TableSchema, table_schema};
 
 type Item = HashMap<String, AttributeValue>;
 
+#[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,

@@ -19,6 +19,10 @@ pub(super) enum SortKey {
     BeginsWith(String),
     /// Strictly below: the rest of a newest-first listing.
     Below(String),
+    /// Strictly above.
+    Above(String),
+    /// From the first to the second, both included.
+    Between(String, String),
     Equals(String),
 }
 
@@ -101,9 +105,18 @@ impl Query {
                 with(below);
                 format!("{pk_name} = :pk AND {sk_name} < :sk")
             }
+            SortKey::Above(above) => {
+                with(above);
+                format!("{pk_name} = :pk AND {sk_name} > :sk")
+            }
             SortKey::Equals(exact) => {
                 with(exact);
                 format!("{pk_name} = :pk AND {sk_name} = :sk")
+            }
+            SortKey::Between(low, high) => {
+                values.insert(":lo".to_owned(), AttributeValue::S(low.clone()));
+                values.insert(":hi".to_owned(), AttributeValue::S(high.clone()));
+                format!("{pk_name} = :pk AND {sk_name} BETWEEN :lo AND :hi")
             }
         };
         (condition, values)

@@ -19,6 +19,8 @@ pub(super) const GSI1PK: &str = "gsi1pk";
 pub(super) const GSI1SK: &str = "gsi1sk";
 pub(super) const GSI2PK: &str = "gsi2pk";
 pub(super) const GSI2SK: &str = "gsi2sk";
+pub(super) const GSI3PK: &str = "gsi3pk";
+pub(super) const GSI3SK: &str = "gsi3sk";
 pub(super) const LSI1SK: &str = "lsi1sk";
 
 /// Pending invitations by email (sparse: only pending invitations to an
@@ -26,6 +28,11 @@ pub(super) const LSI1SK: &str = "lsi1sk";
 pub const GSI_EMAIL: &str = "gsi1";
 /// A license's codes, invitations and (sharded) seats.
 pub const GSI_LICENSE: &str = "gsi2";
+/// Point lookups and filtered listings of one license, each one partition
+/// per question: its invitations by stored status (pending ones by expiry,
+/// so "pending" and "expired" are key ranges) and its seats by email (is
+/// this address a member?).
+pub const GSI_LOOKUP: &str = "gsi3";
 /// A user's seats by join time (sparse: only seats carry `lsi1sk`).
 pub const LSI_JOINED: &str = "lsi1";
 /// Unix seconds after which DynamoDB may delete the item (limit windows).
@@ -63,6 +70,11 @@ pub fn table_schema() -> TableSchema {
                 name: GSI_LICENSE,
                 partition_key: GSI2PK,
                 sort_key: GSI2SK,
+            },
+            IndexSchema {
+                name: GSI_LOOKUP,
+                partition_key: GSI3PK,
+                sort_key: GSI3SK,
             },
         ],
         local_indexes: vec![IndexSchema {
@@ -214,7 +226,9 @@ mod tests {
     fn the_schema_names_every_key_attribute_once() {
         assert_eq!(
             table_schema().key_attributes(),
-            ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "lsi1sk"]
+            [
+                "pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "lsi1sk"
+            ]
         );
     }
 }

@@ -155,6 +155,14 @@ impl Expr {
         self.values.push((placeholder, value));
         self
     }
+
+    pub fn names(&self) -> &[(&'static str, &'static str)] {
+        &self.names
+    }
+
+    pub fn values(&self) -> &[(&'static str, AttributeValue)] {
+        &self.values
+    }
 }
 
 /// The writes of one `TransactWriteItems`, in order (cancellation reasons

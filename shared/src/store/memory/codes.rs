@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::{MemoryStore, counters};
+use super::{MemoryStore, counters, newest_first};
 use crate::domain::{CodeId, CodeRecord, Event, LicenseId, SecretHash};
 use crate::error::{StoreError, StoreResult};
-use crate::store::{Codes, Revocation, use_caps};
+use crate::store::{Codes, Page, Paging, Revocation, use_caps};
 
 #[async_trait]
 impl Codes for MemoryStore {
@@ -26,9 +26,13 @@ impl Codes for MemoryStore {
         Ok(())
     }
 
-    async fn license_codes(&self, license_id: &LicenseId) -> StoreResult<Vec<(CodeRecord, u32)>> {
+    async fn license_codes(
+        &self,
+        license_id: &LicenseId,
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<(CodeRecord, u32)>> {
         let state = self.lock();
-        let mut codes: Vec<(CodeRecord, u32)> = state
+        let codes = state
             .codes
             .values()
             .filter(|c| c.license_id == *license_id)
@@ -37,11 +41,10 @@ impl Codes for MemoryStore {
                     .use_counters
                     .get(&c.code_id)
                     .map_or(0, |cs| cs.iter().map(|u| u.used).sum());
-                (c.clone(), uses)
+                (c.code_id.to_string(), (c.clone(), uses))
             })
             .collect();
-        codes.sort_by(|a, b| b.0.code_id.cmp(&a.0.code_id));
-        Ok(codes)
+        Ok(newest_first(codes, paging))
     }
 
     async fn code_by_id(

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, counters, joined_position, newest_first, seats_used};
-use crate::domain::{Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity};
+use crate::domain::{Email, Event, LicenseId, LicenseRecord, SeatRecord, UserId, split_capacity};
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Directory, Page, Paging, SeatsChange, resplit_capacity};
 
@@ -84,6 +84,24 @@ impl Directory for MemoryStore {
         Ok(self.seats_page(paging, |s| {
             (s.user_id == *user_id).then_some(s.license_id.as_str())
         }))
+    }
+
+    async fn members_among(
+        &self,
+        license_id: &LicenseId,
+        emails: &[Email],
+    ) -> StoreResult<Vec<Email>> {
+        let state = self.lock();
+        Ok(emails
+            .iter()
+            .filter(|e| {
+                state
+                    .seats
+                    .values()
+                    .any(|s| s.license_id == *license_id && s.email == **e)
+            })
+            .cloned()
+            .collect())
     }
 
     async fn license_seats(

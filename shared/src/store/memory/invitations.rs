@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::{MemoryStore, newest_first};
+use super::{MemoryStore, newest_first, sortable};
 use crate::domain::{
     Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
+    Timestamp,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Invitations, Page, Paging, Transition};
@@ -60,6 +61,23 @@ impl Invitations for MemoryStore {
         Ok(newest_first(items, paging))
     }
 
+    async fn license_invitations_by_status(
+        &self,
+        license_id: &LicenseId,
+        status: InvitationStatus,
+        now: Timestamp,
+        paging: Paging<'_>,
+    ) -> StoreResult<Page<InvitationRecord>> {
+        let state = self.lock();
+        let items = state
+            .invitations
+            .values()
+            .filter(|i| i.license_id == *license_id && i.status_at(now) == status)
+            .map(|i| (status_position(i), i.clone()))
+            .collect();
+        Ok(newest_first(items, paging))
+    }
+
     async fn invitation_by_id(
         &self,
         license_id: &LicenseId,
@@ -110,5 +128,18 @@ impl Invitations for MemoryStore {
             .insert(fresh.token_hash.clone(), fresh.clone());
         state.events.push(event.clone());
         Ok(Transition::Done)
+    }
+}
+
+/// The order of a status listing, as the DynamoDB adapter keeps it: pending
+/// (and expired) by expiry then id, never-expiring last (`~`); others by id.
+fn status_position(i: &InvitationRecord) -> String {
+    match i.status {
+        InvitationStatus::Pending => format!(
+            "{}#{}",
+            i.expires_at.map_or_else(|| "~".to_owned(), sortable),
+            i.invitation_id
+        ),
+        _ => i.invitation_id.to_string(),
     }
 }

@@ -73,12 +73,14 @@ fn seats_used(state: &State, license_id: &LicenseId) -> u32 {
         .map_or(0, |cs| cs.iter().map(|c| c.used).sum())
 }
 
+/// Fixed-width (sortable) form of a time.
+fn sortable(at: Timestamp) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 /// `<joinedAt>#<id>`: sorts seats by join time, then by `id`.
 fn joined_position(joined_at: Timestamp, id: &str) -> String {
-    format!(
-        "{}#{id}",
-        joined_at.to_rfc3339_opts(SecondsFormat::Millis, true)
-    )
+    format!("{}#{id}", sortable(joined_at))
 }
 
 /// The items after `after` in descending position order, `limit` at a time.

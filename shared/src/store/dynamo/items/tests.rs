@@ -48,6 +48,7 @@ fn a_pending_invitation_is_in_both_indexes() {
             "createdAt": AT, "validDays": 14,
             "gsi1pk": "EMAIL#bob@demo.edu", "gsi1sk": "inv_1",
             "gsi2pk": "INVS#l1", "gsi2sk": "inv_1",
+            "gsi3pk": "INVS#l1#pending", "gsi3sk": "~#inv_1",
         })
     );
     assert_eq!(
@@ -60,11 +61,18 @@ fn a_pending_invitation_is_in_both_indexes() {
 fn a_closed_invitation_leaves_the_pending_index() {
     let item = invitation_item(&invitation(InvitationStatus::Revoked)).expect("encoded");
     assert!(!item.contains_key("gsi1pk") && !item.contains_key("gsi1sk"));
+    let (update, _) =
+        leave_pending(&"l1".into(), &"inv_1".into(), InvitationStatus::Revoked).expect("an update");
     assert_eq!(
-        leave_pending(":closed"),
-        "SET #status = :closed REMOVE gsi1pk, gsi1sk"
+        update,
+        "SET #status = :to, gsi3pk = :gsi3pk, gsi3sk = :gsi3sk REMOVE gsi1pk, gsi1sk"
     );
-    assert_eq!(as_json(item)["status"], "revoked");
+    let item = as_json(item);
+    assert_eq!(item["status"], "revoked");
+    assert_eq!(
+        (&item["gsi3pk"], &item["gsi3sk"]),
+        (&json!("INVS#l1#revoked"), &json!("inv_1"))
+    );
     assert_eq!(
         value(&InvitationStatus::Accepted).ok(),
         Some(AttributeValue::S("accepted".into()))
@@ -91,6 +99,7 @@ fn a_seat_carries_its_join_time_keys() {
             "joinedAt": AT, "joinedVia": "code", "viaId": "code_1", "shard": 3,
             "lsi1sk": "SEAT#2026-09-01T08:00:00.000Z#l1",
             "gsi2pk": "SEATS#l1#3", "gsi2sk": "2026-09-01T08:00:00.000Z#ann",
+            "gsi3pk": "MEMBER#l1#ann@demo.edu", "gsi3sk": "ann",
         })
     );
     assert_eq!(seat_from(item).expect("decoded"), seat);
