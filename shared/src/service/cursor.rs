@@ -110,11 +110,10 @@ mod properties {
 
         #[test]
         fn a_cursor_of_another_listing_is_refused(
-            issued in prop::sample::select(KINDS.to_vec()),
-            used in prop::sample::select(KINDS.to_vec()),
+            (issued, used) in (0..KINDS.len(), 1..KINDS.len())
+                .prop_map(|(i, d)| (KINDS[i], KINDS[(i + d) % KINDS.len()])),
             raw in position(),
         ) {
-            prop_assume!(issued != used);
             let cursor = encode(issued, &PagePosition::new(raw));
             prop_assert_eq!(refusal(decode(used, &cursor)), stable());
         }
