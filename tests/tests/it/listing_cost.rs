@@ -298,7 +298,7 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
         );
         assert_one_page(&format!("pending invitations, page {page}"), &tally);
         if page == 1 || page == last {
-            report.push((format!("invitations?status=pending, page {page}"), tally));
+            record(&mut report, (format!("invitations?status=pending, page {page}"), tally));
         }
         cursor = listing.next_cursor;
     }
@@ -311,7 +311,7 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
         assert_eq!(listing.items.len(), PAGE);
         assert!(listing.items.iter().all(|i| i.status == status));
         assert_one_page(&format!("{status:?} invitations"), &tally);
-        report.push((format!("invitations?status={status:?}, page 1"), tally));
+        record(&mut report, (format!("invitations?status={status:?}, page 1"), tally));
     }
 
     // Inviting: one new address, one member, then ten addresses.
@@ -332,7 +332,7 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
         "invite one: {tally}"
     );
     assert_eq!(tally.requests.get("TransactWriteItems"), Some(&1));
-    report.push(("invite 1 new address".to_owned(), tally));
+    record(&mut report, ("invite 1 new address".to_owned(), tally));
     let member = admin::invite_emails(
         &t.app,
         &owner(),
@@ -348,7 +348,7 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
         tally.reads() <= 3 && tally.items <= 2,
         "invite a member: {tally}"
     );
-    report.push(("invite 1 member (alreadyMember)".to_owned(), tally));
+    record(&mut report, ("invite 1 member (alreadyMember)".to_owned(), tally));
     let ten: Vec<_> = (0..10)
         .map(|i| email(&format!("ten-{i}@demo.edu")))
         .collect();
@@ -362,7 +362,7 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
         tally.reads() <= 21 && tally.items <= 11,
         "invite ten: {tally}"
     );
-    report.push(("invite 10 new addresses".to_owned(), tally));
+    record(&mut report, ("invite 10 new addresses".to_owned(), tally));
 
     // The code list: 30 codes, two pages of 20.
     for _ in 0..30 {
@@ -380,7 +380,7 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
     let batches = u32::try_from((16 * PAGE).div_ceil(100)).unwrap_or(u32::MAX);
     assert!(tally.total_requests() <= 2 + batches, "codes: {tally}");
     assert!(tally.items <= count(2 + PAGE + 16 * PAGE), "codes: {tally}");
-    report.push(("codes, page 1 (20 codes)".to_owned(), tally));
+    record(&mut report, ("codes, page 1 (20 codes)".to_owned(), tally));
     let second = admin::list_codes(
         &t.app,
         &owner(),
@@ -391,13 +391,13 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
     .await
     .expect("codes");
     assert_eq!(second.items.len(), 10);
-    report.push(("codes, page 2 (10 codes)".to_owned(), counter.take()));
+    record(&mut report, ("codes, page 2 (10 codes)".to_owned(), counter.take()));
 
     // For comparison: the seat list merges its 16 shards.
     admin::list_seats(&t.app, &owner(), &license_id, PAGE, None)
         .await
         .expect("seats");
-    report.push(("seats, page 1 (unchanged)".to_owned(), counter.take()));
+    record(&mut report, ("seats, page 1 (unchanged)".to_owned(), counter.take()));
 
     eprintln!("admin reads on a license of {seats} seats and {seats} invitations:");
     for (what, tally) in &report {
@@ -478,4 +478,12 @@ async fn the_backfill_gives_older_items_their_lookup_keys() {
     assert_eq!((pending().await, members().await), (1, 1));
     let again = store.backfill_lookup_keys().await.expect("idempotent");
     assert_eq!((again.invitations, again.seats), (0, 0));
+}
+
+/// Keeps one measurement for the report and prints it at once, so a run
+/// that stops early (the emulator running out of memory) still shows what
+/// it measured.
+fn record<T: std::fmt::Display>(report: &mut Vec<(String, T)>, entry: (String, T)) {
+    eprintln!("  measured {}: {}", entry.0, entry.1);
+    report.push(entry);
 }
