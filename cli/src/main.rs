@@ -178,18 +178,7 @@ async fn rotate(aws: &aws_config::SdkConfig, keep: usize) -> Result<(), String> 
     let keys = seat_invitations::wiring::hash_keys(aws, &id).await?;
     let new_id = chrono::Utc::now().format("k%Y%m%d%H%M%S").to_string();
     let rotated = keys.rotated(HashKey::generate(&new_id)?, keep)?;
-    aws_sdk_secretsmanager::Client::new(aws)
-        .put_secret_value()
-        .secret_id(&id)
-        .secret_string(rotated.to_json())
-        .send()
-        .await
-        .map_err(|e| {
-            let code = aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e)
-                .unwrap_or("no answer")
-                .to_owned();
-            format!("writing secret {id} failed: {code}")
-        })?;
+    seat_invitations::wiring::put_hash_keys(aws, &id, &rotated).await?;
     let ids: Vec<&str> = rotated.keys().iter().map(HashKey::id).collect();
     println!(
         "new current key {new_id}; accepted keys now: {}",

@@ -84,8 +84,16 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
     })
 }
 
-/// The hashing keys, read once per process from Secrets Manager. Neither
-/// the secret nor the service's message (which may quote it) is shown.
+/// A Secrets Manager failure by its error code only: neither the secret
+/// nor the service's message (which may quote it) is shown.
+fn secret_error(
+    what: String,
+    err: &impl aws_sdk_secretsmanager::error::ProvideErrorMetadata,
+) -> String {
+    format!("{what} failed: {}", err.code().unwrap_or("no answer"))
+}
+
+/// The hashing keys, read once per process from Secrets Manager.
 pub async fn hash_keys(aws: &aws_config::SdkConfig, secret_id: &str) -> Result<HashKeys, String> {
     let output = aws_sdk_secretsmanager::Client::new(aws)
         .get_secret_value()
@@ -93,15 +101,31 @@ pub async fn hash_keys(aws: &aws_config::SdkConfig, secret_id: &str) -> Result<H
         .send()
         .await
         .map_err(|err| {
-            let code = aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&err)
-                .unwrap_or("no answer")
-                .to_owned();
-            format!("reading the hashing keys from secret {secret_id} failed: {code}")
+            secret_error(
+                format!("reading the hashing keys from secret {secret_id}"),
+                &err,
+            )
         })?;
     let value = output
         .secret_string()
         .ok_or_else(|| format!("secret {secret_id} holds no string"))?;
     HashKeys::parse(value).map_err(|why| format!("secret {secret_id}: {why}"))
+}
+
+/// Writes `keys` as the secret's new value (`seatctl keys rotate`).
+pub async fn put_hash_keys(
+    aws: &aws_config::SdkConfig,
+    secret_id: &str,
+    keys: &HashKeys,
+) -> Result<(), String> {
+    aws_sdk_secretsmanager::Client::new(aws)
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(keys.to_json())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| secret_error(format!("writing secret {secret_id}"), &err))
 }
 
 /// `AWS_ENDPOINT_URL*` values that point at this machine (an emulator).

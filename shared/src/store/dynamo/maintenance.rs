@@ -9,6 +9,7 @@
 //!   bulk, 25 per `BatchWriteItem`, without counters, events or conditions
 //!   (for load tests on an emulator or a scratch table).
 
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use super::error::{build_err, classify};
@@ -19,7 +20,7 @@ use super::items::{
 use super::keys::{self, Key};
 use super::schema::{GSI3PK, SK};
 use super::tx::{Attempt, Expr, RETRY};
-use super::{DynamoStore, Item};
+use super::DynamoStore;
 use crate::domain::{InvitationRecord, SeatRecord};
 use crate::error::StoreResult;
 
@@ -50,26 +51,16 @@ impl DynamoStore {
     /// invitation list and older seats from the "already a member" check.
     pub async fn backfill_lookup_keys(&self) -> StoreResult<Backfill> {
         let mut done = Backfill::default();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(
-                    "attribute_not_exists(#gsi3pk) AND (#sk = :inv OR begins_with(#sk, :seat))",
-                )
-                .expression_attribute_names("#gsi3pk", GSI3PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":inv", AttributeValue::S(INVITATION_SK.into()))
-                .expression_attribute_values(
-                    ":seat",
-                    AttributeValue::S(keys::SEAT_PREFIX.to_owned()),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Scan backfill", &e))?;
+        let filter = |scan: ScanFluentBuilder| {
+            scan.filter_expression(
+                "attribute_not_exists(#gsi3pk) AND (#sk = :inv OR begins_with(#sk, :seat))",
+            )
+            .expression_attribute_names("#gsi3pk", GSI3PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":inv", AttributeValue::S(INVITATION_SK.into()))
+            .expression_attribute_values(":seat", AttributeValue::S(keys::SEAT_PREFIX.to_owned()))
+        };
+        self.scan_pages("Scan backfill", filter, async |output| {
             done.scanned += usize::try_from(output.scanned_count).unwrap_or(0);
             for item in output.items.unwrap_or_default() {
                 let Some(key) = Key::of(&item) else { continue };
@@ -94,11 +85,10 @@ impl DynamoStore {
                 };
                 done.skipped += usize::from(!updated);
             }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(done),
-            }
-        }
+            Ok(())
+        })
+        .await?;
+        Ok(done)
     }
 
     /// Sets gsi3 keys on an item that still exists without them and meets

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::error::classify;
@@ -202,5 +204,31 @@ impl DynamoStore {
             items: page.items.into_iter().map(|(_, item)| item).collect(),
             next: page.next,
         })
+    }
+}
+
+impl DynamoStore {
+    /// Every page of a Scan of the table that `filter` narrows, handed to
+    /// `page` in order (operator tools only: a Scan reads the whole table).
+    pub(super) async fn scan_pages(
+        &self,
+        op: &'static str,
+        filter: impl Fn(ScanFluentBuilder) -> ScanFluentBuilder,
+        mut page: impl AsyncFnMut(ScanOutput) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut start: Option<Item> = None;
+        loop {
+            let output = filter(self.client.scan().table_name(&self.table))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(op, &e))?;
+            let next = output.last_evaluated_key.clone();
+            page(output).await?;
+            match next {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(()),
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::error::{build_err, classify, condition_failed};
@@ -44,36 +45,27 @@ fn hashed_kind(item: &Item) -> Option<usize> {
 }
 
 impl DynamoStore {
-    /// Every item whose key is a secret's hash, page by page (a Scan:
-    /// for operators, never on a request path).
+    /// Every item whose key is a secret's hash (a Scan: for operators,
+    /// never on a request path).
     async fn scan_hashed(
         &self,
         mut each: impl AsyncFnMut(usize, Item) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk IN (:code, :inv)")
+        let filter = |scan: ScanFluentBuilder| {
+            scan.filter_expression("sk IN (:code, :inv)")
                 .expression_attribute_values(":code", AttributeValue::S(HASHED[0].1.into()))
                 .expression_attribute_values(":inv", AttributeValue::S(HASHED[1].1.into()))
-                .set_exclusive_start_key(start.take())
                 .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| classify("Scan hashed items", &e))?;
-            for item in output.items.unwrap_or_default() {
+        };
+        self.scan_pages("Scan hashed items", filter, async |page| {
+            for item in page.items.unwrap_or_default() {
                 if let Some(kind) = hashed_kind(&item) {
                     each(kind, item).await?;
                 }
             }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(()),
-            }
-        }
+            Ok(())
+        })
+        .await
     }
 
     /// How many stored codes and invitations each hashing key made: a key
