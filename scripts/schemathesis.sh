@@ -29,7 +29,7 @@ CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,respo
 # that only a hang reaches.
 EXAMPLES=18 LIMIT=300
 if [ "${1:-}" = "--long" ]; then
-  EXAMPLES=500 LIMIT=1800
+  EXAMPLES=600 LIMIT=1800
   shift
 fi
 
