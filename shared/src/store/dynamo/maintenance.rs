@@ -12,6 +12,7 @@
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
+use super::DynamoStore;
 use super::error::{build_err, classify};
 use super::items::{
     invitation_from, invitation_item, invitation_lookup_keys, seat_from, seat_item,
@@ -20,7 +21,6 @@ use super::items::{
 use super::keys::{self, Key};
 use super::schema::{GSI3PK, SK};
 use super::tx::{Attempt, Expr, RETRY};
-use super::DynamoStore;
 use crate::domain::{InvitationRecord, SeatRecord};
 use crate::error::StoreResult;
 
