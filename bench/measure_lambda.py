@@ -173,36 +173,58 @@ def measure(path, binary, run, env, proxy):
             "rss_mb": hwm / 1024, "statuses": statuses, "requests": len(log), "ops": [op for *_, op in sorted(log)]}
 
 
+def start_moto():
+    """A locked moto server on a free port, under a 6 GB address-space limit; (process, url)."""
+    port = free_port()
+    moto = subprocess.Popen(["prlimit", "--as=6000000000", VENV_PY, os.path.join(ROOT, "scripts", "moto_locked.py"),
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/moto-api/")
+    return moto, url
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill(); proc.wait()
+
+
+AWS = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+       "AWS_EC2_METADATA_DISABLED": "true", "TABLE_NAME": "perf", "PATH": os.environ["PATH"]}
+
+
+def seed_ours(moto_url, proxy_port, seatctl=os.path.join(ROOT, "target", "debug", "seatctl")):
+    """Creates the table, seeds the 10,000-seat license lic-perf (code CODE, open link TOKEN) with
+    seatctl and verifies the SES sender; returns the functions' environment (DynamoDB via the proxy)."""
+    cli_env = {**AWS, "AWS_ENDPOINT_URL_DYNAMODB": moto_url}
+    subprocess.run([seatctl, "create-table"], env=cli_env, check=True, stdout=subprocess.DEVNULL)
+    seed = {"licenses": [{"licenseId": LICENSE, "name": "Perf", "organization": "Perf U", "product": "ATLAS.ti",
+                          "seatsTotal": 10000, "owner": {"sub": OWNER[0], "email": OWNER[1]},
+                          "codes": [{"code": CODE}], "invitations": [{"token": TOKEN, "email": None}]}]}
+    seed_path = f"/tmp/perf-seed-{os.getpid()}.json"
+    with open(seed_path, "w") as f:
+        json.dump(seed, f)
+    subprocess.run([seatctl, "load-seed", seed_path], env=cli_env, check=True, stdout=subprocess.DEVNULL)
+    os.unlink(seed_path)
+    urllib.request.urlopen(urllib.request.Request(moto_url, method="POST", data=(
+        "Action=VerifyEmailIdentity&EmailAddress=no-reply%40perf.edu").encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})).read()
+    return {**AWS, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}", "AWS_ENDPOINT_URL_SES": moto_url,
+            "STORE": "dynamodb", "MAILER": "ses", "SENDER_EMAIL": "no-reply@perf.edu",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "RUST_LOG": "warn"}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--bins", default=os.path.join(ROOT, "target", "release"))
     args = ap.parse_args()
-    moto_port = free_port()
-    moto = subprocess.Popen([VENV_PY, os.path.join(ROOT, "scripts", "moto_locked.py"), "--port", str(moto_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto, moto_url = start_moto()
     try:
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        wait_http(moto_url + "/moto-api/")
         proxy = Proxy(moto_url); proxy.start()
-        aws = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-               "AWS_EC2_METADATA_DISABLED": "true", "TABLE_NAME": "perf", "PATH": os.environ["PATH"]}
-        seatctl = os.path.join(ROOT, "target", "debug", "seatctl")
-        cli_env = {**aws, "AWS_ENDPOINT_URL_DYNAMODB": moto_url}
-        subprocess.run([seatctl, "create-table"], env=cli_env, check=True, stdout=subprocess.DEVNULL)
-        seed = {"licenses": [{"licenseId": LICENSE, "name": "Perf", "organization": "Perf U", "product": "ATLAS.ti",
-                              "seatsTotal": 10000, "owner": {"sub": OWNER[0], "email": OWNER[1]},
-                              "codes": [{"code": CODE}], "invitations": [{"token": TOKEN, "email": None}]}]}
-        seed_path = "/tmp/perf-seed.json"
-        with open(seed_path, "w") as f:
-            json.dump(seed, f)
-        subprocess.run([seatctl, "load-seed", seed_path], env=cli_env, check=True, stdout=subprocess.DEVNULL)
-        urllib.request.urlopen(urllib.request.Request(moto_url, method="POST", data=(
-            "Action=VerifyEmailIdentity&EmailAddress=no-reply%40perf.edu").encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"})).read()
-        env = {**aws, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy.port}", "AWS_ENDPOINT_URL_SES": moto_url,
-               "STORE": "dynamodb", "MAILER": "ses", "SENDER_EMAIL": "no-reply@perf.edu",
-               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "RUST_LOG": "warn"}
+        env = seed_ours(moto_url, proxy.port)
         bins = ["redeem-code", "accept-invite", "list-invitations", "contact-owner", "license-admin", "invitation-admin"]
         print(f"{'function':18} {'size MB':>8} {'init ms':>8} {'first ms':>9} {'RSS MB':>7}  statuses  DynamoDB requests (round trips)")
         for b in bins:
@@ -229,12 +251,7 @@ def main():
         for name, part in (("cold redemption", first), ("warm redemption", second)):
             print(f"{name}: {len(part)} DynamoDB requests in {round_trips(part)} round trips: {[op for *_, op in sorted(part)]}")
     finally:
-        moto.terminate()
-        try:
-            moto.wait(5)
-        except subprocess.TimeoutExpired:
-            moto.kill()
-
+        stop(moto)
 
 if __name__ == "__main__":
     main()
