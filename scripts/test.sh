@@ -3,7 +3,8 @@
 # cargo test, with DynamoDB and SES emulated by two local moto servers
 # (scripts/moto_locked.py, installed into .venv with pinned versions) and the
 # license portal driven in Debian's Chromium (scripts/install_browser.sh;
-# screenshots land in test-output/screenshots/); schemathesis against
+# screenshots land in test-output/screenshots/); the short fault-injection
+# stampede batch (scripts/stampede.sh); schemathesis against
 # docs/openapi.yaml (scripts/schemathesis.sh); then the deployment checks: sam validate --lint, cfn-lint, the arm64 release
 # build of every function with sam build, and a smoke test of each built
 # bootstrap under qemu-aarch64 (scripts/sam_checks.sh, smoke_lambda.sh).
@@ -106,6 +107,11 @@ step ./scripts/install_browser.sh
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
 step cargo test --workspace "$@"
+
+# --- exactly once under faults: 50 randomized stampedes through a
+# fault-injecting DynamoDB proxy, every history checked (docs/stampede.md;
+# scripts/stampede.sh --runs 1000 for the long batch)
+step ./scripts/stampede.sh --quiet
 
 # --- the API against docs/openapi.yaml: schemathesis, about 2,000 generated
 # requests to a devserver as a student and as the owner; no 5xx, and every

@@ -62,8 +62,14 @@ pub enum ApiError {
     RecipientSuppressed,
     #[error("owner unreachable")]
     OwnerUnreachable,
+    /// A backing service failed transiently. `outcome` says whether the
+    /// request is known to have changed nothing, or its effect could not
+    /// be determined (a repeat is then still safe where the route says so).
     #[error("service unavailable")]
-    ServiceUnavailable { retry_after_secs: u64 },
+    ServiceUnavailable {
+        retry_after_secs: u64,
+        outcome: Outcome,
+    },
     #[error("internal error")]
     Internal,
 }
@@ -73,9 +79,28 @@ impl ApiError {
         Self::InvalidRequest(message.into())
     }
 
+    /// A 503 that promises nothing was changed.
     pub fn unavailable() -> Self {
+        Self::unavailable_with(Outcome::Unchanged)
+    }
+
+    /// A 503 whose request may or may not have taken effect.
+    pub fn outcome_unknown() -> Self {
+        Self::unavailable_with(Outcome::Unknown)
+    }
+
+    pub fn unavailable_with(outcome: Outcome) -> Self {
         Self::ServiceUnavailable {
             retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS,
+            outcome,
+        }
+    }
+
+    /// For a 503: what it promises about the request's effect.
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            Self::ServiceUnavailable { outcome, .. } => Some(*outcome),
+            _ => None,
         }
     }
 
@@ -117,7 +142,9 @@ impl ApiError {
             | Self::TooManyMessages { retry_after_secs }
             | Self::InvitationQuotaExceeded { retry_after_secs }
             | Self::ResendTooSoon { retry_after_secs }
-            | Self::ServiceUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            | Self::ServiceUnavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -174,8 +201,17 @@ impl ApiError {
             Self::OwnerUnreachable => {
                 "The license owner's address cannot receive mail at the moment. Contact them another way.".into()
             }
-            Self::ServiceUnavailable { retry_after_secs } => format!(
+            Self::ServiceUnavailable {
+                retry_after_secs,
+                outcome: Outcome::Unchanged,
+            } => format!(
                 "The service is busy. Nothing was changed; try again in {retry_after_secs} seconds."
+            ),
+            Self::ServiceUnavailable {
+                retry_after_secs,
+                outcome: Outcome::Unknown,
+            } => format!(
+                "The service could not confirm whether your request took effect. Try again in {retry_after_secs} seconds: redeeming, accepting and leaving are safe to repeat and never take effect twice."
             ),
             Self::Internal => "Something went wrong on our side. Try again later.".into(),
         }
@@ -186,18 +222,32 @@ impl ApiError {
 /// code, a failure kind), never item values, addresses, codes or tokens.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// What a failed request is known to have done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Nothing was written: a read, a refused or throttled request, or a
+    /// write whose outcome was resolved as not applied.
+    Unchanged,
+    /// A write was sent and its answer was lost (a 5xx, a timeout, a
+    /// dropped connection): it may have been applied.
+    Unknown,
+}
+
 /// Infrastructure failure of a store adapter. `operation` names what was
 /// being done (e.g. `"GetItem code"`); the cause is the error's `source`,
 /// and is in its message too (it is sanitized), so logging the error alone
 /// says everything.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Throttling, timeouts, contention that outlasted retries: safe to retry.
+    /// Throttling, timeouts, contention that outlasted retries: safe to
+    /// retry. `outcome` says whether a write may have been applied.
     #[error("store temporarily unavailable: {operation}: {source}")]
     Unavailable {
         operation: &'static str,
         #[source]
         source: Cause,
+        outcome: Outcome,
     },
     /// A create found the item already there (the id it was created with).
     #[error("already exists: {0}")]
@@ -216,11 +266,33 @@ pub enum StoreError {
 macro_rules! adapter_error_constructors {
     ($error:ident) => {
         impl $error {
+            /// Failed, and known to have changed nothing.
             pub fn unavailable(operation: &'static str, source: impl Into<Cause>) -> Self {
                 Self::Unavailable {
                     operation,
                     source: source.into(),
+                    outcome: Outcome::Unchanged,
                 }
+            }
+
+            /// Failed after the request was sent: it may have been applied.
+            pub fn outcome_unknown(operation: &'static str, source: impl Into<Cause>) -> Self {
+                Self::Unavailable {
+                    operation,
+                    source: source.into(),
+                    outcome: Outcome::Unknown,
+                }
+            }
+
+            /// Whether this failure may have left a write applied.
+            pub fn outcome_is_unknown(&self) -> bool {
+                matches!(
+                    self,
+                    Self::Unavailable {
+                        outcome: Outcome::Unknown,
+                        ..
+                    }
+                )
             }
 
             pub fn internal(operation: &'static str, source: impl Into<Cause>) -> Self {
@@ -243,11 +315,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// Refused or throttled by the mail service; not the sender's fault.
+    /// `outcome` says whether the message may have been sent.
     #[error("mail service unavailable: {operation}: {source}")]
     Unavailable {
         operation: &'static str,
         #[source]
         source: Cause,
+        outcome: Outcome,
     },
     /// The message could not even be built: a bug.
     #[error("mail failure: {operation}: {source}")]
@@ -267,7 +341,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         note_cause(&err);
         match err {
-            StoreError::Unavailable { .. } => ApiError::unavailable(),
+            StoreError::Unavailable { outcome, .. } => ApiError::unavailable_with(outcome),
             StoreError::AlreadyExists(_) | StoreError::Internal { .. } => ApiError::Internal,
         }
     }
@@ -279,7 +353,7 @@ impl From<MailError> for ApiError {
     fn from(err: MailError) -> Self {
         note_cause(&err);
         match err {
-            MailError::Unavailable { .. } => ApiError::unavailable(),
+            MailError::Unavailable { outcome, .. } => ApiError::unavailable_with(outcome),
             MailError::Internal { .. } => ApiError::Internal,
         }
     }

@@ -13,6 +13,12 @@ pub const MAX_LOCAL_LEN: usize = 64;
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
+/// An allowed-domain rule as it is compared: trimmed, without a leading
+/// `@`, lowercase.
+pub fn domain_rule(allowed: &str) -> String {
+    allowed.trim().trim_start_matches('@').to_lowercase()
+}
+
 impl Email {
     /// A plain `local@domain.tld`, checked by the `email_address` crate's
     /// RFC 5322 grammar with display names and domain literals turned off,
@@ -54,9 +60,19 @@ impl Email {
         self.0.rsplit_once('@').map_or("", |(_, d)| d)
     }
 
+    /// The address's domain and each of its parent domains, longest first:
+    /// exactly the (normalised, [`domain_rule`]) rules that admit it.
+    pub fn domains_admitting(&self) -> Vec<&str> {
+        let domain = self.domain();
+        std::iter::once(domain)
+            .chain(domain.match_indices('.').map(|(i, _)| &domain[i + 1..]))
+            .filter(|d| !d.is_empty())
+            .collect()
+    }
+
     /// Whether the address is in `allowed` (the domain itself or a subdomain).
     pub fn in_domain(&self, allowed: &str) -> bool {
-        let allowed = allowed.trim().trim_start_matches('@').to_lowercase();
+        let allowed = domain_rule(allowed);
         let domain = self.domain();
         !allowed.is_empty()
             && (domain == allowed
@@ -179,6 +195,29 @@ mod tests {
             "1@2.example",
         ] {
             assert!(Email::parse(raw).is_some(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_domains_admitting_an_address_are_exactly_those_in_domain_accepts() {
+        let email = Email::parse("ann@cs.uni.edu").expect("valid");
+        assert_eq!(email.domains_admitting(), ["cs.uni.edu", "uni.edu", "edu"]);
+        for rule in [
+            "cs.uni.edu",
+            "uni.edu",
+            "edu",
+            "ni.edu",
+            "s.uni.edu",
+            "other.edu",
+            "UNI.edu",
+        ] {
+            assert_eq!(
+                email.in_domain(rule),
+                email
+                    .domains_admitting()
+                    .contains(&domain_rule(rule).as_str()),
+                "{rule}"
+            );
         }
     }
 

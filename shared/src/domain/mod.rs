@@ -7,7 +7,7 @@ mod model;
 mod secret;
 
 pub use code::InviteCode;
-pub use email::Email;
+pub use email::{Email, domain_rule};
 pub use ids::{CodeId, InvitationId, LicenseId, UserId};
 pub use model::*;
 pub use secret::{HashKey, HashKeys, InviteToken, SecretHash, random_id, time_ordered_id};

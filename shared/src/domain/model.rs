@@ -234,6 +234,10 @@ pub struct SeatRecord {
     pub via_id: String,
     /// Which seat-counter shard counts this seat.
     pub shard: u16,
+    /// The id of the claim that wrote this seat (`None` on seats older than
+    /// the field): a claim whose answer was lost recognises its own seat by
+    /// it, and answers `201`, not `alreadyMember`.
+    pub claim_id: Option<String>,
 }
 
 impl SeatRecord {

@@ -35,6 +35,7 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "pending_invitations",
             "seat",
             "release_seat",
+            "departed_at",
         ],
         Function::ContactOwner => &[
             "license",

@@ -64,6 +64,10 @@ fn envelope(err: &EdgeError, license: Option<&LicenseSummary>) -> Response<Body>
         error: ErrorBody {
             code: err.code(),
             message: err.message(),
+            outcome: match err {
+                EdgeError::Api(api) => api.outcome(),
+                EdgeError::Route(_) => None,
+            },
             license,
         },
     };
@@ -124,7 +128,8 @@ fn build(status: StatusCode, body: Body) -> Response<Body> {
 
 // The bodies built here, field for field in the order they are written.
 
-/// `{"error": {"code", "message"[, "license"]}}`
+/// `{"error": {"code", "message"[, "outcome"][, "license"]}}`; `outcome`
+/// on every 503: `unchanged` or `unknown`.
 #[derive(Serialize)]
 struct ErrorEnvelope<'a> {
     error: ErrorBody<'a>,
@@ -134,6 +139,8 @@ struct ErrorEnvelope<'a> {
 struct ErrorBody<'a> {
     code: &'static str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<crate::error::Outcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     license: Option<&'a LicenseSummary>,
 }

@@ -70,15 +70,25 @@ impl Mailer for SesMailer {
             .await
             .map_err(|err| {
                 // Only the error code: SES messages can quote addresses.
-                let code = err
-                    .as_service_error()
-                    .and_then(ProvideErrorMetadata::code)
-                    .unwrap_or("no service response");
-                MailError::unavailable("SES SendEmail", code.to_owned())
+                let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
+                match code {
+                    // Refused or throttled: not sent.
+                    Some(code) if !MAYBE_SENT_CODES.contains(&code) => {
+                        MailError::unavailable("SES SendEmail", code.to_owned())
+                    }
+                    // Failed inside SES, or no answer at all: maybe sent.
+                    code => MailError::outcome_unknown(
+                        "SES SendEmail",
+                        code.unwrap_or("no service response").to_owned(),
+                    ),
+                }
             })?;
         Ok(output.message_id().to_owned())
     }
 }
+
+/// SES error codes after which the message may still have gone out.
+const MAYBE_SENT_CODES: &[&str] = &["InternalFailure", "ServiceUnavailable"];
 
 // ---- bounce and complaint events -------------------------------------------
 

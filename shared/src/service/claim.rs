@@ -5,7 +5,9 @@
 //!    counters (plus the code's use counters) in one round trip — for a
 //!    code this container has seen before, in the same round trip as the
 //!    code itself.
-//! 2. Already a member? Answer with that seat: never a second one.
+//! 2. Already a member? Answer with that seat: never a second one. A seat
+//!    this very claim wrote (its `claim_id`, found after an answer was
+//!    lost) is answered as claimed (`201`), not as "already a member".
 //! 3. Check the license (expiry, email domains), pick a seat counter shard
 //!    with free capacity (weighted by what it has free) and, for a code, a
 //!    use counter shard.
@@ -16,17 +18,24 @@
 //! 5. On a full shard, re-read with strong consistency and pick again; only
 //!    a consistent read showing every shard full answers "no seats". On
 //!    contention or throttling, back off with full jitter, a bounded number
-//!    of times, then answer `503` with nothing written.
+//!    of times, then answer `503`.
+//! 6. An unknown outcome (the transaction's answer was lost) is first
+//!    resolved by the store, which sends the same transaction again with
+//!    the same idempotency token; if it stays unknown, the next consistent
+//!    read settles it (our `claim_id` on the seat, or no seat). A `503`
+//!    says `outcome: unknown` whenever a write of this claim may have
+//!    landed unseen, and `unchanged` only when none can have.
 
 use std::time::Duration;
 
 use crate::App;
 use crate::domain::{
-    Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord, InvitationStatus,
-    License, LicenseId, LicenseRecord, LicenseSummary, Seat, SeatRecord,
+    COUNTER_SHARDS, Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord,
+    InvitationStatus, License, LicenseId, LicenseRecord, LicenseSummary, Seat, SeatRecord,
+    random_id,
 };
-use crate::error::{ApiError, StoreError};
-use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Rejection};
+use crate::error::{ApiError, Outcome, StoreError};
+use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, LimitWindow, Rejection};
 
 /// Attempts in all; each full shard found costs one, and every refusal
 /// means another claim made progress, so this bound is never the limit
@@ -83,6 +92,13 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// A guessing-guard slot: its limit key and the window it was counted in.
+pub(crate) type GuardSlot = (String, LimitWindow);
+
+/// Claims a seat for `caller` through `through` (see the module doc).
+/// `refund` is a guard slot to give back inside the claim's transaction;
+/// it is taken (set to `None`) once a transaction carrying it committed,
+/// or once its window turned out to have moved on.
 pub(crate) async fn claim_seat(
     app: &App,
     caller: &Caller,
@@ -90,48 +106,109 @@ pub(crate) async fn claim_seat(
     license_id: &LicenseId,
     through: Through<'_>,
     mut prefetched: Option<ClaimContext>,
+    refund: &mut Option<GuardSlot>,
 ) -> Result<Claimed, Refusal> {
     let user_id = &caller.user_id;
     let code_id = match &through {
         Through::Code(code) => Some(&code.code_id),
         Through::Invitation(_) => None,
     };
-    let mut consistent = false;
-    let mut contention = 0;
+    let mut claim = Claim {
+        app,
+        user_id,
+        email,
+        through: &through,
+        claim_id: random_id("clm"),
+        plans: 0,
+        uncertain: false,
+        consistent: false,
+        contention: 0,
+    };
+    // A code whose license this container has not read yet: claim at once,
+    // the license's rules checked in the transaction on the seat shard's
+    // copy of them, and read the claim context alongside, for the answer
+    // (or for the next attempt). Two round trips with the code lookup.
+    if let (Through::Code(code), None) = (&through, &prefetched) {
+        let shard = random_shard();
+        let use_shard = if code.max_uses.is_none() {
+            shard
+        } else {
+            random_shard()
+        };
+        let via = ClaimVia::Code {
+            code_id: code.code_id.clone(),
+            use_shard,
+        };
+        let plan = claim.plan(license_id, shard, via, refund, true);
+        let (result, ctx) = tokio::join!(
+            app.store.claim(&plan),
+            app.store.claim_context(license_id, user_id, code_id, false)
+        );
+        match result {
+            Ok(()) => {
+                refund.take_if(|_| plan.refund.is_some());
+                let ctx = match ctx {
+                    Ok(ctx) if ctx.license.is_some() => ctx,
+                    // Read again, now that the seat is there.
+                    _ => app
+                        .store
+                        .claim_context(license_id, user_id, code_id, true)
+                        .await
+                        // The seat is ours, but there is nothing to show.
+                        .map_err(|_| unavailable(true))?,
+                };
+                return Ok(claim.claimed(ctx, &plan)?);
+            }
+            Err(err) => {
+                // What was read alongside serves the next attempt, unless
+                // it may predate the seat that refused us (a duplicate's,
+                // or ours if an answer was lost) or a write of ours.
+                let stale = matches!(err, ClaimError::Rejected(Rejection::AlreadyMember));
+                claim.failed(err, refund, license_id).await?;
+                prefetched = ctx.ok().filter(|_| !stale && !claim.uncertain);
+            }
+        }
+    }
     for _ in 0..MAX_ATTEMPTS {
         let ctx = match prefetched.take() {
-            // Read speculatively alongside the code (see redeem.rs).
+            // Read speculatively alongside the code (see redeem.rs) or the
+            // first attempt.
             Some(ctx) => ctx,
-            None => {
-                app.store
-                    .claim_context(license_id, user_id, code_id, consistent)
-                    .await?
-            }
+            None => app
+                .store
+                .claim_context(license_id, user_id, code_id, claim.consistent)
+                .await
+                .map_err(|err| settled(err.into(), claim.uncertain))?,
         };
-        let Some(license) = ctx.license else {
+        let Some(license) = &ctx.license else {
             return Err(match through {
                 Through::Code(_) => ApiError::CodeNotFound,
                 Through::Invitation(_) => ApiError::InviteNotFound,
             }
             .into());
         };
-        let seats_used: u32 = ctx.seat_counters.iter().map(|c| c.used).sum();
-        if let Some(seat) = ctx.seat {
+        if let Some(seat) = &ctx.seat {
+            let ours = seat.claim_id.as_deref() == Some(claim.claim_id.as_str());
+            if ours {
+                // Our transaction committed and its answer was lost; the
+                // refund it carried was applied with it.
+                refund.take();
+                tracing::info!(license_id = %license.license_id, user_id = user_id.as_str(), "seat claimed (answer recovered)");
+            }
             return Ok(Claimed {
-                license: license.view(seats_used),
+                license: license.view(seats_used(&ctx)),
                 seat: seat.view(),
-                already_member: true,
+                already_member: !ours,
             });
         }
-        let now = app.now();
-        if let Some(refusal) = license.refusal(email, now) {
-            return Err(Refusal::about(refusal, &license));
+        if let Some(refusal) = license.refusal(email, app.now()) {
+            return Err(Refusal::about(refusal, license));
         }
         let Some(shard) = pick_shard(&ctx.seat_counters) else {
-            if consistent {
-                return Err(Refusal::about(ApiError::NoSeatsAvailable, &license));
+            if claim.consistent {
+                return Err(Refusal::about(ApiError::NoSeatsAvailable, license));
             }
-            consistent = true;
+            claim.consistent = true;
             continue;
         };
         let via = match &through {
@@ -145,10 +222,10 @@ pub(crate) async fn claim_seat(
                     pick_shard(&ctx.use_counters)
                 };
                 let Some(use_shard) = use_shard else {
-                    if consistent {
-                        return Err(Refusal::about(ApiError::CodeUsedUp, &license));
+                    if claim.consistent {
+                        return Err(Refusal::about(ApiError::CodeUsedUp, license));
                     }
-                    consistent = true;
+                    claim.consistent = true;
                     continue;
                 };
                 ClaimVia::Code {
@@ -160,71 +237,181 @@ pub(crate) async fn claim_seat(
                 token_hash: invitation.token_hash.clone(),
             },
         };
-        let joined_via = via.kind();
-        let via_id = match &through {
-            Through::Code(code) => code.code_id.to_string(),
-            Through::Invitation(inv) => inv.invitation_id.to_string(),
-        };
-        let seat = SeatRecord {
-            license_id: license.license_id.clone(),
-            user_id: user_id.clone(),
-            email: email.clone(),
-            joined_at: now,
-            joined_via,
-            via_id,
-            shard,
-        };
-        let mut event = Event::new(
-            &license.license_id,
-            EventKind::SeatClaimed,
-            user_id.as_str(),
-            now,
-        );
-        event.user_id = Some(user_id.clone());
-        event.shard = shard;
-        match &through {
-            Through::Code(code) => event.code_id = Some(code.code_id.clone()),
-            Through::Invitation(inv) => event.invitation_id = Some(inv.invitation_id.clone()),
-        }
-        let plan = ClaimPlan {
-            seat: seat.clone(),
-            via,
-            event,
-        };
+        let plan = claim.plan(license_id, shard, via, refund, false);
         match app.store.claim(&plan).await {
             Ok(()) => {
-                tracing::info!(license_id = %license.license_id, user_id = user_id.as_str(), shard, via = ?joined_via, "seat claimed");
-                return Ok(Claimed {
-                    license: license.view(seats_used + 1),
-                    seat: seat.view(),
-                    already_member: false,
-                });
+                refund.take_if(|_| plan.refund.is_some());
+                return Ok(claim.claimed(ctx, &plan)?);
             }
-            // The next read shows the seat (or, if it was freed meanwhile,
-            // a fresh attempt is right).
-            Err(ClaimError::Rejected(Rejection::AlreadyMember))
-            | Err(ClaimError::Rejected(Rejection::SeatShardFull))
-            | Err(ClaimError::Rejected(Rejection::UseShardFull)) => consistent = true,
-            Err(ClaimError::Rejected(Rejection::InvitationNotPending)) => {
-                return Err(invitation_gone(app, &through).await.into());
-            }
-            Err(ClaimError::Rejected(Rejection::Contended))
-            | Err(ClaimError::Store(StoreError::Unavailable { .. })) => {
-                contention += 1;
-                if contention > MAX_CONTENTION_RETRIES {
-                    tracing::warn!(
-                        license_id = license_id.as_str(),
-                        "claim gave up after contention retries"
-                    );
-                    return Err(ApiError::unavailable().into());
-                }
-                tokio::time::sleep(backoff(contention)).await;
-            }
-            Err(ClaimError::Store(other)) => return Err(other.into()),
+            Err(err) => claim.failed(err, refund, license_id).await?,
         }
     }
     tracing::warn!(license_id = license_id.as_str(), "claim attempts exhausted");
-    Err(ApiError::unavailable().into())
+    Err(unavailable(claim.uncertain).into())
+}
+
+/// One claim in progress: who claims, through what, and what its failed
+/// attempts have taught it.
+struct Claim<'a> {
+    app: &'a App,
+    user_id: &'a crate::domain::UserId,
+    email: &'a Email,
+    through: &'a Through<'a>,
+    /// On the seat it writes, and the stem of its transactions' tokens.
+    claim_id: String,
+    /// Plans made so far (each has its own token).
+    plans: u32,
+    /// A transaction of this claim may have committed unseen.
+    uncertain: bool,
+    /// Read strongly consistently from now on.
+    consistent: bool,
+    /// Contended or unavailable attempts so far.
+    contention: u32,
+}
+
+impl Claim<'_> {
+    /// The next plan: the seat on `shard`, claimed through `via`, with the
+    /// refund if one is still due and a token of its own.
+    fn plan(
+        &mut self,
+        license_id: &LicenseId,
+        shard: u16,
+        via: ClaimVia,
+        refund: &Option<GuardSlot>,
+        rules_unchecked: bool,
+    ) -> ClaimPlan {
+        let now = self.app.now();
+        let seat = SeatRecord {
+            license_id: license_id.clone(),
+            user_id: self.user_id.clone(),
+            email: self.email.clone(),
+            joined_at: now,
+            joined_via: via.kind(),
+            via_id: match self.through {
+                Through::Code(code) => code.code_id.to_string(),
+                Through::Invitation(inv) => inv.invitation_id.to_string(),
+            },
+            shard,
+            claim_id: Some(self.claim_id.clone()),
+        };
+        let mut event = Event::new(
+            license_id,
+            EventKind::SeatClaimed,
+            self.user_id.as_str(),
+            now,
+        );
+        event.user_id = Some(self.user_id.clone());
+        event.shard = shard;
+        match self.through {
+            Through::Code(code) => event.code_id = Some(code.code_id.clone()),
+            Through::Invitation(inv) => event.invitation_id = Some(inv.invitation_id.clone()),
+        }
+        self.plans += 1;
+        ClaimPlan {
+            seat,
+            via,
+            event,
+            refund: refund.clone(),
+            token: format!("{}-{}", self.claim_id, self.plans),
+            rules_unchecked,
+        }
+    }
+
+    /// The answer to a claim whose `plan` committed, with the license as
+    /// `ctx` shows it. A context read before the seat was written (the
+    /// normal path; the first attempt's read, usually) is counted on: our
+    /// seat is added to its shard.
+    fn claimed(&self, mut ctx: ClaimContext, plan: &ClaimPlan) -> Result<Claimed, ApiError> {
+        if ctx.seat.is_none() {
+            ctx.seat = Some(plan.seat.clone());
+            ctx.seat_counters
+                .iter_mut()
+                .filter(|c| c.index == plan.seat.shard)
+                .for_each(|c| c.used += 1);
+        }
+        let license = ctx.license.as_ref().ok_or(ApiError::Internal)?;
+        tracing::info!(license_id = %license.license_id, user_id = self.user_id.as_str(), shard = plan.seat.shard, via = ?plan.seat.joined_via, "seat claimed");
+        Ok(Claimed {
+            license: license.view(seats_used(&ctx)),
+            seat: plan.seat.view(),
+            already_member: false,
+        })
+    }
+
+    /// Learns from a failed attempt, or ends the claim with its answer.
+    async fn failed(
+        &mut self,
+        err: ClaimError,
+        refund: &mut Option<GuardSlot>,
+        license_id: &LicenseId,
+    ) -> Result<(), Refusal> {
+        match err {
+            // The next read shows the seat (or, if it was freed meanwhile,
+            // a fresh attempt is right).
+            ClaimError::Rejected(
+                Rejection::AlreadyMember | Rejection::SeatShardFull | Rejection::UseShardFull,
+            ) => self.consistent = true,
+            // Nothing to give back any more: go again without the refund.
+            ClaimError::Rejected(Rejection::RefundMoved) => *refund = None,
+            ClaimError::Rejected(Rejection::InvitationNotPending) => {
+                let gone = invitation_gone(self.app, self.through).await;
+                return Err(settled(gone, self.uncertain).into());
+            }
+            ClaimError::Rejected(Rejection::Contended)
+            | ClaimError::Store(StoreError::Unavailable { .. }) => {
+                if let ClaimError::Store(err) = &err {
+                    self.uncertain |= err.outcome_is_unknown();
+                }
+                self.contention += 1;
+                // Read our own write back, whatever replica answers.
+                self.consistent |= self.uncertain;
+                if self.contention > MAX_CONTENTION_RETRIES {
+                    tracing::warn!(
+                        license_id = license_id.as_str(),
+                        uncertain = self.uncertain,
+                        "claim gave up after contention retries"
+                    );
+                    return Err(unavailable(self.uncertain).into());
+                }
+                tokio::time::sleep(backoff(self.contention)).await;
+            }
+            ClaimError::Store(other) => return Err(settled(other.into(), self.uncertain).into()),
+        }
+        Ok(())
+    }
+}
+
+/// Seats in use as `ctx` counts them, never over the total (the seat
+/// and its counter are read as two items, each as of its own moment).
+fn seats_used(ctx: &ClaimContext) -> u32 {
+    let counted: u32 = ctx.seat_counters.iter().map(|c| c.used).sum();
+    ctx.license
+        .as_ref()
+        .map_or(counted, |l| counted.min(l.seats_total))
+}
+
+fn random_shard() -> u16 {
+    u16::try_from(random_u64() % u64::from(COUNTER_SHARDS)).unwrap_or(0)
+}
+
+/// A 503 after this claim's writes: `unknown` when one of them may have
+/// landed unseen.
+fn unavailable(uncertain: bool) -> ApiError {
+    ApiError::unavailable_with(if uncertain {
+        Outcome::Unknown
+    } else {
+        Outcome::Unchanged
+    })
+}
+
+/// `err`, except that a 503 cannot promise "nothing changed" once a write
+/// of this claim may have landed unseen. Refusals stand: each was decided
+/// on a strongly consistent read that would have shown our seat.
+fn settled(err: ApiError, uncertain: bool) -> ApiError {
+    match err {
+        ApiError::ServiceUnavailable { .. } if uncertain => unavailable(true),
+        err => err,
+    }
 }
 
 /// The invitation changed under us: say what it became.

@@ -181,6 +181,7 @@ async fn accept_found(
         &license.license_id,
         Through::Invitation(&invitation),
         None,
+        &mut None,
     )
     .await
     .map_err(|refusal| refusal.error)

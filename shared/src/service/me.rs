@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::service::cursor;
-use crate::store::{PagePosition, Paging, Release};
+use crate::store::{PagePosition, Paging};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -109,19 +109,28 @@ async fn pending_for(
 }
 
 /// Gives up the caller's seat; the seat counter goes down in the same write.
+/// Idempotent as far as a client can tell: repeating a leave that went
+/// through (after a lost answer or a `503` with an unknown outcome)
+/// answers the same, within `DEPARTURE_MEMORY_SECS`.
 pub async fn leave(app: &App, caller: &Caller, license_id: &LicenseId) -> Result<(), ApiError> {
-    let seat = app
-        .store
-        .seat(&caller.user_id, license_id)
-        .await?
-        .ok_or(ApiError::LicenseNotFound)?;
+    let Some(seat) = app.store.seat(&caller.user_id, license_id).await? else {
+        return match app
+            .store
+            .departed_at(&caller.user_id, license_id, app.now())
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(ApiError::LicenseNotFound),
+        };
+    };
     let mut event = Event::by(caller, license_id, EventKind::SeatReleased, app.now());
     event.user_id = Some(caller.user_id.clone());
     event.shard = seat.shard;
-    if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {
-        return Err(ApiError::LicenseNotFound);
-    }
-    tracing::info!(license_id = license_id.as_str(), user_id = %caller.user_id, "seat released");
+    // Gone meanwhile: freed by an admin, by a concurrent leave, or by this
+    // leave's own transaction whose first answer was lost. Either way the
+    // caller no longer holds it, which is what they asked for.
+    let release = app.store.release_seat(&seat, &event).await?;
+    tracing::info!(license_id = license_id.as_str(), user_id = %caller.user_id, ?release, "seat released");
     Ok(())
 }
 

@@ -1,14 +1,24 @@
 //! "Activate Product": redeem an invite code for a seat.
 //!
 //! On the hot path (a code this container has redeemed before) a redemption
-//! is three round trips: the guard's slots taken while the code and the
-//! claim context are read, the claim transaction, and the slots given back.
+//! is two round trips:
+//!
+//! 1. the guard's slots taken while the code and the claim context are
+//!    read;
+//! 2. the claim transaction, which also gives the account's slot back, while
+//!    the source address's slot is given back beside it.
+//!
+//! The source slot is not put in the transaction: every student behind a
+//! campus NAT shares it, and one item in every claim's transaction would
+//! make all their claims conflict with each other. For a code that turned
+//! out live it is given back before the claim's end is known, so a code
+//! used up meanwhile (a counted failure) keeps only the account's slot.
 
-use super::claim::{Claimed, Refusal, Through, claim_seat};
+use super::claim::{Claimed, GuardSlot, Refusal, Through, claim_seat};
 use crate::App;
 use crate::domain::{Caller, CodeRecord, Email, InviteCode, LicenseId};
 use crate::error::ApiError;
-use crate::store::{Acquired, LimitWindow};
+use crate::store::Acquired;
 
 /// The failed-redemption guard: one slot per account, and one per source
 /// address, taken atomically *before* the code is looked at. Under any
@@ -18,7 +28,10 @@ use crate::store::{Acquired, LimitWindow};
 /// is even evaluated. A slot is given back when the attempt turns out not
 /// to be a guess (a success, a full license, an unavailable store).
 struct Guard {
-    slots: Vec<(String, LimitWindow)>,
+    /// The caller's account slot.
+    account: Option<GuardSlot>,
+    /// The source address's slot.
+    source: Option<GuardSlot>,
 }
 
 fn guard_keys(app: &App, caller: &Caller) -> Vec<(String, u32)> {
@@ -57,11 +70,17 @@ impl Guard {
             acquire(app, keys.first(), window_secs, now),
             acquire(app, keys.get(1), window_secs, now)
         );
-        let mut guard = Self { slots: Vec::new() };
+        let mut guard = Self {
+            account: None,
+            source: None,
+        };
         let mut refusal: Option<ApiError> = None;
-        for (result, (key, _)) in [first, second].into_iter().flatten().zip(&keys) {
+        let slots = [&mut guard.account, &mut guard.source];
+        for ((result, (key, _)), slot) in
+            [first, second].into_iter().flatten().zip(&keys).zip(slots)
+        {
             match result {
-                Ok(Acquired::Counted(window)) => guard.slots.push((key.clone(), window)),
+                Ok(Acquired::Counted(window)) => *slot = Some((key.clone(), window)),
                 Ok(Acquired::Full(window)) => {
                     let retry_after_secs = window.retry_after(window_secs, now);
                     let longer = match &refusal {
@@ -89,22 +108,10 @@ impl Guard {
     /// Gives the slots back: the attempt was not a counted failure. Not
     /// being able to only makes the window stricter, never looser.
     async fn give_back(self, app: &App) {
-        async fn release(
-            app: &App,
-            slot: Option<&(String, LimitWindow)>,
-        ) -> crate::error::StoreResult<()> {
-            match slot {
-                Some((key, window)) => app.store.limit_release(key, *window).await,
-                None => Ok(()),
-            }
-        }
-        let (first, second) = tokio::join!(
-            release(app, self.slots.first()),
-            release(app, self.slots.get(1))
+        tokio::join!(
+            give_back_slot(app, self.account),
+            give_back_slot(app, self.source)
         );
-        if let Err(err) = first.and(second) {
-            tracing::warn!(error = %err, "redemption guard slot not given back");
-        }
     }
 
     /// Settles the guard for an attempt's outcome: a guess keeps its slots.
@@ -115,6 +122,16 @@ impl Guard {
             }
             _ => self.give_back(app).await,
         }
+    }
+}
+
+/// Gives one guard slot back. Not being able to only makes the window
+/// stricter, never looser.
+async fn give_back_slot(app: &App, slot: Option<GuardSlot>) {
+    if let Some((key, window)) = slot
+        && let Err(err) = app.store.limit_release(&key, window).await
+    {
+        tracing::warn!(error = %err, "redemption guard slot not given back");
     }
 }
 
@@ -200,7 +217,7 @@ pub async fn redeem_explained(
             }
         }
     );
-    let guard = guard?;
+    let mut guard = guard?;
     let result = match record {
         Ok(Some(record)) => {
             app.known_codes.remember(&record);
@@ -210,7 +227,7 @@ pub async fn redeem_explained(
                 *license_id == record.license_id && *code_id == record.code_id
             });
             let prefetched = prefetched.and_then(Result::ok).filter(|_| same_code);
-            redeem_code(app, caller, email, &record, prefetched).await
+            redeem_code(app, caller, email, &record, prefetched, &mut guard).await
         }
         Ok(None) => Err(ApiError::CodeNotFound.into()),
         Err(err) => Err(err.into()),
@@ -238,6 +255,7 @@ async fn redeem_code(
     email: &Email,
     record: &CodeRecord,
     prefetched: Option<crate::store::ClaimContext>,
+    guard: &mut Guard,
 ) -> Result<Claimed, Refusal> {
     let refusal = if record.revoked {
         Some(ApiError::CodeRevoked)
@@ -252,16 +270,22 @@ async fn redeem_code(
             Some(claimed) => Ok(claimed),
             None => Err(refusal.into()),
         },
+        // A live code: not a guess. The account's slot goes back inside
+        // the claim's transaction, the address's beside it.
         None => {
-            claim_seat(
-                app,
-                caller,
-                email,
-                &record.license_id,
-                Through::Code(record),
-                prefetched,
-            )
-            .await
+            let (claimed, ()) = tokio::join!(
+                claim_seat(
+                    app,
+                    caller,
+                    email,
+                    &record.license_id,
+                    Through::Code(record),
+                    prefetched,
+                    &mut guard.account,
+                ),
+                give_back_slot(app, guard.source.take())
+            );
+            claimed
         }
     }
 }

@@ -14,9 +14,9 @@ pub use dynamo::{DynamoStore, HashCensus, Rekeyed};
 pub use memory::MemoryStore;
 pub use page::{Page, PagePosition, Paging};
 pub use ports::{
-    Acquired, Audit, ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Codes, Directory,
-    Invitations, LimitWindow, Limits, Rejection, Release, Revocation, SeatsChange, Suppressions,
-    Transition,
+    Acquired, Audit, ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Codes,
+    DEPARTURE_MEMORY_SECS, Directory, Invitations, LimitWindow, Limits, Rejection, Release,
+    Revocation, SeatsChange, Suppressions, Transition,
 };
 
 use crate::domain::Counter;

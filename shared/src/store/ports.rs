@@ -37,6 +37,21 @@ pub struct ClaimPlan {
     pub via: ClaimVia,
     /// The audit event, written in the same transaction.
     pub event: Event,
+    /// A guessing-guard slot to give back in the same transaction (the
+    /// attempt is not a guess once it takes a seat): its limit key and the
+    /// window it was counted in. A window that moved on meanwhile refuses
+    /// the claim as `Rejection::RefundMoved`.
+    pub refund: Option<(String, LimitWindow)>,
+    /// The idempotency token (at most 36 characters): the same plan sent
+    /// again after an unknown outcome carries the same token, so DynamoDB
+    /// answers with the first attempt's result instead of applying it twice.
+    /// A different plan gets a different token.
+    pub token: String,
+    /// The claim was planned without reading the license: its rules
+    /// (expiry at `seat.joined_at`, email domains of `seat.email`) are
+    /// checked inside the transaction, on the copy the seat counter shard
+    /// carries. A shard without that copy refuses, like a full one.
+    pub rules_unchecked: bool,
 }
 
 /// The part of a claim that depends on how the seat is joined; its variants
@@ -84,7 +99,9 @@ impl ClaimPlan {
 pub enum Rejection {
     /// The user holds a seat on the license already.
     AlreadyMember,
-    /// The chosen seat counter reached its cap.
+    /// The chosen seat counter reached its cap (or, for a plan with
+    /// `rules_unchecked`, the license's rules refused: the two are one
+    /// condition on one item, so they read the same).
     SeatShardFull,
     /// The chosen code use counter reached its cap.
     UseShardFull,
@@ -93,6 +110,9 @@ pub enum Rejection {
     /// Another transaction touched the same items (`TransactionConflict`),
     /// or the write was throttled inside the transaction.
     Contended,
+    /// The guard window of `ClaimPlan::refund` moved on (or is empty):
+    /// there is nothing to give back, so the claim goes again without it.
+    RefundMoved,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +132,11 @@ pub enum Release {
     /// There was no such seat (any more); nothing was written.
     AlreadyGone,
 }
+
+/// How long a member who left is remembered as having left: a repeated
+/// leave within this time (a retry after an unknown outcome) answers like
+/// the first, not "no such license".
+pub const DEPARTURE_MEMORY_SECS: i64 = 24 * 3600;
 
 #[async_trait]
 pub trait Claims: Send + Sync {
@@ -137,9 +162,19 @@ pub trait Claims: Send + Sync {
         license_id: &LicenseId,
     ) -> StoreResult<Option<SeatRecord>>;
 
-    /// Deletes the seat, decrements its counter and records `event`
-    /// atomically.
+    /// Deletes the seat, decrements its counter, records `event` and notes
+    /// the departure (for [`Claims::departed_at`]) atomically. An unknown
+    /// outcome is resolved by sending the same transaction again.
     async fn release_seat(&self, seat: &SeatRecord, event: &Event) -> StoreResult<Release>;
+
+    /// When the user last gave up a seat on the license, if within
+    /// [`DEPARTURE_MEMORY_SECS`] of `now`.
+    async fn departed_at(
+        &self,
+        user_id: &UserId,
+        license_id: &LicenseId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
 }
 
 // ---- codes -----------------------------------------------------------------

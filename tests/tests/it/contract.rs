@@ -37,7 +37,41 @@ integration_tests::on_both_stores!(
     invitations_are_listed_one_status_at_a_time_in_pages,
     members_are_looked_up_by_address,
     codes_are_listed_in_pages_with_their_uses,
+    a_redemption_that_takes_a_seat_gives_its_guard_slots_back,
 );
+
+/// Every success gives back the slots it took (the account's inside the
+/// claim transaction, the address's beside it): with room for two attempts
+/// in flight, five successful redemptions in a row all go through.
+async fn a_redemption_that_takes_a_seat_gives_its_guard_slots_back(backend: Backend) {
+    let mut config = Config::defaults(Profile::Local);
+    config.limits.redeem_max_failures = 2;
+    config.limits.redeem_max_failures_per_source = 2;
+    let t = TestApp::with(backend, config, None).await;
+    let mut ann = user("ann", "ann@demo.edu");
+    ann.source = Some("203.0.113.7".into());
+    for _ in 0..5 {
+        let license = t.license(3).await;
+        let code = t.code(&license.license_id, None).await;
+        let claimed = redeem::redeem(&t.app, &ann, &code.formatted())
+            .await
+            .expect("claimed");
+        assert!(!claimed.already_member);
+    }
+    // Failures still count: two wrong codes, then even a right one waits.
+    for _ in 0..2 {
+        assert_eq!(
+            redeem::redeem(&t.app, &ann, "I-ZZZZ-ZZZZ-ZZZZ").await.err(),
+            Some(ApiError::CodeNotFound)
+        );
+    }
+    let license = t.license(3).await;
+    let code = t.code(&license.license_id, None).await;
+    assert!(matches!(
+        redeem::redeem(&t.app, &ann, &code.formatted()).await,
+        Err(ApiError::TooManyAttempts { .. })
+    ));
+}
 
 async fn redeeming_a_code_takes_one_seat_and_lists_it(backend: Backend) {
     let t = TestApp::new(backend).await;
@@ -423,6 +457,11 @@ async fn leaving_frees_the_seat_for_the_next_user(backend: Backend) {
     let ann = user("ann", "ann@demo.edu");
     let bob = user("bob", "bob@demo.edu");
     me::leave(&t.app, &ann, &license_id).await.expect("left");
+    // A repeat (say, after a lost answer) answers the same for a day.
+    me::leave(&t.app, &ann, &license_id)
+        .await
+        .expect("a repeated leave is not a 404");
+    t.advance_secs(24 * 3600 + 1);
     assert_eq!(
         me::leave(&t.app, &ann, &license_id).await.err(),
         Some(ApiError::LicenseNotFound)

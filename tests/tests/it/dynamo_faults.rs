@@ -3,7 +3,7 @@
 //! `TransactionConflict`, throttling, and a write that succeeded although
 //! its response was lost.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
@@ -20,6 +20,7 @@ use integration_tests::{Backend, TestApp, user};
 use seat_invitations::ApiError;
 use seat_invitations::config::{Config, Profile};
 use seat_invitations::domain::{HashKeys, InviteCode};
+use seat_invitations::error::Outcome;
 use seat_invitations::service::redeem;
 use seat_invitations::store::DynamoStore;
 use serde_json::{Value, json};
@@ -135,6 +136,8 @@ macro_rules! client {
 
 #[tokio::test]
 async fn a_transaction_conflict_is_retried_and_then_succeeds() {
+    // The first attempt goes without reading (a code new to this
+    // container); the context read alongside it serves the retry.
     let reads = mock!(Client::batch_get_item)
         .sequence()
         .output(|| claim_context(false))
@@ -151,7 +154,7 @@ async fn a_transaction_conflict_is_retried_and_then_succeeds() {
         .expect("claimed");
     assert!(!claimed.already_member);
     assert_eq!(writes.num_calls(), 2);
-    assert_eq!(reads.num_calls(), 2);
+    assert_eq!(reads.num_calls(), 1, "one read, alongside the first attempt");
 }
 
 #[tokio::test]
@@ -182,7 +185,8 @@ async fn throttling_ends_in_503_with_retry_after() {
     let t = app_with(client!(reads, writes));
     let result = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE).await;
     assert!(
-        matches!(result, Err(ApiError::ServiceUnavailable { retry_after_secs }) if retry_after_secs > 0)
+        matches!(result, Err(ApiError::ServiceUnavailable { retry_after_secs, outcome: Outcome::Unchanged }) if retry_after_secs > 0),
+        "a throttled write was refused: nothing changed"
     );
     assert_eq!(writes.num_calls(), 7);
 }
@@ -191,7 +195,9 @@ async fn throttling_ends_in_503_with_retry_after() {
 async fn a_throttled_read_is_503_not_500() {
     let reads = mock!(Client::batch_get_item)
         .then_http_response(|| dynamo_error(400, "ThrottlingException", json!({})));
-    let t = app_with(client!(reads));
+    let writes = mock!(Client::transact_write_items)
+        .then_http_response(|| dynamo_error(400, "ThrottlingException", json!({})));
+    let t = app_with(client!(reads, writes));
     let result = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE).await;
     assert!(
         matches!(result, Err(ApiError::ServiceUnavailable { .. })),
@@ -199,47 +205,130 @@ async fn a_throttled_read_is_503_not_500() {
     );
 }
 
+/// What the claim transactions sent: their tokens and the seat item.
+#[derive(Default)]
+struct Sent {
+    tokens: Vec<String>,
+    seat: Option<Item>,
+}
+
+/// A filter for `transact_write_items` that records every request in `sent`.
+fn recording(
+    sent: &Arc<Mutex<Sent>>,
+) -> impl Fn(&aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput) -> bool
++ Send
++ Sync
++ 'static {
+    let sent = Arc::clone(sent);
+    move |input| {
+        let mut sent = sent.lock().expect("lock");
+        sent.tokens
+            .push(input.client_request_token().unwrap_or("").to_owned());
+        sent.seat = input
+            .transact_items()
+            .first()
+            .and_then(|w| w.put())
+            .map(|p| p.item().clone());
+        true
+    }
+}
+
+/// The claim context with the seat the transaction wrote, as DynamoDB would
+/// show it once that write has landed.
+fn context_with_written_seat(sent: &Arc<Mutex<Sent>>) -> BatchGetItemOutput {
+    let seat = sent
+        .lock()
+        .expect("lock")
+        .seat
+        .clone()
+        .expect("a seat was sent");
+    let mut context = claim_context(false);
+    let mut responses = context.responses.take().unwrap_or_default();
+    responses.entry(TABLE.to_owned()).or_default().push(seat);
+    BatchGetItemOutput::builder()
+        .set_responses(Some(responses))
+        .build()
+}
+
 #[tokio::test]
-async fn a_write_whose_response_was_lost_is_reported_as_the_existing_seat() {
-    // The first transaction is applied but its response is lost (a 500 after
-    // the write); the retry's read finds the seat and no second one is taken.
+async fn a_lost_answer_is_resolved_by_resending_the_same_token() {
+    // The transaction commits and its answer is lost (a 500); DynamoDB
+    // answers the identical resend, same token, with the first success.
+    let sent = Arc::new(Mutex::new(Sent::default()));
+    let writes = mock!(Client::transact_write_items)
+        .match_requests(recording(&sent))
+        .sequence()
+        .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let t = app_with(client!(endless_reads(), writes));
+    let claimed = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE)
+        .await
+        .expect("claimed");
+    assert!(!claimed.already_member, "this request took the seat");
+    let tokens = sent.lock().expect("lock").tokens.clone();
+    assert_eq!(tokens.len(), 2);
+    assert!(!tokens[0].is_empty() && tokens[0].len() <= 36, "{tokens:?}");
+    assert_eq!(tokens[0], tokens[1], "the resend carries the same token");
+}
+
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_finds_its_own_seat_and_answers_201() {
+    // An emulator that ignores tokens: the resend fails on the seat
+    // condition, and the consistent re-read shows the seat this claim wrote.
+    let sent = Arc::new(Mutex::new(Sent::default()));
+    let writes = mock!(Client::transact_write_items)
+        .match_requests(recording(&sent))
+        .sequence()
+        .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
+        .http_response(|| cancelled(&["ConditionalCheckFailed", "None", "None", "None", "None"]))
+        .build();
+    let seen = Arc::clone(&sent);
+    let reads = mock!(Client::batch_get_item)
+        .sequence()
+        .output(|| claim_context(false))
+        .output(move || context_with_written_seat(&seen))
+        .build();
+    let t = app_with(client!(reads, writes));
+    let claimed = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE)
+        .await
+        .expect("answered");
+    assert!(!claimed.already_member, "the seat is this request's own");
+    assert_eq!(claimed.seat.user_id, "ann");
+    assert_eq!(writes.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_seat_written_by_another_request_is_already_member() {
+    // A concurrent duplicate took the seat first (another claim id).
     let reads = mock!(Client::batch_get_item)
         .sequence()
         .output(|| claim_context(false))
         .output(|| claim_context(true))
         .build();
-    let writes = mock!(Client::transact_write_items)
-        .then_http_response(|| dynamo_error(500, "InternalServerError", json!({})));
+    let writes = mock!(Client::transact_write_items).then_http_response(|| {
+        cancelled(&["ConditionalCheckFailed", "None", "None", "None", "None"])
+    });
     let t = app_with(client!(reads, writes));
     let claimed = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE)
         .await
         .expect("answered");
     assert!(claimed.already_member);
-    assert_eq!(claimed.seat.user_id, "ann");
     assert_eq!(writes.num_calls(), 1);
 }
 
 #[tokio::test]
-async fn a_retry_refused_by_the_seat_condition_reads_back_the_seat() {
-    // Lost response, then a stale (eventually consistent) read without the
-    // seat, then the retried transaction fails on the seat condition: the
-    // claim must re-read consistently and answer with the one seat.
-    let reads = mock!(Client::batch_get_item)
-        .sequence()
-        .output(|| claim_context(false))
-        .output(|| claim_context(false))
-        .output(|| claim_context(true))
-        .build();
+async fn an_outcome_that_stays_unknown_is_a_503_that_says_so() {
     let writes = mock!(Client::transact_write_items)
         .sequence()
         .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
-        .http_response(|| cancelled(&["ConditionalCheckFailed", "None", "None"]))
+        .repeatedly()
         .build();
-    let t = app_with(client!(reads, writes));
-    let claimed = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE)
-        .await
-        .expect("answered");
-    assert!(claimed.already_member);
-    assert_eq!(writes.num_calls(), 2);
-    assert_eq!(reads.num_calls(), 3);
+    let t = app_with(client!(endless_reads(), writes));
+    let result = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE).await;
+    assert_eq!(
+        result.err().and_then(|e| e.outcome()),
+        Some(Outcome::Unknown),
+        "never 'nothing was changed' after a write that may have landed"
+    );
 }

@@ -234,6 +234,7 @@ async fn measure(seats: usize) -> Vec<(String, Tally)> {
             joined_via: JoinedVia::Code,
             via_id: "code_seed".into(),
             shard: u16::try_from(i % 16).unwrap_or(0),
+            claim_id: None,
         })
         .collect();
     let invitations: Vec<InvitationRecord> = (0..seats)

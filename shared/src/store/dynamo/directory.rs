@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use super::DynamoStore;
 use super::error::Cancelled;
 use super::items::{
-    admin_from, admin_item, counter_from, counter_item, event_item, license_from, license_item, n,
-    seat_from,
+    admin_from, admin_item, counter_from, event_item, license_from, license_item, n,
+    seat_counter_item, seat_from,
 };
 use super::keys;
 use super::query::{Query, SortKey};
@@ -132,7 +132,7 @@ impl Directory for DynamoStore {
         let id = &license.license_id;
         let mut items = vec![license_item(license)?];
         for (i, cap) in (0..COUNTER_SHARDS).zip(split_capacity(license.seats_total)) {
-            items.push(counter_item(&keys::seat_counter(id, i), Some(cap))?);
+            items.push(seat_counter_item(&keys::seat_counter(id, i), cap, license)?);
         }
         let mut subs: Vec<&UserId> = std::iter::once(&license.owner)
             .chain(&license.admins)

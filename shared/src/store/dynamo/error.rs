@@ -47,23 +47,50 @@ pub(super) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>)
         .is_some_and(is_condition_failure)
 }
 
+/// Codes of transient errors after which a write may still have been
+/// applied: the service failed while handling it, or the same
+/// idempotency token is still being applied.
+const MAYBE_APPLIED_CODES: &[&str] = &[
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// Whether `op` (named as `"<Operation> <what>"`) writes.
+fn is_write(op: &str) -> bool {
+    matches!(
+        op.split(' ').next(),
+        Some("PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem")
+    )
+}
+
+/// A failed request as a [`StoreError`]: transient failures are
+/// `Unavailable`, with an unknown outcome when `op` writes and the request
+/// may have reached DynamoDB (a 5xx, a timeout, a lost connection or an
+/// unreadable answer); throttling and conflicts are refusals, nothing
+/// applied.
 pub(super) fn classify<E: ProvideErrorMetadata, R>(
     op: &'static str,
     err: &SdkError<E, R>,
 ) -> StoreError {
-    match err {
+    let (transient, maybe_applied, cause) = match err {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("unknown").to_owned();
-            if TRANSIENT_CODES.contains(&code.as_str()) {
-                StoreError::unavailable(op, code)
-            } else {
-                StoreError::internal(op, code)
-            }
+            (
+                TRANSIENT_CODES.contains(&code.as_str()),
+                MAYBE_APPLIED_CODES.contains(&code.as_str()),
+                code,
+            )
         }
-        SdkError::TimeoutError(_) => StoreError::unavailable(op, "timeout"),
-        SdkError::DispatchFailure(_) => StoreError::unavailable(op, "dispatch failure"),
-        SdkError::ResponseError(_) => StoreError::unavailable(op, "unreadable response"),
-        _ => StoreError::internal(op, "request construction failed"),
+        SdkError::TimeoutError(_) => (true, true, "timeout".to_owned()),
+        SdkError::DispatchFailure(_) => (true, true, "dispatch failure".to_owned()),
+        SdkError::ResponseError(_) => (true, true, "unreadable response".to_owned()),
+        _ => (false, false, "request construction failed".to_owned()),
+    };
+    match (transient, maybe_applied && is_write(op)) {
+        (true, true) => StoreError::outcome_unknown(op, cause),
+        (true, false) => StoreError::unavailable(op, cause),
+        (false, _) => StoreError::internal(op, cause),
     }
 }
 
@@ -153,6 +180,25 @@ mod tests {
         };
         assert!(cancelled.failed(1) && !cancelled.failed(0) && cancelled.any_failed());
         assert!(!cancelled.contended());
+    }
+
+    #[test]
+    fn only_writes_can_have_an_unknown_outcome() {
+        for op in [
+            "TransactWriteItems claim",
+            "UpdateItem limit",
+            "PutItem limit",
+        ] {
+            assert!(is_write(op), "{op}");
+        }
+        for op in [
+            "GetItem code",
+            "BatchGetItem",
+            "Query seats",
+            "Scan backfill",
+        ] {
+            assert!(!is_write(op), "{op}");
+        }
     }
 
     #[test]

@@ -41,10 +41,11 @@ const QUERY: Access = table("dynamodb:Query");
 
 /// - `claim_context`: BatchGetItem (license, seat, counters).
 /// - `claim`: TransactWriteItems of Put (seat, event) and Update (seat
-///   counter; code use counter or invitation).
+///   counter; code use counter or invitation; the guard's refund).
 /// - `seat`: GetItem.
 /// - `release_seat`: TransactWriteItems of Delete (seat), Update (counter),
-///   Put (event).
+///   Put (event, departure).
+/// - `departed_at`: GetItem.
 pub const CLAIMS_ACTIONS: &[Access] = &[BATCH_GET, GET, PUT, UPDATE, DELETE];
 
 /// - `code`: GetItem.
@@ -127,6 +128,7 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     ("claim", &[PUT, UPDATE]),
     ("seat", &[GET]),
     ("release_seat", &[DELETE, UPDATE, PUT]),
+    ("departed_at", &[GET]),
     // Codes
     ("code", &[GET]),
     ("create_code", &[PUT]),
@@ -188,9 +190,12 @@ pub const METHOD_PARTITIONS: &[(&str, &[&str])] = &[
     // Claims: license + seat counters (LIC#), the seat (USER#), code use
     // counters (CODE#), the invitation taken (INV#), the event (EVENTS#).
     ("claim_context", &["LIC#", "USER#", "CODE#"]),
+    // The guard refund a claim may carry is `limit_release`'s write (LIMIT#),
+    // and only a function that may call `limit_release` passes one.
     ("claim", &["USER#", "EVENTS#", "LIC#", "CODE#", "INV#"]),
     ("seat", &["USER#"]),
     ("release_seat", &["USER#", "LIC#", "EVENTS#"]),
+    ("departed_at", &["USER#"]),
     // Codes
     ("code", &["CODE#"]),
     ("create_code", &["CODE#", "EVENTS#"]),
@@ -284,7 +289,13 @@ mod tests {
         let groups: &[(&[Access], &[&str])] = &[
             (
                 CLAIMS_ACTIONS,
-                &["claim_context", "claim", "seat", "release_seat"],
+                &[
+                    "claim_context",
+                    "claim",
+                    "seat",
+                    "release_seat",
+                    "departed_at",
+                ],
             ),
             (
                 CODES_ACTIONS,
@@ -334,6 +345,6 @@ mod tests {
             listed.sort_by_key(key);
             assert_eq!(union, listed, "{methods:?}");
         }
-        assert_eq!(METHOD_ACTIONS.len(), 30, "every port method is listed");
+        assert_eq!(METHOD_ACTIONS.len(), 31, "every port method is listed");
     }
 }

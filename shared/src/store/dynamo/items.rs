@@ -136,12 +136,52 @@ struct CounterItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cap: Option<u32>,
     used: u32,
+    /// Seat counters: the license's rules, copied when it is created
+    /// (they never change after), so that a claim that has not read the
+    /// license checks them on the item its transaction updates anyway.
+    /// `rules` marks a shard that has the copy ([`SHARD_RULES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rules: Option<u32>,
+    /// The license's expiry in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_ms: Option<i64>,
+    /// The license's allowed email domains, normalised (`domain_rule`);
+    /// absent when any domain may join.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    domains: Vec<String>,
 }
 
-/// A fresh counter shard under `key` ([`keys::seat_counter`] or
-/// [`keys::use_counter`]); `cap: None` counts without a limit.
+/// The version of the rules a seat counter shard carries.
+pub(super) const SHARD_RULES: u32 = 1;
+
+/// A fresh counter shard under `key` ([`keys::use_counter`]); `cap: None`
+/// counts without a limit.
 pub(super) fn counter_item(key: &Key, cap: Option<u32>) -> StoreResult<Item> {
-    encode("encode counter", &CounterItem { cap, used: 0 }, key, vec![])
+    let counter = CounterItem {
+        cap,
+        used: 0,
+        rules: None,
+        expires_ms: None,
+        domains: Vec::new(),
+    };
+    encode("encode counter", &counter, key, vec![])
+}
+
+/// A fresh seat counter shard of `license` under `key`, with `cap` seats
+/// and the license's rules.
+pub(super) fn seat_counter_item(key: &Key, cap: u32, license: &LicenseRecord) -> StoreResult<Item> {
+    let counter = CounterItem {
+        cap: Some(cap),
+        used: 0,
+        rules: Some(SHARD_RULES),
+        expires_ms: license.expires_at.map(|at| at.timestamp_millis()),
+        domains: license
+            .allowed_email_domains
+            .iter()
+            .map(|d| crate::domain::domain_rule(d))
+            .collect(),
+    };
+    encode("encode counter", &counter, key, vec![])
 }
 
 /// Counter shard `index`; every shard of a license or code must exist.
@@ -326,6 +366,8 @@ struct SeatItem {
     joined_via: JoinedVia,
     via_id: String,
     shard: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim_id: Option<String>,
 }
 
 pub(super) fn seat_item(s: &SeatRecord) -> StoreResult<Item> {
@@ -337,6 +379,7 @@ pub(super) fn seat_item(s: &SeatRecord) -> StoreResult<Item> {
         joined_via: s.joined_via,
         via_id: s.via_id.clone(),
         shard: s.shard,
+        claim_id: s.claim_id.clone(),
     };
     let mut index_keys = vec![
         (
@@ -361,6 +404,7 @@ pub(super) fn seat_from(item: Item) -> StoreResult<SeatRecord> {
         joined_via: i.joined_via,
         via_id: i.via_id,
         shard: i.shard,
+        claim_id: i.claim_id,
     })
 }
 
@@ -373,6 +417,38 @@ pub(super) fn event_item(e: &Event) -> StoreResult<Item> {
 
 pub(super) fn event_from(item: Item) -> StoreResult<Event> {
     decode("decode event", item)
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DepartureItem {
+    left_at: Timestamp,
+    /// Unix seconds when it is forgotten: DynamoDB's TTL deletes it later.
+    ttl: i64,
+}
+
+/// The note that `user_id` gave up their seat on `license_id` at `at`.
+pub(super) fn departure_item(
+    user_id: &UserId,
+    license_id: &LicenseId,
+    at: Timestamp,
+) -> StoreResult<Item> {
+    let item = DepartureItem {
+        left_at: at,
+        ttl: at
+            .timestamp()
+            .saturating_add(crate::store::DEPARTURE_MEMORY_SECS),
+    };
+    encode(
+        "encode departure",
+        &item,
+        &keys::departure(user_id, license_id),
+        vec![],
+    )
+}
+
+pub(super) fn departed_at_from(item: Item) -> StoreResult<Timestamp> {
+    decode::<DepartureItem>("decode departure", item).map(|d| d.left_at)
 }
 
 #[derive(Serialize, Deserialize)]

@@ -12,6 +12,7 @@
 //! | invitation         | `INV#<sha256>` / `INVITATION`             | gsi1 `EMAIL#<email>` / `<invitationId>` while pending; gsi2 `INVS#<licenseId>` / `<invitationId>`; gsi3 `INVS#<licenseId>#<status>` / `<expiresAt>#<invitationId>` while pending (`~#<invitationId>` without expiry), `<invitationId>` after |
 //! | seat               | `USER#<sub>` / `SEAT#<licenseId>`         | lsi1 `SEAT#<joinedAt>#<licenseId>`; gsi2 `SEATS#<licenseId>#<shard>` / `<joinedAt>#<sub>`; gsi3 `MEMBER#<licenseId>#<email>` / `<sub>` |
 //! | admin entry        | `USER#<sub>` / `ADMIN#<licenseId>`        |            |
+//! | departure          | `USER#<sub>` / `LEFT#<licenseId>`         | TTL on `ttl` |
 //! | audit event        | `EVENTS#<licenseId>#<shard>` / `<eventId>`|            |
 //! | limit window       | `LIMIT#<key>` / `LIMIT`                   | TTL on `ttl` |
 //! | suppressed address | `SUPPRESSED#<sha256>` / `SUPPRESSED`      |            |
@@ -82,6 +83,11 @@ pub(super) fn invitation(hash: &SecretHash) -> Key {
 
 pub(super) fn seat(user_id: &UserId, license_id: &LicenseId) -> Key {
     Key::new(user(user_id), format!("{SEAT_PREFIX}{license_id}"))
+}
+
+/// Where a member's last departure from a license is noted.
+pub(super) fn departure(user_id: &UserId, license_id: &LicenseId) -> Key {
+    Key::new(user(user_id), format!("LEFT#{license_id}"))
 }
 
 pub(super) fn admin(user_id: &UserId, license_id: &LicenseId) -> Key {

@@ -1,7 +1,8 @@
 //! [`Limits`] on DynamoDB: one item per window key, counted with
-//! conditional `UpdateItem`s; a closed window is replaced by a
-//! conditional `PutItem` (and expires by TTL). Two writers replacing a
-//! window at once is a race retried under the one retry policy.
+//! conditional `UpdateItem`s, which also open the first window of a key
+//! (one request for a new key or an open window); a closed window is
+//! replaced by a conditional `PutItem` (and expires by TTL). Two writers
+//! replacing a window at once is a race retried under the one retry policy.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -12,7 +13,7 @@ use super::DynamoStore;
 use super::error::{classify, condition_failed};
 use super::items::{limit_item, n, window_from};
 use super::keys;
-use super::tx::{Attempt, RETRY};
+use super::tx::{Attempt, Expr, RETRY};
 use crate::domain::Timestamp;
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Acquired, LimitWindow, Limits};
@@ -30,23 +31,33 @@ fn returned(window: Option<LimitWindow>) -> StoreResult<LimitWindow> {
 }
 
 impl DynamoStore {
-    /// The `UpdateItem` that counts one event in the window of `key`
-    /// (returning the window after it), without its condition: `:cutoff`
-    /// is the start of a window that has closed by `now`.
+    /// The `UpdateItem` that counts one event in the window of `key`, or
+    /// opens the key's first window at `now` with it (returning the window
+    /// after it), without its condition: `:cutoff` is the start of a window
+    /// that has closed by `now`.
     fn count_in_window(
         &self,
         key: &str,
         window_secs: u64,
         now: Timestamp,
     ) -> UpdateItemFluentBuilder {
+        let start = now.timestamp();
+        let end = start.saturating_add(i64::try_from(window_secs).unwrap_or(i64::MAX));
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::limit(key).item()))
-            .update_expression("SET #count = #count + :one")
+            .update_expression(
+                "SET #count = if_not_exists(#count, :zero) + :one, \
+                 #start = if_not_exists(#start, :now), #ttl = if_not_exists(#ttl, :end)",
+            )
             .expression_attribute_names("#count", "count")
             .expression_attribute_names("#start", "start")
+            .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(start))
+            .expression_attribute_values(":end", n(end))
             .expression_attribute_values(":cutoff", n(cutoff(window_secs, now)))
             .return_values(ReturnValue::AllNew)
     }
@@ -87,7 +98,9 @@ impl DynamoStore {
     ) -> StoreResult<Attempt<Acquired>> {
         let result = self
             .count_in_window(key, window_secs, now)
-            .condition_expression("attribute_exists(pk) AND #start > :cutoff AND #count < :max")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#start > :cutoff AND #count < :max)",
+            )
             .expression_attribute_values(":max", n(max))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -119,6 +132,22 @@ impl DynamoStore {
     }
 }
 
+/// Taking back one event counted in `window`: the update, its condition
+/// (the same window, not empty) and their names and values. Sent alone
+/// by `limit_release`, and inside a claim's transaction as its refund.
+pub(super) fn give_back(window: &LimitWindow) -> (&'static str, &'static str, Expr) {
+    (
+        "SET #count = #count - :one",
+        "#start = :start AND #count > :zero",
+        Expr::default()
+            .name("#count", "count")
+            .name("#start", "start")
+            .value(":one", n(1))
+            .value(":zero", n(0))
+            .value(":start", n(window.start)),
+    )
+}
+
 #[async_trait]
 impl Limits for DynamoStore {
     async fn limit_acquire(
@@ -136,20 +165,21 @@ impl Limits for DynamoStore {
     }
 
     async fn limit_release(&self, key: &str, window: LimitWindow) -> StoreResult<()> {
-        let result = self
+        let (update, condition, expr) = give_back(&window);
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::limit(key).item()))
-            .update_expression("SET #count = #count - :one")
-            .condition_expression("#start = :start AND #count > :zero")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#start", "start")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":start", n(window.start))
-            .send()
-            .await;
+            .update_expression(update)
+            .condition_expression(condition);
+        for (placeholder, name) in expr.names() {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in expr.values() {
+            request = request.expression_attribute_values(*placeholder, value.clone());
+        }
+        let result = request.send().await;
         match result {
             // A window that moved on or is empty has nothing to take back.
             Ok(_) => Ok(()),

@@ -33,6 +33,18 @@
 //! requests themselves (the SDK sets a 3.1 s connect timeout and no request
 //! timeout; the Lambda timeout bounds the rest).
 //!
+//! 3. **Unknown outcomes**, [`RESOLVE`]: a transaction that carries an
+//!    idempotency token (`Tx::token`: a claim, a release) and fails with
+//!    an unknown outcome (a 5xx, a timeout, a lost connection, an
+//!    unreadable answer, `TransactionInProgress`, once the SDK's own
+//!    attempts, which resend the same token, are spent) is sent again,
+//!    identical and with the same `ClientRequestToken`, up to 3 more times
+//!    with full jitter from 50 ms (≤ 100, 200, 400 ms). DynamoDB answers a
+//!    token it has applied within 10 minutes with that first success and
+//!    applies it otherwise; its answer settles the outcome. Only when every
+//!    resend is unknown too does the failure stay `Unavailable` with an
+//!    unknown outcome, and callers say so (a 503 with `outcome: unknown`).
+//!
 //! Claims are the exception: `Claims::claim` sends its transaction once and
 //! reports contention as `Rejected(Contended)`, because the claim algorithm
 //! (`service/claim.rs`) retries with its own bounded, jittered backoff and
@@ -71,6 +83,13 @@ pub(super) const RETRY: RetryPolicy = RetryPolicy {
     attempts: 5,
     base: Duration::from_millis(10),
     cap: Duration::from_millis(200),
+};
+
+/// Resends of a transaction whose outcome is unknown (see the module doc).
+pub(super) const RESOLVE: RetryPolicy = RetryPolicy {
+    attempts: 4,
+    base: Duration::from_millis(25),
+    cap: Duration::from_millis(400),
 };
 
 /// What one attempt came to.
@@ -171,6 +190,9 @@ impl Expr {
 pub(super) struct Tx {
     writes: Vec<TransactWriteItem>,
     error: Option<StoreError>,
+    /// The `ClientRequestToken`, for a transaction whose unknown outcome
+    /// is resolved by sending it again.
+    token: Option<String>,
 }
 
 /// The condition of a create: the item is not there yet.
@@ -179,6 +201,31 @@ const ABSENT: &str = "attribute_not_exists(pk)";
 impl Tx {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sends the transaction with this idempotency token (at most 36
+    /// characters), and resends it with the same token after an unknown
+    /// outcome ([`RESOLVE`]).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The writes, or the first error met while building them.
+    pub fn into_writes(self) -> StoreResult<Vec<TransactWriteItem>> {
+        match self.error {
+            Some(err) => Err(err),
+            None => Ok(self.writes),
+        }
+    }
+
+    /// Puts an item whatever is there.
+    pub fn put(self, table: &str, item: Item) -> Self {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .build();
+        self.push(put.map(|p| TransactWriteItem::builder().put(p).build()))
     }
 
     fn push(
@@ -253,21 +300,39 @@ pub(super) enum Guard {
 }
 
 impl DynamoStore {
-    /// Sends `tx` once.
+    /// Sends `tx`; with a token, sends it again while its outcome is
+    /// unknown, under [`RESOLVE`].
     pub(super) async fn transact(&self, op: &'static str, tx: Tx) -> Result<(), TxFailure> {
         if let Some(err) = tx.error {
             return Err(TxFailure::Store(err));
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(tx.writes))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| match Cancelled::of(&err) {
-                Some(cancelled) => TxFailure::Cancelled(cancelled),
-                None => TxFailure::Store(classify(op, &err)),
-            })
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(tx.writes.clone()))
+                .set_client_request_token(tx.token.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|err| match Cancelled::of(&err) {
+                    Some(cancelled) => TxFailure::Cancelled(cancelled),
+                    None => TxFailure::Store(classify(op, &err)),
+                });
+            attempt += 1;
+            match result {
+                Err(TxFailure::Store(err))
+                    if err.outcome_is_unknown()
+                        && tx.token.is_some()
+                        && attempt < RESOLVE.attempts =>
+                {
+                    tracing::warn!(operation = op, error = %err, attempt, "outcome unknown: sending the same transaction again");
+                    tokio::time::sleep(RESOLVE.backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Puts every item, each only if absent, all or nothing; `AlreadyExists`

@@ -3,9 +3,12 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::domain::{CodeId, Event, InvitationStatus, LicenseId, SeatRecord, UserId};
+use crate::domain::{CodeId, Event, InvitationStatus, LicenseId, SeatRecord, Timestamp, UserId};
 use crate::error::{StoreError, StoreResult};
-use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Rejection, Release};
+use crate::store::{
+    ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, DEPARTURE_MEMORY_SECS, Rejection,
+    Release,
+};
 
 #[async_trait]
 impl Claims for MemoryStore {
@@ -50,6 +53,25 @@ impl Claims for MemoryStore {
         if seat_counter.free() == 0 {
             return Err(ClaimError::Rejected(Rejection::SeatShardFull));
         }
+        // As DynamoDB's shard condition, which carries the license's rules.
+        if plan.rules_unchecked
+            && state
+                .licenses
+                .get(&seat.license_id)
+                .is_none_or(|license| license.refusal(&seat.email, seat.joined_at).is_some())
+        {
+            return Err(ClaimError::Rejected(Rejection::SeatShardFull));
+        }
+        // As DynamoDB's condition: the same window, with a slot to give back.
+        if let Some((key, window)) = &plan.refund {
+            let open = state
+                .limits
+                .get(key)
+                .is_some_and(|w| w.start == window.start && w.count > 0);
+            if !open {
+                return Err(ClaimError::Rejected(Rejection::RefundMoved));
+            }
+        }
         match &plan.via {
             ClaimVia::Code { code_id, use_shard } => {
                 let counter = state
@@ -84,6 +106,11 @@ impl Claims for MemoryStore {
         {
             c.used += 1;
         }
+        if let Some((key, _)) = &plan.refund
+            && let Some(w) = state.limits.get_mut(key)
+        {
+            w.count -= 1;
+        }
         state.seats.insert(seat_key, seat.clone());
         state.events.push(plan.event.clone());
         Ok(())
@@ -115,6 +142,21 @@ impl Claims for MemoryStore {
             c.used = c.used.saturating_sub(1);
         }
         state.events.push(event.clone());
+        state.departures.insert(key, event.at);
         Ok(Release::Released)
+    }
+
+    async fn departed_at(
+        &self,
+        user_id: &UserId,
+        license_id: &LicenseId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>> {
+        Ok(self
+            .lock()
+            .departures
+            .get(&(user_id.clone(), license_id.clone()))
+            .copied()
+            .filter(|at| (now - *at).num_seconds() < DEPARTURE_MEMORY_SECS))
     }
 }

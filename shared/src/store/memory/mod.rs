@@ -32,6 +32,8 @@ struct State {
     /// Seats by (user id, license id).
     seats: BTreeMap<(UserId, LicenseId), SeatRecord>,
     limits: HashMap<String, LimitWindow>,
+    /// When each (user, license) seat was last given up.
+    departures: HashMap<(UserId, LicenseId), Timestamp>,
     suppressions: HashMap<SecretHash, Suppression>,
     events: Vec<Event>,
 }

@@ -89,6 +89,7 @@ fn a_seat_carries_its_join_time_keys() {
         joined_via: JoinedVia::Code,
         via_id: "code_1".into(),
         shard: 3,
+        claim_id: Some("c0ffee".into()),
     };
     let item = seat_item(&seat).expect("encoded");
     assert_eq!(
@@ -97,7 +98,7 @@ fn a_seat_carries_its_join_time_keys() {
             "pk": "USER#ann", "sk": "SEAT#l1",
             "licenseId": "l1", "userId": "ann", "email": "ann@demo.edu",
             "joinedAt": AT, "joinedVia": "code", "viaId": "code_1", "shard": 3,
-            "lsi1sk": "SEAT#2026-09-01T08:00:00.000Z#l1",
+            "claimId": "c0ffee", "lsi1sk": "SEAT#2026-09-01T08:00:00.000Z#l1",
             "gsi2pk": "SEATS#l1#3", "gsi2sk": "2026-09-01T08:00:00.000Z#ann",
             "gsi3pk": "MEMBER#l1#ann@demo.edu", "gsi3sk": "ann",
         })
