@@ -284,6 +284,21 @@ macro_rules! adapter_error_constructors {
                 }
             }
 
+            /// The same failure, with an unknown outcome: something sent
+            /// earlier for the same request may have been applied.
+            pub fn into_unknown(self) -> Self {
+                match self {
+                    Self::Unavailable {
+                        operation, source, ..
+                    } => Self::Unavailable {
+                        operation,
+                        source,
+                        outcome: Outcome::Unknown,
+                    },
+                    other => other,
+                }
+            }
+
             /// Whether this failure may have left a write applied.
             pub fn outcome_is_unknown(&self) -> bool {
                 matches!(

@@ -93,7 +93,16 @@ impl Guard {
                         refusal = Some(ApiError::TooManyAttempts { retry_after_secs });
                     }
                 }
-                Err(err) => refusal = refusal.or(Some(err.into())),
+                // Whatever became of the slot, the redemption itself has
+                // not been tried: as far as the caller can tell, nothing
+                // changed.
+                Err(err) => {
+                    let err = match ApiError::from(err) {
+                        ApiError::ServiceUnavailable { .. } => ApiError::unavailable(),
+                        other => other,
+                    };
+                    refusal = refusal.or(Some(err));
+                }
             }
         }
         match refusal {

@@ -154,7 +154,11 @@ async fn a_transaction_conflict_is_retried_and_then_succeeds() {
         .expect("claimed");
     assert!(!claimed.already_member);
     assert_eq!(writes.num_calls(), 2);
-    assert_eq!(reads.num_calls(), 1, "one read, alongside the first attempt");
+    assert_eq!(
+        reads.num_calls(),
+        1,
+        "one read, alongside the first attempt"
+    );
 }
 
 #[tokio::test]
@@ -188,7 +192,7 @@ async fn throttling_ends_in_503_with_retry_after() {
         matches!(result, Err(ApiError::ServiceUnavailable { retry_after_secs, outcome: Outcome::Unchanged }) if retry_after_secs > 0),
         "a throttled write was refused: nothing changed"
     );
-    assert_eq!(writes.num_calls(), 7);
+    assert_eq!(writes.num_calls(), 28, "7 plans, each sent 4 times");
 }
 
 #[tokio::test]
@@ -331,4 +335,91 @@ async fn an_outcome_that_stays_unknown_is_a_503_that_says_so() {
         Some(Outcome::Unknown),
         "never 'nothing was changed' after a write that may have landed"
     );
+}
+
+#[tokio::test]
+async fn a_throttled_resend_after_a_lost_answer_is_still_unknown() {
+    // The first send may have landed (a 500); every resend is throttled,
+    // which says nothing about the first: never "nothing was changed".
+    let writes = mock!(Client::transact_write_items)
+        .sequence()
+        .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
+        .http_response(|| dynamo_error(400, "ThrottlingException", json!({})))
+        .repeatedly()
+        .build();
+    let t = app_with(client!(endless_reads(), writes));
+    let result = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE).await;
+    assert_eq!(
+        result.err().and_then(|e| e.outcome()),
+        Some(Outcome::Unknown)
+    );
+}
+
+#[tokio::test]
+async fn a_leave_whose_answer_was_lost_is_never_a_503_that_says_nothing_changed() {
+    let seat = mock!(Client::get_item)
+        .match_requests(|r| {
+            r.key()
+                .and_then(|k| k.get("pk"))
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|pk| pk == "USER#ann")
+        })
+        .then_output(|| {
+            GetItemOutput::builder()
+                .set_item(Some(item(json!({
+                    "pk": "USER#ann", "sk": "SEAT#lic-1", "licenseId": "lic-1", "userId": "ann",
+                    "email": "ann@demo.edu", "joinedAt": NOW, "joinedVia": "code",
+                    "viaId": "code_1", "shard": 3,
+                }))))
+                .build()
+        });
+    let writes = mock!(Client::transact_write_items)
+        .sequence()
+        .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
+        .http_response(|| cancelled(&["None", "TransactionConflict", "None", "None"]))
+        .build();
+    let t = app_with(client!(seat, writes));
+    let result =
+        seat_invitations::service::me::leave(&t.app, &user("ann", "ann@demo.edu"), &"lic-1".into())
+            .await;
+    assert_eq!(
+        result.err().and_then(|e| e.outcome()),
+        Some(Outcome::Unknown)
+    );
+    assert_eq!(
+        writes.num_calls(),
+        2,
+        "the conflict on the resend settles nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_leave_whose_resend_finds_the_seat_gone_answers_204() {
+    // The first send landed and its answer was lost; the resend (an
+    // emulator that ignores tokens) fails on the seat condition: gone.
+    let seat = mock!(Client::get_item)
+        .match_requests(|r| {
+            r.key()
+                .and_then(|k| k.get("pk"))
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|pk| pk == "USER#ann")
+        })
+        .then_output(|| {
+            GetItemOutput::builder()
+                .set_item(Some(item(json!({
+                    "pk": "USER#ann", "sk": "SEAT#lic-1", "licenseId": "lic-1", "userId": "ann",
+                    "email": "ann@demo.edu", "joinedAt": NOW, "joinedVia": "code",
+                    "viaId": "code_1", "shard": 3,
+                }))))
+                .build()
+        });
+    let writes = mock!(Client::transact_write_items)
+        .sequence()
+        .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
+        .http_response(|| cancelled(&["ConditionalCheckFailed", "None", "None", "None"]))
+        .build();
+    let t = app_with(client!(seat, writes));
+    seat_invitations::service::me::leave(&t.app, &user("ann", "ann@demo.edu"), &"lic-1".into())
+        .await
+        .expect("left: 204");
 }

@@ -64,12 +64,34 @@ fn is_write(op: &str) -> bool {
     )
 }
 
-/// A failed request as a [`StoreError`]: transient failures are
+/// A failed request, after the SDK's own retries, as a [`StoreError`]:
+/// transient failures are `Unavailable`. A write's outcome is then unknown
+/// whatever its last attempt said: an earlier attempt may have been
+/// applied and its answer lost (a throttled retry of a write that landed
+/// looks just like a throttled write). Transactions, whose attempts are
+/// all ours, use [`classify_attempt`].
+pub(super) fn classify<E: ProvideErrorMetadata, R>(
+    op: &'static str,
+    err: &SdkError<E, R>,
+) -> StoreError {
+    match classify_attempt(op, err) {
+        StoreError::Unavailable {
+            operation, source, ..
+        } if is_write(op) => StoreError::Unavailable {
+            operation,
+            source,
+            outcome: crate::error::Outcome::Unknown,
+        },
+        other => other,
+    }
+}
+
+/// One attempt's failure as a [`StoreError`]: transient failures are
 /// `Unavailable`, with an unknown outcome when `op` writes and the request
 /// may have reached DynamoDB (a 5xx, a timeout, a lost connection or an
 /// unreadable answer); throttling and conflicts are refusals, nothing
 /// applied.
-pub(super) fn classify<E: ProvideErrorMetadata, R>(
+pub(super) fn classify_attempt<E: ProvideErrorMetadata, R>(
     op: &'static str,
     err: &SdkError<E, R>,
 ) -> StoreError {

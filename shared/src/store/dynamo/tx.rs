@@ -1,56 +1,61 @@
-//! Transactions, and the adapter's one retry policy.
+//! Transactions, and the adapter's retry policies.
 //!
 //! # Who retries what
 //!
-//! Two layers retry, and never the same failure:
+//! Three layers retry, and never the same failure:
 //!
-//! 1. **The SDK**, on every single request. [`DynamoStore::from_sdk_config`]
-//!    pins its configuration ([`sdk_retry_config`], over `AWS_MAX_ATTEMPTS`
-//!    and `AWS_RETRY_MODE`): standard mode, 3 attempts, full-jitter backoff
-//!    from 50 ms (≤ 50 ms, then ≤ 100 ms), within the SDK's retry quota.
-//!    Short pauses on purpose: a request waits at most a second or so here,
-//!    and longer waits are the client's, told by `Retry-After`. It retries
-//!    what it can classify from one response: throttling codes
-//!    (`ThrottlingException`,
-//!    `ProvisionedThroughputExceededException`, `RequestLimitExceeded`,
-//!    `TransactionInProgressException`, …), 5xx answers, timeouts and
-//!    connection failures. What still fails comes back as
-//!    `StoreError::Unavailable`, and **nothing here retries it again**.
-//! 2. **This module**, [`RETRY`], for what the SDK cannot see as transient
-//!    because it is a normal (400) answer: a transaction cancelled because
-//!    another transaction touched its items (`TransactionConflict`) or an
-//!    item was throttled inside it (`ThrottlingError`,
-//!    `ProvisionedThroughputExceeded`), and optimistic-concurrency races
-//!    (a counter changed between read and write, a limit window replaced
-//!    between update and put), and keys `BatchGetItem` left unprocessed.
-//!    5 attempts, full jitter: attempt *k* (k ≥ 1) waits a uniform delay in
-//!    [0, min(200 ms, 10 ms · 2^k)]; at most 300 ms of sleep in all. Then
-//!    `StoreError::Unavailable` (503 with `Retry-After`).
+//! 1. **The SDK**, on every single request except transactions.
+//!    [`DynamoStore::from_sdk_config`] pins its configuration
+//!    ([`sdk_retry_config`], over `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE`):
+//!    standard mode, 3 attempts, full-jitter backoff from 50 ms (≤ 50 ms,
+//!    then ≤ 100 ms), within the SDK's retry quota. Short pauses on
+//!    purpose: a request waits at most a second or so here, and longer
+//!    waits are the client's, told by `Retry-After`. It retries what it can
+//!    classify from one response: throttling codes (`ThrottlingException`,
+//!    `ProvisionedThroughputExceededException`, `RequestLimitExceeded`, …),
+//!    5xx answers, timeouts and connection failures. What still fails comes
+//!    back as `StoreError::Unavailable`, and **nothing here retries it
+//!    again**. Since an earlier attempt of a write may have been applied
+//!    unseen, a write that fails this way has an unknown outcome.
+//! 2. **Transactions** ([`DynamoStore::transact`]) are sent with the SDK's
+//!    retries off, always with a `ClientRequestToken` (the claim's own, or
+//!    a fresh one per transaction), and resent here, identical and with the
+//!    same token, after any transient failure: [`RESOLVE`], 4 attempts in
+//!    all, full jitter from 25 ms (≤ 50, 100, 200 ms). So every attempt's
+//!    answer is seen: after a 5xx, a timeout, a lost connection, an
+//!    unreadable answer or `TransactionInProgress` the outcome is unknown,
+//!    and it stays unknown until an answer settles it. DynamoDB answers a
+//!    token it has applied within 10 minutes with that first success, and
+//!    applies it otherwise; a failed condition settles it too (the callers
+//!    then read what is there). A throttled or conflicting resend settles
+//!    nothing. Only a transaction that never had an unknown attempt can
+//!    fail with "nothing applied"; otherwise the failure says `unknown`,
+//!    and callers say so (a 503 with `outcome: unknown`).
+//! 3. **This module's [`RETRY`]**, for what is a normal (400) answer: a
+//!    transaction cancelled because another transaction touched its items
+//!    (`TransactionConflict`) or an item was throttled inside it
+//!    (`ThrottlingError`, `ProvisionedThroughputExceeded`), and
+//!    optimistic-concurrency races (a counter changed between read and
+//!    write, a limit window replaced between update and put), and keys
+//!    `BatchGetItem` left unprocessed. 5 attempts, full jitter: attempt *k*
+//!    (k ≥ 1) waits a uniform delay in [0, min(200 ms, 10 ms · 2^k)]; at
+//!    most 300 ms of sleep in all. Then `StoreError::Unavailable` (503 with
+//!    `Retry-After`).
 //!
-//! Worst case for one store call: 5 attempts, each of which the SDK may send
-//! 3 times, so 15 requests (30 for `set_seats_total`, which reads before
-//! each write) and at most 300 ms + 5 × 150 ms ≈ 1 s of backoff, plus the
-//! requests themselves (the SDK sets a 3.1 s connect timeout and no request
-//! timeout; the Lambda timeout bounds the rest).
+//! Worst case for one store call: 5 attempts, each of which is sent up to
+//! 3 (single requests, by the SDK) or 4 (transactions, by [`RESOLVE`])
+//! times, so 20 requests (30 for `set_seats_total`, which reads before each
+//! write) and about 300 ms + 5 × 350 ms ≈ 2 s of backoff, plus the requests
+//! themselves (the SDK sets a 3.1 s connect timeout and no request timeout;
+//! the Lambda timeout bounds the rest).
 //!
-//! 3. **Unknown outcomes**, [`RESOLVE`]: a transaction that carries an
-//!    idempotency token (`Tx::token`: a claim, a release) and fails with
-//!    an unknown outcome (a 5xx, a timeout, a lost connection, an
-//!    unreadable answer, `TransactionInProgress`, once the SDK's own
-//!    attempts, which resend the same token, are spent) is sent again,
-//!    identical and with the same `ClientRequestToken`, up to 3 more times
-//!    with full jitter from 50 ms (≤ 100, 200, 400 ms). DynamoDB answers a
-//!    token it has applied within 10 minutes with that first success and
-//!    applies it otherwise; its answer settles the outcome. Only when every
-//!    resend is unknown too does the failure stay `Unavailable` with an
-//!    unknown outcome, and callers say so (a 503 with `outcome: unknown`).
-//!
-//! Claims are the exception: `Claims::claim` sends its transaction once and
-//! reports contention as `Rejected(Contended)`, because the claim algorithm
-//! (`service/claim.rs`) retries with its own bounded, jittered backoff and
-//! re-reads the counters before each attempt: at most 7 transactions, each
-//! SDK-retried as above (21 requests), with at most 6 × 400 ms of the
-//! claim's own backoff and 7 × 150 ms of the SDK's.
+//! Claims are the exception: `Claims::claim` sends its transaction once
+//! (and resends it under [`RESOLVE`]) and reports contention as
+//! `Rejected(Contended)`, because the claim algorithm (`service/claim.rs`)
+//! retries with its own bounded, jittered backoff and re-reads the counters
+//! before each attempt: at most 7 plans, each sent up to 4 times (28
+//! requests), with at most 6 × 400 ms of the claim's own backoff and
+//! 7 × 350 ms of [`RESOLVE`]'s: under 5 s, well inside API Gateway's 29 s.
 
 use std::future::Future;
 use std::time::Duration;
@@ -58,7 +63,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
-use super::error::{Cancelled, build_err, classify};
+use super::error::{Cancelled, build_err, classify_attempt};
 use super::keys::Key;
 use super::{DynamoStore, Item};
 use crate::error::{StoreError, StoreResult};
@@ -85,7 +90,8 @@ pub(super) const RETRY: RetryPolicy = RetryPolicy {
     cap: Duration::from_millis(200),
 };
 
-/// Resends of a transaction whose outcome is unknown (see the module doc).
+/// Resends of a transaction after a transient failure, same token (see
+/// the module doc).
 pub(super) const RESOLVE: RetryPolicy = RetryPolicy {
     attempts: 4,
     base: Duration::from_millis(25),
@@ -300,37 +306,59 @@ pub(super) enum Guard {
 }
 
 impl DynamoStore {
-    /// Sends `tx`; with a token, sends it again while its outcome is
-    /// unknown, under [`RESOLVE`].
+    /// Sends `tx`, with its token (or a fresh one), and again with the
+    /// same token after a transient failure, under [`RESOLVE`]: the SDK's
+    /// own retries are off for transactions, so every attempt's answer is
+    /// seen here, and an outcome once unknown stays unknown until an answer
+    /// settles it (success, or a failed condition).
     pub(super) async fn transact(&self, op: &'static str, tx: Tx) -> Result<(), TxFailure> {
         if let Some(err) = tx.error {
             return Err(TxFailure::Store(err));
         }
+        let token = tx.token.unwrap_or_else(|| crate::domain::random_id("tx"));
+        let mut unknown = false;
         let mut attempt = 0;
         loop {
+            attempt += 1;
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(tx.writes.clone()))
-                .set_client_request_token(tx.token.clone())
+                .client_request_token(&token)
+                .customize()
+                .config_override(
+                    aws_sdk_dynamodb::config::Builder::default()
+                        .retry_config(RetryConfig::disabled()),
+                )
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|err| match Cancelled::of(&err) {
+                .await;
+            let failure = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => match Cancelled::of(&err) {
                     Some(cancelled) => TxFailure::Cancelled(cancelled),
-                    None => TxFailure::Store(classify(op, &err)),
-                });
-            attempt += 1;
-            match result {
-                Err(TxFailure::Store(err))
-                    if err.outcome_is_unknown()
-                        && tx.token.is_some()
-                        && attempt < RESOLVE.attempts =>
+                    None => TxFailure::Store(classify_attempt(op, &err)),
+                },
+            };
+            match failure {
+                TxFailure::Store(err @ StoreError::Unavailable { .. })
+                    if attempt < RESOLVE.attempts =>
                 {
-                    tracing::warn!(operation = op, error = %err, attempt, "outcome unknown: sending the same transaction again");
+                    unknown |= err.outcome_is_unknown();
+                    tracing::warn!(operation = op, error = %err, attempt, unknown, "sending the same transaction again");
                     tokio::time::sleep(RESOLVE.backoff(attempt)).await;
                 }
-                other => return other,
+                TxFailure::Store(err) if unknown => {
+                    return Err(TxFailure::Store(err.into_unknown()));
+                }
+                // A conflict or throttling inside the resend says nothing
+                // about the attempt whose answer was lost.
+                TxFailure::Cancelled(c) if unknown && !c.any_failed() => {
+                    return Err(TxFailure::Store(StoreError::outcome_unknown(
+                        op,
+                        format!("resend cancelled: {:?}", c.reasons),
+                    )));
+                }
+                other => return Err(other),
             }
         }
     }
