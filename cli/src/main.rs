@@ -113,6 +113,11 @@ enum Command {
     /// their gsi3 keys (status-filtered invitation lists, the "already a
     /// member" check). Idempotent; run once after upgrading.
     BackfillLookupKeys,
+    /// Give the seat counters of licenses created before counters carried
+    /// the license's rules (expiry, email domains) their copy, so that a
+    /// code's first claim in a container needs no extra round trip.
+    /// Idempotent; run once after upgrading.
+    BackfillShardRules,
     /// Load a seed file (the devserver's format, e.g. examples/seed.json).
     LoadSeed {
         /// The seed file (JSON).
@@ -228,6 +233,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "scanned {} items: gsi3 keys set on {} invitation(s) and {} seat(s), {} skipped (changed meanwhile)",
                 done.scanned, done.invitations, done.seats, done.skipped
+            );
+        }
+        Command::BackfillShardRules => {
+            let done = store.copy_rules_to_seat_shards().await.map_err(store_err)?;
+            println!(
+                "{} license(s): rules copied to {} seat counter shard(s)",
+                done.licenses, done.shards
             );
         }
         Command::CreateLicense {

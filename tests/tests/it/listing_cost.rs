@@ -497,6 +497,88 @@ async fn the_backfill_gives_older_items_their_lookup_keys() {
     assert_eq!((again.invitations, again.seats), (0, 0));
 }
 
+/// Seat counters written before they carried the license's rules: a code
+/// new to a container still claims (the shard refuses the first attempt,
+/// the claim reads the license), and the backfill gives them the copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_backfill_copies_license_rules_to_older_seat_counters() {
+    let (t, store, _, table) = counted_app().await;
+    let mut license = t.license_builder(20);
+    license.allowed_email_domains = vec!["@Demo.edu".into()];
+    let license_id = t.create(license).await.license_id;
+    let code = t.code(&license_id, None).await.formatted();
+    let raw = integration_tests::dynamodb_client(&dynamodb_endpoint());
+    // Each redemption in a container that has not seen the code yet.
+    let cold = || {
+        let mut app = t.app.clone();
+        app.known_codes = Default::default();
+        app
+    };
+    let redeem = |who: seat_invitations::domain::Caller| {
+        let app = cold();
+        let code = code.clone();
+        async move { seat_invitations::service::redeem::redeem(&app, &who, &code).await }
+    };
+    let shard = |i: u16| {
+        raw.get_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                AttributeValue::S(format!("LIC#{license_id}#SEATS#{i}")),
+            )
+            .key("sk", AttributeValue::S("COUNTER".into()))
+            .consistent_read(true)
+            .send()
+    };
+    // As the previous version wrote them: no rules.
+    for i in 0..16 {
+        raw.update_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                AttributeValue::S(format!("LIC#{license_id}#SEATS#{i}")),
+            )
+            .key("sk", AttributeValue::S("COUNTER".into()))
+            .update_expression("REMOVE #rules, domains")
+            .expression_attribute_names("#rules", "rules")
+            .send()
+            .await
+            .expect("stripped");
+    }
+    let claimed = redeem(user("ann", "ann@cs.demo.edu"))
+        .await
+        .expect("claimed through the license read");
+    assert_eq!(claimed.license.seats_used, 1);
+    assert_eq!(
+        redeem(user("eve", "eve@other.edu")).await.err(),
+        Some(seat_invitations::ApiError::EmailDomainNotAllowed)
+    );
+
+    let done = store.copy_rules_to_seat_shards().await.expect("copied");
+    assert!(done.licenses >= 1);
+    assert_eq!(done.shards, 16);
+    let item = shard(3).await.expect("read").item.expect("shard");
+    assert_eq!(item.get("rules"), Some(&AttributeValue::N("1".into())));
+    assert_eq!(
+        item.get("domains"),
+        Some(&AttributeValue::L(vec![AttributeValue::S(
+            "demo.edu".into()
+        )]))
+    );
+    assert!(item.contains_key("used"), "the count is untouched");
+    let again = store.copy_rules_to_seat_shards().await.expect("idempotent");
+    assert_eq!(again.shards, 0);
+    // With the copy, the domain rule holds inside the transaction too.
+    let bob = redeem(user("bob", "bob@demo.edu"))
+        .await
+        .expect("bob claims");
+    assert_eq!(bob.license.seats_used, 2);
+    assert_eq!(
+        redeem(user("mal", "mal@evil.edu")).await.err(),
+        Some(seat_invitations::ApiError::EmailDomainNotAllowed)
+    );
+}
+
 /// Keeps one measurement for the report and prints it at once, so a run
 /// that stops early (the emulator running out of memory) still shows what
 /// it measured.

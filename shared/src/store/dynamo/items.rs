@@ -167,19 +167,29 @@ pub(super) fn counter_item(key: &Key, cap: Option<u32>) -> StoreResult<Item> {
     encode("encode counter", &counter, key, vec![])
 }
 
-/// A fresh seat counter shard of `license` under `key`, with `cap` seats
-/// and the license's rules.
-pub(super) fn seat_counter_item(key: &Key, cap: u32, license: &LicenseRecord) -> StoreResult<Item> {
-    let counter = CounterItem {
-        cap: Some(cap),
-        used: 0,
-        rules: Some(SHARD_RULES),
-        expires_ms: license.expires_at.map(|at| at.timestamp_millis()),
-        domains: license
+/// The rules of `license` as its seat counter shards carry them: the
+/// expiry in Unix milliseconds, and the allowed domains normalised.
+pub(super) fn shard_rules(license: &LicenseRecord) -> (Option<i64>, Vec<String>) {
+    (
+        license.expires_at.map(|at| at.timestamp_millis()),
+        license
             .allowed_email_domains
             .iter()
             .map(|d| crate::domain::domain_rule(d))
             .collect(),
+    )
+}
+
+/// A fresh seat counter shard of `license` under `key`, with `cap` seats
+/// and the license's rules.
+pub(super) fn seat_counter_item(key: &Key, cap: u32, license: &LicenseRecord) -> StoreResult<Item> {
+    let (expires_ms, domains) = shard_rules(license);
+    let counter = CounterItem {
+        cap: Some(cap),
+        used: 0,
+        rules: Some(SHARD_RULES),
+        expires_ms,
+        domains,
     };
     encode("encode counter", &counter, key, vec![])
 }

@@ -5,6 +5,11 @@
 //! - [`DynamoStore::backfill_lookup_keys`]: gives invitations and seats
 //!   written before gsi3 existed their gsi3 keys (the migration to the
 //!   layout where admin listings read one page);
+//! - [`DynamoStore::copy_rules_to_seat_shards`]: gives the seat counter
+//!   shards of licenses created before shards carried the license's rules
+//!   their copy (until then a code new to a container costs its first claim
+//!   one more round trip: the shard refuses, and the claim reads the
+//!   license);
 //! - [`DynamoStore::import_unchecked`]: writes seats and invitations in
 //!   bulk, 25 per `BatchWriteItem`, without counters, events or conditions
 //!   (for load tests on an emulator or a scratch table).
@@ -15,13 +20,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use super::DynamoStore;
 use super::error::{build_err, classify};
 use super::items::{
-    invitation_from, invitation_item, invitation_lookup_keys, seat_from, seat_item,
-    seat_lookup_keys, value,
+    SHARD_RULES, invitation_from, invitation_item, invitation_lookup_keys, license_from, n,
+    seat_from, seat_item, seat_lookup_keys, shard_rules, value,
 };
 use super::keys::{self, Key};
 use super::schema::{GSI3PK, SK};
 use super::tx::{Attempt, Expr, RETRY};
-use crate::domain::{InvitationRecord, SeatRecord};
+use crate::domain::{COUNTER_SHARDS, InvitationRecord, LicenseRecord, SeatRecord};
 use crate::error::StoreResult;
 
 /// The most writes one `BatchWriteItem` may carry.
@@ -39,8 +44,19 @@ pub struct Backfill {
     pub skipped: usize,
 }
 
+/// What [`DynamoStore::copy_rules_to_seat_shards`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardRules {
+    /// Licenses found by the scan.
+    pub licenses: usize,
+    /// Seat counter shards that got their copy of the rules.
+    pub shards: usize,
+}
+
 /// The invitations' and seats' sort keys, as the scan filters them.
 const INVITATION_SK: &str = "INVITATION";
+/// A license's sort key.
+const LICENSE_SK: &str = "LICENSE";
 
 impl DynamoStore {
     /// Sets the gsi3 keys on every invitation and seat that lacks them;
@@ -133,6 +149,75 @@ impl DynamoStore {
                 Ok(false)
             }
             Err(err) => Err(classify("UpdateItem backfill", &err)),
+        }
+    }
+
+    /// Copies each license's rules (expiry, allowed email domains) to those
+    /// of its seat counter shards that lack them; idempotent and safe while
+    /// the service runs (a license's rules never change once created).
+    pub async fn copy_rules_to_seat_shards(&self) -> StoreResult<ShardRules> {
+        let mut done = ShardRules::default();
+        let filter = |scan: ScanFluentBuilder| {
+            scan.filter_expression("#sk = :license")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":license", AttributeValue::S(LICENSE_SK.into()))
+        };
+        self.scan_pages("Scan licenses", filter, async |output| {
+            for item in output.items.unwrap_or_default() {
+                let license = license_from(item)?;
+                done.licenses += 1;
+                for shard in 0..COUNTER_SHARDS {
+                    done.shards += usize::from(self.copy_rules_to(&license, shard).await?);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(done)
+    }
+
+    /// Gives seat counter `shard` of `license` the license's rules, if it
+    /// exists without them; `false` if it did not.
+    async fn copy_rules_to(&self, license: &LicenseRecord, shard: u16) -> StoreResult<bool> {
+        let (expires_ms, domains) = shard_rules(license);
+        let mut set = vec!["#rules = :rules"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::seat_counter(&license.license_id, shard).item()))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#rules)")
+            .expression_attribute_names("#rules", "rules")
+            .expression_attribute_values(":rules", n(SHARD_RULES));
+        if let Some(expires_ms) = expires_ms {
+            set.push("#expires = :expires");
+            request = request
+                .expression_attribute_names("#expires", "expiresMs")
+                .expression_attribute_values(":expires", n(expires_ms));
+        }
+        if !domains.is_empty() {
+            set.push("#domains = :domains");
+            request = request
+                .expression_attribute_names("#domains", "domains")
+                .expression_attribute_values(
+                    ":domains",
+                    AttributeValue::L(domains.into_iter().map(AttributeValue::S).collect()),
+                );
+        }
+        match request
+            .update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(classify("UpdateItem shard rules", &err)),
         }
     }
 
