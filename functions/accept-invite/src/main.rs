@@ -2,7 +2,7 @@
 
 use seat_invitations::http::Function;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     seat_invitations::lambda::run(Function::AcceptInvite).await
 }

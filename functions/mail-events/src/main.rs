@@ -7,7 +7,7 @@ use aws_lambda_events::event::sns::SnsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use seat_invitations::service::mail_events;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = seat_invitations::lambda::app().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| {

@@ -6,7 +6,7 @@ use lambda_http::http::header::ACCEPT_ENCODING;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use portal::{Portal, PortalConfig};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
         .json()
