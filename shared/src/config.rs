@@ -89,6 +89,12 @@ pub struct Config {
     pub hash_keys: HashKeys,
     /// `HASH_KEYS_SECRET_ID`: the Secrets Manager secret holding the keys.
     pub hash_keys_secret_id: Option<String>,
+    /// No new claim attempt starts after this (`service::claim`): 5 s in
+    /// Lambda, where the arithmetic of `store/dynamo/tx.rs` ("Timeouts")
+    /// keeps every request inside the function's timeout. None locally:
+    /// the emulator answers one request at a time, a crowd of concurrent
+    /// claims queues for seconds, and no function timeout cuts it short.
+    pub claim_budget: Option<std::time::Duration>,
 }
 
 /// Where defaults differ: the local server embeds everything, a Lambda
@@ -128,6 +134,7 @@ impl Config {
             limits: Limits::default(),
             hash_keys: HashKeys::development(),
             hash_keys_secret_id: None,
+            claim_budget: lambda.then_some(std::time::Duration::from_secs(5)),
         }
     }
 

@@ -58,8 +58,12 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
     let (mailer, outbox): (Arc<dyn Mailer>, _) = match (&config.mailer, &aws) {
         (MailerKind::Ses, Some(aws)) => (
             Arc::new(
-                SesMailer::new(aws_sdk_ses::Client::new(aws))
-                    .with_configuration_set(config.ses_configuration_set.clone()),
+                SesMailer::new(aws_sdk_ses::Client::from_conf(
+                    aws_sdk_ses::config::Builder::from(aws)
+                        .timeout_config(crate::mail::ses_timeout_config())
+                        .build(),
+                ))
+                .with_configuration_set(config.ses_configuration_set.clone()),
             ),
             None,
         ),

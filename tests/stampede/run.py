@@ -35,6 +35,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import botocore.config
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -525,8 +526,13 @@ def main():
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
 
+    # The emulator answers one request at a time; on a busy machine a table
+    # scan can wait long behind the devserver's requests: patience, not a
+    # failed batch.
     ddb = boto3.client("dynamodb", endpoint_url=args.moto, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=botocore.config.Config(connect_timeout=10, read_timeout=300,
+                                                     retries={"max_attempts": 5, "mode": "standard"}))
     proxy = Proxy(args.proxy)
     workdir = args.keep or tempfile.mkdtemp(prefix="stampede-")
     started = time.monotonic()
@@ -543,6 +549,9 @@ def main():
         for key in ("statuses", "faults", "emulated", "violations"):
             total[key].update(summary[key])
         total["runsWithViolations"] += bool(summary["violations"])
+        if args.quiet and (index + 1) % 50 == 0:
+            print(f"stampede: {index + 1}/{args.runs} runs, {total['runsWithViolations']} with violations, "
+                  f"{round(time.monotonic() - started)} s", file=sys.stderr, flush=True)
     total["violations"] = {name: total["violations"][name] for name in INVARIANTS}
     total["seconds"] = round(time.monotonic() - started, 1)
     total["seed"] = args.seed

@@ -6,7 +6,7 @@ mod ses;
 pub mod templates;
 
 pub use outbox::Outbox;
-pub use ses::{SesMailer, suppressions_in_event};
+pub use ses::{SesMailer, sdk_timeout_config as ses_timeout_config, suppressions_in_event};
 
 use async_trait::async_trait;
 use serde::Serialize;

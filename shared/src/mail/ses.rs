@@ -72,11 +72,13 @@ impl Mailer for SesMailer {
                 // Only the error code: SES messages can quote addresses.
                 let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
                 match code {
-                    // Refused or throttled: not sent.
-                    Some(code) if !MAYBE_SENT_CODES.contains(&code) => {
+                    // Refused (never retried): not sent.
+                    Some(code) if !RETRIED_CODES.contains(&code) => {
                         MailError::unavailable("SES SendEmail", code.to_owned())
                     }
-                    // Failed inside SES, or no answer at all: maybe sent.
+                    // Failed inside SES, throttled, or no answer at all,
+                    // after the SDK's retries: an earlier attempt may have
+                    // sent it.
                     code => MailError::outcome_unknown(
                         "SES SendEmail",
                         code.unwrap_or("no service response").to_owned(),
@@ -87,8 +89,25 @@ impl Mailer for SesMailer {
     }
 }
 
-/// SES error codes after which the message may still have gone out.
-const MAYBE_SENT_CODES: &[&str] = &["InternalFailure", "ServiceUnavailable"];
+/// The SES client's timeouts: connect 1 s, each attempt 3 s, a send with
+/// the SDK's retries 6 s. A send that times out may have gone out.
+pub fn sdk_timeout_config() -> aws_sdk_ses::config::timeout::TimeoutConfig {
+    aws_sdk_ses::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_secs(3))
+        .operation_timeout(std::time::Duration::from_secs(6))
+        .build()
+}
+
+/// SES error codes the SDK retries: after them, one of its earlier
+/// attempts may have sent the message.
+const RETRIED_CODES: &[&str] = &[
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+];
 
 // ---- bounce and complaint events -------------------------------------------
 

@@ -113,6 +113,7 @@ pub(crate) async fn claim_seat(
         Through::Code(code) => Some(&code.code_id),
         Through::Invitation(_) => None,
     };
+    let started = std::time::Instant::now();
     let mut claim = Claim {
         app,
         user_id,
@@ -170,6 +171,16 @@ pub(crate) async fn claim_seat(
         }
     }
     for _ in 0..MAX_ATTEMPTS {
+        // The request must end with our answer, not the function's timeout
+        // (the arithmetic is in `store/dynamo/tx.rs`, "Timeouts").
+        if app
+            .config
+            .claim_budget
+            .is_some_and(|budget| started.elapsed() > budget)
+        {
+            tracing::warn!(license_id = license_id.as_str(), "claim ran out of time");
+            return Err(unavailable(claim.uncertain).into());
+        }
         let ctx = match prefetched.take() {
             // Read speculatively alongside the code (see redeem.rs) or the
             // first attempt.

@@ -68,6 +68,7 @@ impl DynamoStore {
     pub fn from_sdk_config(aws: &aws_config::SdkConfig, table: &str) -> Self {
         let config = aws_sdk_dynamodb::config::Builder::from(aws)
             .retry_config(tx::sdk_retry_config())
+            .timeout_config(tx::sdk_timeout_config())
             .build();
         Self::new(Client::from_conf(config), table)
     }

@@ -46,8 +46,20 @@
 //! 3 (single requests, by the SDK) or 4 (transactions, by [`RESOLVE`])
 //! times, so 20 requests (30 for `set_seats_total`, which reads before each
 //! write) and about 300 ms + 5 × 350 ms ≈ 2 s of backoff, plus the requests
-//! themselves (the SDK sets a 3.1 s connect timeout and no request timeout;
-//! the Lambda timeout bounds the rest).
+//! themselves.
+//!
+//! # Timeouts
+//!
+//! [`sdk_timeout_config`]: connect 1 s, each attempt 1.5 s, a whole
+//! operation with the SDK's retries 3.5 s; a transaction is not sent again
+//! once [`RESOLVE_BUDGET`] (2 s) has passed since its first send, so one
+//! `transact` call takes at most 2 s + 1.5 s. A timed-out write has an
+//! unknown outcome. The claim algorithm starts no new plan after
+//! `Config::claim_budget` (5 s in Lambda). A redemption's worst case is then
+//! its first round trip (3.5 s), the claim's budget (5 s) and its last
+//! transaction (3.5 s): 12 s, inside the functions' 15 s timeout
+//! (`template.yaml`) and API Gateway's 29 s, so a request always ends with
+//! one of our answers, never with the gateway's.
 //!
 //! Claims are the exception: `Claims::claim` sends its transaction once
 //! (and resends it under [`RESOLVE`]) and reports contention as
@@ -67,6 +79,19 @@ use super::error::{Cancelled, build_err, classify_attempt};
 use super::keys::Key;
 use super::{DynamoStore, Item};
 use crate::error::{StoreError, StoreResult};
+
+/// The SDK's timeouts, per request (see the module doc): DynamoDB answers
+/// in milliseconds, so an attempt that takes seconds is lost.
+pub(super) fn sdk_timeout_config() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_millis(1500))
+        .operation_timeout(Duration::from_millis(3500))
+        .build()
+}
+
+/// How long [`DynamoStore::transact`] keeps sending one transaction again.
+pub(super) const RESOLVE_BUDGET: Duration = Duration::from_secs(2);
 
 /// The SDK's own retries, per request (see the module doc).
 pub(super) fn sdk_retry_config() -> RetryConfig {
@@ -318,6 +343,7 @@ impl DynamoStore {
         let token = tx.token.unwrap_or_else(|| crate::domain::random_id("tx"));
         let mut unknown = false;
         let mut attempt = 0;
+        let started = std::time::Instant::now();
         loop {
             attempt += 1;
             let result = self
@@ -341,7 +367,7 @@ impl DynamoStore {
             };
             match failure {
                 TxFailure::Store(err @ StoreError::Unavailable { .. })
-                    if attempt < RESOLVE.attempts =>
+                    if attempt < RESOLVE.attempts && started.elapsed() < RESOLVE_BUDGET =>
                 {
                     unknown |= err.outcome_is_unknown();
                     tracing::warn!(operation = op, error = %err, attempt, unknown, "sending the same transaction again");
