@@ -66,10 +66,18 @@ impl DynamoStore {
     /// with the SDK retry settings this adapter is designed around (see
     /// [`tx`]): what the application and the CLI use.
     pub fn from_sdk_config(aws: &aws_config::SdkConfig, table: &str) -> Self {
-        let config = aws_sdk_dynamodb::config::Builder::from(aws)
-            .retry_config(tx::sdk_retry_config())
-            .timeout_config(tx::sdk_timeout_config())
-            .build();
+        let mut config =
+            aws_sdk_dynamodb::config::Builder::from(aws).retry_config(tx::sdk_retry_config());
+        // DynamoDB answers in milliseconds; an emulator on a busy laptop
+        // (one request at a time) may take seconds, and that is no reason
+        // to give up on it.
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+            .ok();
+        if !tx::is_local(endpoint.as_deref().or(aws.endpoint_url())) {
+            config = config.timeout_config(tx::sdk_timeout_config());
+        }
+        let config = config.build();
         Self::new(Client::from_conf(config), table)
     }
 }

@@ -51,7 +51,8 @@
 //! # Timeouts
 //!
 //! [`sdk_timeout_config`]: connect 1 s, each attempt 1.5 s, a whole
-//! operation with the SDK's retries 3.5 s; a transaction is not sent again
+//! operation with the SDK's retries 3.5 s (against DynamoDB; against an
+//! emulator on this machine the SDK's defaults: it may be slow, not lost); a transaction is not sent again
 //! once [`RESOLVE_BUDGET`] (2 s) has passed since its first send, so one
 //! `transact` call takes at most 2 s + 1.5 s. A timed-out write has an
 //! unknown outcome. The claim algorithm starts no new plan after
@@ -88,6 +89,17 @@ pub(super) fn sdk_timeout_config() -> aws_sdk_dynamodb::config::timeout::Timeout
         .operation_attempt_timeout(Duration::from_millis(1500))
         .operation_timeout(Duration::from_millis(3500))
         .build()
+}
+
+/// Whether `endpoint` is an emulator on this machine (then the SDK's own
+/// timeouts apply, not [`sdk_timeout_config`]).
+pub(super) fn is_local(endpoint: Option<&str>) -> bool {
+    endpoint.is_some_and(|url| {
+        let host = url.split("://").nth(1).unwrap_or(url);
+        ["127.0.0.1", "localhost", "[::1]", "host.docker.internal"]
+            .iter()
+            .any(|local| host.starts_with(local))
+    })
 }
 
 /// How long [`DynamoStore::transact`] keeps sending one transaction again.
@@ -450,6 +462,14 @@ impl DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emulators_on_this_machine_are_local() {
+        assert!(is_local(Some("http://127.0.0.1:4567")));
+        assert!(is_local(Some("http://localhost:8000/")));
+        assert!(!is_local(Some("https://dynamodb.eu-west-1.amazonaws.com")));
+        assert!(!is_local(None));
+    }
 
     #[test]
     fn backoff_is_jittered_under_its_ceiling() {
