@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import botocore.config
+import signal
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -539,8 +540,21 @@ def main():
     total = {"runs": 0, "requests": 0, "logicalRequests": 0, "statuses": collections.Counter(),
              "faults": collections.Counter(), "emulated": collections.Counter(),
              "violations": collections.Counter(), "runsWithViolations": 0}
+    # Stopped early (SIGTERM, Ctrl-C): the runs done so far still get their
+    # aggregate, the run in progress is left out.
+    stop = {"now": False}
+    def stop_after_run(signum, frame):
+        stop["now"] = True
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop_after_run)
     for index in range(args.runs):
-        summary = run_once(args, index, proxy, ddb, workdir)
+        try:
+            summary = run_once(args, index, proxy, ddb, workdir)
+        except KeyboardInterrupt:
+            print(f"stampede: stopped during run {index}; the aggregate covers the {index} runs before it",
+                  file=sys.stderr, flush=True)
+            total["stoppedEarly"] = True
+            break
         if not args.quiet or summary["violations"]:
             print(json.dumps(summary), flush=True)
         total["runs"] += 1
