@@ -423,3 +423,25 @@ async fn a_leave_whose_resend_finds_the_seat_gone_answers_204() {
         .await
         .expect("left: 204");
 }
+
+#[tokio::test]
+async fn a_5xx_without_an_error_code_is_a_503_not_a_500() {
+    // A gateway or an overloaded emulator answers a page, not DynamoDB's
+    // JSON: still the service failing, and the write may have landed.
+    let writes = mock!(Client::transact_write_items)
+        .sequence()
+        .http_response(|| {
+            HttpResponse::new(
+                StatusCode::try_from(502).expect("status"),
+                SdkBody::from("<html>Bad Gateway</html>"),
+            )
+        })
+        .repeatedly()
+        .build();
+    let t = app_with(client!(endless_reads(), writes));
+    let result = redeem::redeem(&t.app, &user("ann", "ann@demo.edu"), CODE).await;
+    assert_eq!(
+        result.err().and_then(|e| e.outcome()),
+        Some(Outcome::Unknown)
+    );
+}

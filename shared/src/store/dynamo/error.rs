@@ -4,6 +4,7 @@
 //! Causes keep error codes and failure kinds only: DynamoDB messages can
 //! quote item values (addresses, hashes), so they are never kept.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
@@ -70,9 +71,9 @@ fn is_write(op: &str) -> bool {
 /// applied and its answer lost (a throttled retry of a write that landed
 /// looks just like a throttled write). Transactions, whose attempts are
 /// all ours, use [`classify_attempt`].
-pub(super) fn classify<E: ProvideErrorMetadata, R>(
+pub(super) fn classify<E: ProvideErrorMetadata>(
     op: &'static str,
-    err: &SdkError<E, R>,
+    err: &SdkError<E, HttpResponse>,
 ) -> StoreError {
     match classify_attempt(op, err) {
         StoreError::Unavailable {
@@ -91,16 +92,23 @@ pub(super) fn classify<E: ProvideErrorMetadata, R>(
 /// may have reached DynamoDB (a 5xx, a timeout, a lost connection or an
 /// unreadable answer); throttling and conflicts are refusals, nothing
 /// applied.
-pub(super) fn classify_attempt<E: ProvideErrorMetadata, R>(
+pub(super) fn classify_attempt<E: ProvideErrorMetadata>(
     op: &'static str,
-    err: &SdkError<E, R>,
+    err: &SdkError<E, HttpResponse>,
 ) -> StoreError {
     let (transient, maybe_applied, cause) = match err {
         SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("unknown").to_owned();
+            // A 5xx is the service failing, whatever its body says (a
+            // proxy's page carries no error code): transient, and a write
+            // may have been applied.
+            let server_error = service.raw().status().is_server_error();
+            let code = service
+                .err()
+                .code()
+                .map_or_else(|| format!("HTTP {}", service.raw().status()), str::to_owned);
             (
-                TRANSIENT_CODES.contains(&code.as_str()),
-                MAYBE_APPLIED_CODES.contains(&code.as_str()),
+                server_error || TRANSIENT_CODES.contains(&code.as_str()),
+                server_error || MAYBE_APPLIED_CODES.contains(&code.as_str()),
                 code,
             )
         }
