@@ -351,7 +351,9 @@ def check(plan, items, sequences):
     use_counters = [i for i in items if code_id and i["pk"].startswith(f"CODE#{code_id}#USES#")]
     events = sorted(
         (i for i in items if i["pk"].startswith(f"EVENTS#{LICENSE_ID}#") and i.get("type") in ("seatClaimed", "seatReleased")),
-        key=lambda e: (e["at"], e["eventId"]),
+        # By time, not by the text: a timestamp on a whole second is written
+        # without a fraction ("…:44Z"), which sorts after "…:44.100Z".
+        key=lambda e: (parse_time(e["at"]), e["eventId"]),
     )
     claims = [e for e in events if e["type"] == "seatClaimed"]
 
