@@ -355,9 +355,9 @@ async fn a_throttled_resend_after_a_lost_answer_is_still_unknown() {
     );
 }
 
-#[tokio::test]
-async fn a_leave_whose_answer_was_lost_is_never_a_503_that_says_nothing_changed() {
-    let seat = mock!(Client::get_item)
+/// Ann's seat on lic-1, as the leave reads it.
+fn anns_seat() -> aws_smithy_mocks::Rule {
+    mock!(Client::get_item)
         .match_requests(|r| {
             r.key()
                 .and_then(|k| k.get("pk"))
@@ -372,7 +372,12 @@ async fn a_leave_whose_answer_was_lost_is_never_a_503_that_says_nothing_changed(
                     "viaId": "code_1", "shard": 3,
                 }))))
                 .build()
-        });
+        })
+}
+
+#[tokio::test]
+async fn a_leave_whose_answer_was_lost_is_never_a_503_that_says_nothing_changed() {
+    let seat = anns_seat();
     let writes = mock!(Client::transact_write_items)
         .sequence()
         .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
@@ -397,22 +402,7 @@ async fn a_leave_whose_answer_was_lost_is_never_a_503_that_says_nothing_changed(
 async fn a_leave_whose_resend_finds_the_seat_gone_answers_204() {
     // The first send landed and its answer was lost; the resend (an
     // emulator that ignores tokens) fails on the seat condition: gone.
-    let seat = mock!(Client::get_item)
-        .match_requests(|r| {
-            r.key()
-                .and_then(|k| k.get("pk"))
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|pk| pk == "USER#ann")
-        })
-        .then_output(|| {
-            GetItemOutput::builder()
-                .set_item(Some(item(json!({
-                    "pk": "USER#ann", "sk": "SEAT#lic-1", "licenseId": "lic-1", "userId": "ann",
-                    "email": "ann@demo.edu", "joinedAt": NOW, "joinedVia": "code",
-                    "viaId": "code_1", "shard": 3,
-                }))))
-                .build()
-        });
+    let seat = anns_seat();
     let writes = mock!(Client::transact_write_items)
         .sequence()
         .http_response(|| dynamo_error(500, "InternalServerError", json!({})))
