@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use super::DynamoStore;
-use super::error::{build_err, classify};
+use super::error::{build_err, classify, condition_failed};
 use super::items::{
     SHARD_RULES, invitation_from, invitation_item, invitation_lookup_keys, license_from, n,
     seat_from, seat_item, seat_lookup_keys, shard_rules, value,
@@ -42,6 +42,22 @@ pub struct Backfill {
     /// Items that changed or went away between the scan and the update (a
     /// change by the current code writes the keys itself).
     pub skipped: usize,
+}
+
+/// A conditional backfill update: `true` if applied, `false` if the item
+/// had changed or gone (its condition failed).
+fn conditionally_updated<O, E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    op: &'static str,
+    result: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> StoreResult<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if condition_failed(&err) => Ok(false),
+        Err(err) => Err(classify(op, &err)),
+    }
 }
 
 /// What [`DynamoStore::copy_rules_to_seat_shards`] did.
@@ -139,17 +155,7 @@ impl DynamoStore {
         for (placeholder, value) in expr.values() {
             update = update.expression_attribute_values(*placeholder, value.clone());
         }
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("UpdateItem backfill", &err)),
-        }
+        conditionally_updated("UpdateItem backfill", update.send().await)
     }
 
     /// Copies each license's rules (expiry, allowed email domains) to those
@@ -204,21 +210,11 @@ impl DynamoStore {
                     AttributeValue::L(domains.into_iter().map(AttributeValue::S).collect()),
                 );
         }
-        match request
+        let result = request
             .update_expression(format!("SET {}", set.join(", ")))
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("UpdateItem shard rules", &err)),
-        }
+            .await;
+        conditionally_updated("UpdateItem shard rules", result)
     }
 
     /// Puts seats and invitations as they are, 25 per `BatchWriteItem`
