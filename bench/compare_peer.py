@@ -57,6 +57,17 @@ def seed_peer(moto_url):
                                              "total": {"N": "10000"}, "used": {"N": "0"}})
 
 
+def covered(intervals):
+    """Total time covered by (start, end) intervals, overlaps counted once."""
+    total, end = 0.0, None
+    for s, e in sorted(intervals):
+        if end is None or s >= end:
+            total += e - s; end = e
+        elif e > end:
+            total += e - end; end = e
+    return total
+
+
 def run_one(cmd, name, run, env, proxy):
     """One fresh process, two redemptions; timings, RSS and the proxy's log split cold/warm."""
     rt = ml.Runtime(ml.scenario("redeem-code", f"{name}-{run}"))
@@ -82,10 +93,18 @@ def run_one(cmd, name, run, env, proxy):
     cold = [r for r in log if ready <= r[0] < split]
     warm = [r for r in log if r[0] >= split]
     init = rt.times["next"] - t0
+    handed = rt.events.popped[0]
+    # Where the cold invoke goes: our own work before the first request and
+    # after the last answer, and the time spent waiting on DynamoDB
+    # (overlapping requests counted once).
+    busy = covered([(s, e) for s, e, _ in cold])
+    before = (min(s for s, _, _ in cold) - handed) if cold else 0
+    after = (split - max(e for _, e, _ in cold)) if cold else 0
     first = rt.responses.appended[0] - t0
     # Init's own work: minus the time spent waiting on those requests.
     waited = sum(end - start for start, end, _ in during_init)
-    return {"init": init * 1000, "init_own": (init - waited) * 1000, "cold": (first - init) * 1000, "first": first * 1000,
+    return {"init": init * 1000, "init_own": (init - waited) * 1000, "cold": (first - init) * 1000,
+            "cold_wait": busy * 1000, "cold_before": before * 1000, "cold_after": after * 1000, "first": first * 1000,
             "warm": (rt.responses.appended[1] - rt.events.popped[1]) * 1000, "rss": hwm / 1024,
             "init_req": len(during_init), "init_ops": [op for *_, op in sorted(during_init)],
             "cold_req": len(cold), "cold_rt": ml.round_trips(cold), "warm_req": len(warm), "warm_rt": ml.round_trips(warm),
@@ -123,6 +142,9 @@ def main():
     med = lambda name, k: statistics.median(r[k] for r in rows[name])
     metrics = [("init (ms)", "init", "{:.1f}"),
                ("init without waiting on DynamoDB (ms)", "init_own", "{:.1f}"), ("cold invoke: first response - init (ms)", "cold", "{:.1f}"),
+               ("cold invoke: waiting on DynamoDB (ms)", "cold_wait", "{:.1f}"),
+               ("cold invoke: event -> first DynamoDB request (ms)", "cold_before", "{:.1f}"),
+               ("cold invoke: last DynamoDB answer -> response (ms)", "cold_after", "{:.1f}"),
                ("first response (ms)", "first", "{:.1f}"), ("warm invoke (ms)", "warm", "{:.1f}"),
                ("peak RSS (MB)", "rss", "{:.1f}"),
                ("DynamoDB requests during init", "init_req", "{:g}"),

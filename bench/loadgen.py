@@ -193,6 +193,10 @@ class LambdaPool:
             if not inv.taken.is_set():
                 inv.abandoned = True
                 return None  # throttled
+        except asyncio.CancelledError:
+            # The client gave up (its timeout): no process may take it later.
+            inv.abandoned = True
+            raise
         return await inv.future
 
     async def _serve(self, reader, writer):
@@ -328,7 +332,7 @@ class LambdaTarget:
         subprocess.run([os.path.join(tmp, "seatctl"), "create-table"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([os.path.join(tmp, "seatctl"), "load-seed", seed_path], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         fenv = {**env, "AWS_ENDPOINT_URL_SES": self.moto_url, "STORE": "dynamodb", "MAILER": "ses",
-                "REDEEM_MAX_FAILURES_PER_SOURCE": "0", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+                "REDEEM_MAX_FAILURES_PER_SOURCE": "0", **ml.LAMBDA_ENV,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "RUST_LOG": "warn"}
         self.pool = LambdaPool(os.path.join(tmp, "redeem-code"), self.pool_size, fenv, tmp)
         self.admin = LambdaPool(os.path.join(tmp, "license-admin"), 1, fenv, tmp)
@@ -343,7 +347,8 @@ class LambdaTarget:
         return r.get("statusCode"), hdrs.get("retry-after"), base64.b64decode(body) if r.get("isBase64Encoded") else body.encode()
 
     async def admin_get(self, path, query):
-        r = await self.admin.invoke(apigw_event("GET", path, *OWNER, query=query), 60)
+        # Bounded: a lost invocation must not hang the report.
+        r = await asyncio.wait_for(self.admin.invoke(apigw_event("GET", path, *OWNER, query=query), 60), 120)
         body = r.get("body") or "null"
         return r.get("statusCode"), json.loads(base64.b64decode(body) if r.get("isBase64Encoded") else body)
 
@@ -468,7 +473,10 @@ async def run_target(target, args, tmp):
             await asyncio.gather(*pending, return_exceptions=True)
         t_end = time.monotonic()
         cut = len(tasks) - len(stats.final)
-        check = await inspect(target)
+        try:
+            check = await inspect(target)
+        except asyncio.TimeoutError:
+            check = None
     finally:
         target.stop()
 

@@ -186,6 +186,9 @@ THROTTLES = (
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave as two writes: without TCP_NODELAY, Nagle holds
+    # the body until the client's delayed ACK, 40 ms per answer.
+    disable_nagle_algorithm = True
     # Set on the class by main(): Faults, Tokens, upstream (host, port).
     faults = None
     tokens = None
