@@ -49,6 +49,9 @@ class Proxy(threading.Thread):
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave as two writes: without TCP_NODELAY,
+            # Nagle holds the body until the client's delayed ACK (40 ms).
+            disable_nagle_algorithm = True
             def log_message(self, *a): pass
             def do_POST(self):
                 start = time.monotonic()
@@ -101,6 +104,9 @@ class Runtime:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave as two writes: without TCP_NODELAY,
+            # Nagle holds the body until the client's delayed ACK (40 ms).
+            disable_nagle_algorithm = True
             def log_message(self, *a): pass
             def do_GET(self):
                 if not self.path.endswith("/invocation/next"):
@@ -192,7 +198,13 @@ def stop(proc):
 
 
 AWS = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-       "AWS_EC2_METADATA_DISABLED": "true", "TABLE_NAME": "perf", "PATH": os.environ["PATH"]}
+       "AWS_EC2_METADATA_DISABLED": "true", "TABLE_NAME": "perf", "PATH": os.environ["PATH"],
+       # A bench key, shared by seatctl and the functions (a function in a
+       # Lambda environment refuses the built-in development key).
+       "HASH_KEYS": '{"current":"bench","bench":"bench-key-not-a-secret-0123456789abcdef"}'}
+# What Lambda sets in every execution environment: the functions then skip
+# the table check they make against a local endpoint (never sent in AWS).
+LAMBDA_ENV = {"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}
 
 
 def seed_ours(moto_url, proxy_port, seatctl=os.path.join(ROOT, "target", "debug", "seatctl")):
@@ -213,7 +225,7 @@ def seed_ours(moto_url, proxy_port, seatctl=os.path.join(ROOT, "target", "debug"
         headers={"Content-Type": "application/x-www-form-urlencoded"})).read()
     return {**AWS, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{proxy_port}", "AWS_ENDPOINT_URL_SES": moto_url,
             "STORE": "dynamodb", "MAILER": "ses", "SENDER_EMAIL": "no-reply@perf.edu",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "RUST_LOG": "warn"}
+            **LAMBDA_ENV, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "RUST_LOG": "warn"}
 
 
 def main():

@@ -219,7 +219,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let aws = aws_config::load_from_env().await;
+    let aws = seat_invitations::wiring::aws_sdk_config_from_env().await;
     let store = DynamoStore::from_sdk_config(&aws, &cli.table);
     let now = chrono::Utc::now();
     let store_err = |e: StoreError| e.to_string();

@@ -33,6 +33,17 @@ pub enum StoreKind {
     DynamoDb,
 }
 
+/// Which root certificates the AWS clients trust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsRoots {
+    /// The system's store (`seatctl`, the devserver: a machine behind a
+    /// TLS-inspecting proxy trusts that proxy's root there).
+    System,
+    /// Amazon Trust Services' roots only, built in: every AWS endpoint
+    /// chains to them, and nothing is read from disk at start.
+    Amazon,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailerKind {
     Outbox,
@@ -95,6 +106,15 @@ pub struct Config {
     /// the emulator answers one request at a time, a crowd of concurrent
     /// claims queues for seconds, and no function timeout cuts it short.
     pub claim_budget: Option<std::time::Duration>,
+    /// Against an emulator on this machine, check at start that the table
+    /// exists and say how to create it if not: a dev-loop aid. Off inside
+    /// a Lambda execution environment (`AWS_LAMBDA_INITIALIZATION_TYPE`)
+    /// unless it is `sam local` (`AWS_SAM_LOCAL`), so a harness that
+    /// mimics Lambda measures the init AWS would see (none is ever sent
+    /// against AWS: its endpoints are not local).
+    pub check_table: bool,
+    /// Amazon's roots in Lambda, the system's locally.
+    pub tls_roots: TlsRoots,
 }
 
 /// Where defaults differ: the local server embeds everything, a Lambda
@@ -135,6 +155,12 @@ impl Config {
             hash_keys: HashKeys::development(),
             hash_keys_secret_id: None,
             claim_budget: lambda.then_some(std::time::Duration::from_secs(5)),
+            check_table: true,
+            tls_roots: if lambda {
+                TlsRoots::Amazon
+            } else {
+                TlsRoots::System
+            },
         }
     }
 
@@ -181,6 +207,9 @@ impl Config {
             })?;
         }
         config.hash_keys_secret_id = get("HASH_KEYS_SECRET_ID").map(str::to_owned);
+        config.check_table = profile == Profile::Local
+            || get("AWS_LAMBDA_INITIALIZATION_TYPE").is_none()
+            || get("AWS_SAM_LOCAL").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if profile == Profile::Lambda
             && get("AWS_LAMBDA_INITIALIZATION_TYPE").is_some()
             && config.hash_keys_secret_id.is_none()
@@ -293,6 +322,28 @@ mod tests {
         let config = Config::from_vars(Profile::Lambda, &vars(&[])).expect("defaults");
         assert_eq!(config.store, StoreKind::DynamoDb);
         assert_eq!(config.mailer, MailerKind::Ses);
+    }
+
+    #[test]
+    fn the_local_table_check_is_skipped_only_in_a_lambda_environment() {
+        let key = (
+            "HASH_KEYS",
+            r#"{"current":"k1","k1":"0123456789abcdef0123456789abcdef"}"#,
+        );
+        let in_lambda = ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+        let check = |profile, pairs: &[(&str, &str)]| {
+            Config::from_vars(profile, &vars(pairs))
+                .expect("valid")
+                .check_table
+        };
+        assert!(check(Profile::Local, &[in_lambda]));
+        // cargo lambda watch, the smoke test: no Lambda environment.
+        assert!(check(Profile::Lambda, &[key]));
+        assert!(!check(Profile::Lambda, &[key, in_lambda]));
+        assert!(check(
+            Profile::Lambda,
+            &[key, in_lambda, ("AWS_SAM_LOCAL", "true")]
+        ));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::app::{App, system_clock};
-use crate::config::{Config, MailerKind, StoreKind};
+use crate::config::{Config, MailerKind, StoreKind, TlsRoots};
 use crate::domain::HashKeys;
 use crate::mail::{Mailer, Outbox, SesMailer};
 use crate::store::{DynamoStore, MemoryStore, Store};
@@ -26,7 +26,7 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
         || config.hash_keys_secret_id.is_some();
     let local = local_endpoints(|name| std::env::var(name).ok());
     let aws = if needs_aws {
-        Some(aws_sdk_config(&local).await?)
+        Some(aws_sdk_config(&local, config.tls_roots).await?)
     } else {
         None
     };
@@ -45,7 +45,7 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
                     .ensure_table()
                     .await
                     .map_err(|e| explain(&local, &e.to_string()))?;
-            } else if !local.is_empty() {
+            } else if !local.is_empty() && config.check_table {
                 check_table(aws, &config.table_name, &local).await?;
             }
             (Arc::new(store), None)
@@ -158,12 +158,58 @@ fn local_endpoints(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
     .collect()
 }
 
+/// Amazon Trust Services' root certificates (PEM), see [`TlsRoots::Amazon`].
+const AMAZON_ROOTS: &[u8] = include_bytes!("aws-roots.pem");
+
+/// The HTTP client of every AWS client: rustls on ring, trusting `roots`.
+pub fn http_client_trusting(
+    roots: TlsRoots,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let trust = match roots {
+        TlsRoots::System => tls::TrustStore::default(),
+        TlsRoots::Amazon => tls::TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AMAZON_ROOTS),
+    };
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context),
+        // Building a context only stores what it is given; should that
+        // change, the default context trusts the system's roots.
+        Err(_) => builder,
+    }
+    .build_https()
+}
+
+/// The HTTP client trusting the system's roots (`seatctl`, tests).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    http_client_trusting(TlsRoots::System)
+}
+
+/// The AWS SDK configuration from the standard environment, as `seatctl`
+/// uses it.
+pub async fn aws_sdk_config_from_env() -> aws_config::SdkConfig {
+    aws_config::from_env()
+        .http_client(http_client())
+        .load()
+        .await
+}
+
 /// The AWS SDK configuration. Against a local emulator, region and
 /// credentials must come from the environment: a local run never falls
 /// through to the instance metadata service, and says what is missing.
-async fn aws_sdk_config(local: &[String]) -> Result<aws_config::SdkConfig, String> {
+async fn aws_sdk_config(
+    local: &[String],
+    roots: TlsRoots,
+) -> Result<aws_config::SdkConfig, String> {
     if local.is_empty() {
-        return Ok(aws_config::load_from_env().await);
+        return Ok(aws_config::from_env()
+            .http_client(http_client_trusting(roots))
+            .load()
+            .await);
     }
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     if !set("AWS_REGION") && !set("AWS_DEFAULT_REGION") {
@@ -180,6 +226,7 @@ async fn aws_sdk_config(local: &[String]) -> Result<aws_config::SdkConfig, Strin
         ));
     }
     let mut loader = aws_config::from_env()
+        .http_client(http_client_trusting(roots))
         .region(aws_config::environment::EnvironmentVariableRegionProvider::new());
     if !set("AWS_PROFILE") {
         loader = loader.credentials_provider(
@@ -229,6 +276,20 @@ async fn check_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_roots_are_the_five_amazon_trust_services_certificates() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(AMAZON_ROOTS)
+            .collect::<Result<_, _>>()
+            .expect("every block parses");
+        assert_eq!(certs.len(), 5);
+        // And rustls takes each as a trust anchor.
+        let mut store = rustls::RootCertStore::empty();
+        let (valid, invalid) = store.add_parsable_certificates(certs);
+        assert_eq!((valid, invalid), (5, 0));
+    }
 
     #[test]
     fn only_endpoints_on_this_machine_are_local() {

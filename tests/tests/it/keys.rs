@@ -228,6 +228,7 @@ async fn the_migration_moves_unkeyed_hashes_to_the_current_key_exactly() {
 async fn measure_key_init_cost() {
     let endpoint = dynamodb_endpoint();
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(seat_invitations::wiring::http_client())
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

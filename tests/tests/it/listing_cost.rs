@@ -178,6 +178,7 @@ async fn counted_app() -> (TestApp, DynamoStore, Counter, String) {
     let counter = Counter::default();
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version_latest()
+        .http_client(seat_invitations::wiring::http_client())
         .endpoint_url(dynamodb_endpoint())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -19,6 +19,7 @@ fn ses_endpoint() -> String {
 fn ses_client() -> aws_sdk_ses::Client {
     let config = aws_sdk_ses::Config::builder()
         .behavior_version_latest()
+        .http_client(seat_invitations::wiring::http_client())
         .endpoint_url(ses_endpoint())
         .region(aws_sdk_ses::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_ses::config::Credentials::new(
