@@ -44,16 +44,19 @@ pub const PAGE_ROUTES: &[&str] = &[
     "/",
     "/activate",
     "/invite/{token}",
+    "/manage",
+    "/manage/{licenseId}",
     "/auth/callback",
     "/auth/signed-out",
 ];
 
 fn page(path: &str) -> bool {
     match path {
-        "/" | "/activate" | "/auth/callback" | "/auth/signed-out" => true,
-        _ => path
-            .strip_prefix("/invite/")
-            .is_some_and(|token| !token.is_empty() && !token.contains('/')),
+        "/" | "/activate" | "/manage" | "/auth/callback" | "/auth/signed-out" => true,
+        _ => ["/invite/", "/manage/"].iter().any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+        }),
     }
 }
 
@@ -278,7 +281,14 @@ mod tests {
     #[test]
     fn pages_get_the_shell_uncached_with_a_strict_policy() {
         let portal = portal();
-        for path in ["/", "/activate", "/invite/abc", "/auth/callback"] {
+        for path in [
+            "/",
+            "/activate",
+            "/invite/abc",
+            "/manage",
+            "/manage/lic-1",
+            "/auth/callback",
+        ] {
             let response = portal.respond(&Method::GET, path, true).expect(path);
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
@@ -326,7 +336,14 @@ mod tests {
 
     #[test]
     fn api_paths_are_not_the_portals() {
-        for path in ["/v1/redemptions", "/invite/", "/invite/a/b", "/activate/x"] {
+        for path in [
+            "/v1/redemptions",
+            "/invite/",
+            "/invite/a/b",
+            "/activate/x",
+            "/manage/",
+            "/manage/a/b",
+        ] {
             assert!(!is_portal_path(path), "{path}");
         }
         assert!(

@@ -52,6 +52,8 @@ const ROUTES = [
   [/^\/$/, "home", () => import("./pages/home.js")],
   [/^\/activate\/?$/, "activate", () => import("./pages/activate.js")],
   [/^\/invite\/([^/]*)\/?$/, "invite", () => import("./pages/invite.js")],
+  [/^\/manage\/?$/, "manage", () => import("./pages/manage.js")],
+  [/^\/manage\/([^/]+)\/?$/, "manage", () => import("./pages/manage.js")],
   [/^\/auth\/callback\/?$/, "callback", () => import("./pages/callback.js")],
   [/^\/auth\/signed-out\/?$/, "signed-out", () => import("./pages/callback.js")],
 ];
@@ -183,7 +185,7 @@ document.addEventListener("click", (ev) => {
   const a = ev.target.closest && ev.target.closest("a[href]");
   if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey || a.target || a.hasAttribute("download") || a.getAttribute("href").startsWith("#")) return;
   const url = new URL(a.href, location.href);
-  if (url.origin !== location.origin || !ROUTES.slice(0, 2).some(([re]) => re.test(url.pathname))) return;
+  if (url.origin !== location.origin || !ROUTES.slice(0, 2).concat(ROUTES.slice(3, 5)).some(([re]) => re.test(url.pathname))) return;
   ev.preventDefault();
   go(url.pathname + url.search);
 });

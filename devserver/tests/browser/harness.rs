@@ -247,6 +247,36 @@ impl Browser {
         element.send_keys(text).await.expect("type");
     }
 
+    /// Picks `value` in the `<select>` at `css`, as a user would (a
+    /// `change` event follows).
+    pub async fn select(&mut self, css: &str, value: &str) {
+        self.wait_for(css).await;
+        self.client
+            .execute(
+                "const s = document.querySelector(arguments[0]); s.value = arguments[1]; \
+                 s.dispatchEvent(new Event('change', {bubbles: true})); return s.value;",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    /// Waits until `css` matches exactly `n` elements.
+    pub async fn wait_count(&mut self, css: &str, n: usize) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self.count(css).await;
+            if found == n {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.shot("TIMEOUT-count").await;
+                panic!("{found} of {css}, not {n}: {}", self.text("main").await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element.text().await.unwrap_or_default(),

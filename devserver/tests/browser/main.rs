@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod manage;
 
 use harness::{Store, browser, devserver};
 use serde_json::{Value, json};
@@ -31,13 +32,14 @@ const OLD_LINK: &str = "old-link-token-0123456789abcdefghijklmnopqrstuvwx";
 /// Five licenses: a campus license with every kind of invitation, a lab
 /// license whose single-use code is taken, a full one, a domain-restricted
 /// one and an expired one.
-fn seed() -> Value {
+pub(crate) fn seed() -> Value {
     let owner = json!({"sub": "owner-1", "email": "owner@demo.edu"});
     json!({"licenses": [
         {
             "licenseId": "lic-campus", "name": "ATLAS.ti Campus", "organization": "Demo University",
             "product": "ATLAS.ti", "seatsTotal": 5, "expiresAt": "2027-09-30T23:59:59Z",
             "owner": owner,
+            "admins": [{"sub": "admin-1", "email": "dana@demo.edu"}],
             "codes": [{"code": GOOD}],
             "invitations": [
                 {"token": BOB_INVITE, "email": "bob@demo.edu", "invitedBy": "Dana Admin"},
@@ -76,7 +78,13 @@ fn seed() -> Value {
 }
 
 /// A call to the devserver's API as `sub`/`email` (for setting a scene).
-fn api(port: u16, method: &str, path: &str, who: (&str, &str), body: Option<&str>) -> (u16, Value) {
+pub(crate) fn api(
+    port: u16,
+    method: &str,
+    path: &str,
+    who: (&str, &str),
+    body: Option<&str>,
+) -> (u16, Value) {
     let token = common::token(port, who.0, who.1);
     let (status, _, body) = common::request(port, method, path, Some(&token), body);
     (status, body)
@@ -87,7 +95,7 @@ fn outbox(port: u16) -> Vec<Value> {
     body["messages"].as_array().cloned().unwrap_or_default()
 }
 
-async fn activate(b: &mut harness::Browser, code: &str) {
+pub(crate) async fn activate(b: &mut harness::Browser, code: &str) {
     b.open("/activate").await;
     b.wait_state("activate", "ready").await;
     b.fill("#code", code).await;

@@ -14,7 +14,7 @@ export default async function home(ctx) {
     return ctx.signedOut("My Invitations", "Sign in to see the licenses you have a seat on and the invitations waiting for you.");
 
   let cursor = null;
-  let grid, pendingList, pendingSection;
+  let grid, pendingList, pendingSection, manageSection;
 
   const cardError = (card, e, text) => {
     card.querySelector(".card-error")?.remove();
@@ -131,7 +131,8 @@ export default async function home(ctx) {
           h("li", null, h("strong", null, "You have an activation code? "), "Enter it on Activate Product."),
           h("li", null, h("strong", null, "You were invited by email? "),
             `Open the link in the invitation email. Invitations sent to ${ctx.email || "your address"} also show up here.`)),
-        actions(h("a", { href: "/activate", class: "btn primary" }, "Activate Product"))));
+        actions(h("a", { href: "/activate", class: "btn primary" }, "Activate Product"))),
+      manageSection);
   }
 
   const more = button("Load more", () => run(more, async () => {
@@ -155,14 +156,26 @@ export default async function home(ctx) {
   async function load() {
     ctx.loading("Loading your licenses…");
     let page;
+    // The licenses the caller manages come along; without them the page
+    // still works, so their failure is not the page's.
+    const managing = api("GET", "/v1/licenses?limit=100").then((p) => p.licenses || [], () => []);
     try {
       page = await api("GET", `/v1/me/invitations?limit=${LIMIT}`);
     } catch (e) {
       return ctx.fail(e, load, "We could not load your licenses");
     }
+    const managed = await managing;
     const licenses = page.licenses || [];
     const pending = page.pending || [];
     cursor = page.nextCursor || null;
+    manageSection = managed.length
+      ? h("section", { "aria-labelledby": "managed-title", class: "managed" },
+          h("h2", { id: "managed-title" }, "Licenses you manage"),
+          h("ul", { class: "managed-list" }, managed.map((l) => h("li", null,
+            h("a", { href: `/manage/${enc(l.licenseId)}`, class: "manage-link", "data-license-id": l.licenseId }, l.name),
+            h("span", { class: "muted" }, ` · ${seatsText(l)} · ${ROLE[l.role] || l.role}`)))),
+          managed.length > 1 ? h("p", null, h("a", { href: "/manage" }, "All licenses you manage")) : null)
+      : null;
     if (!licenses.length && !pending.length && !cursor) return empty();
 
     pendingList = h("div", { class: "cards" }, pending.map(pendingCard));
@@ -174,6 +187,7 @@ export default async function home(ctx) {
     ctx.show("list",
       h("h1", null, "My Invitations"),
       h("p", { class: "lead" }, "The licenses you have a seat on, and invitations waiting for your answer."),
+      manageSection,
       pendingSection,
       h("section", { "aria-labelledby": "licenses-title" },
         h("h2", { id: "licenses-title" }, "Your licenses"),

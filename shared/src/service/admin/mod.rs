@@ -57,6 +57,17 @@ pub struct AdminLicense {
     #[serde(flatten)]
     pub license: License,
     pub role: Role,
+    /// The owner, then the admins (one license's page only, not listings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admins: Option<Vec<LicenseAdmin>>,
+}
+
+/// Someone who manages a license, as its admins see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseAdmin {
+    pub email: crate::domain::Email,
+    pub role: Role,
 }
 
 /// One page of an admin listing and the cursor of the next.
@@ -86,6 +97,7 @@ pub async fn my_licenses(
         .map(|(license, used)| AdminLicense {
             role: license.role_of(&caller.user_id),
             license: license.view(used),
+            admins: None,
         })
         .collect();
     Ok(Listing {
@@ -100,8 +112,18 @@ pub async fn get_license(
     license_id: &LicenseId,
 ) -> Result<AdminLicense, ApiError> {
     let license = authorize(app, caller, license_id).await?;
+    let admins = std::iter::once(LicenseAdmin {
+        email: license.owner.email.clone(),
+        role: Role::Owner,
+    })
+    .chain(license.admins.iter().map(|admin| LicenseAdmin {
+        email: admin.email.clone(),
+        role: Role::Admin,
+    }))
+    .collect();
     Ok(AdminLicense {
         role: license.role_of(&caller.user_id),
         license: license.view(seats_used(app, license_id).await?),
+        admins: Some(admins),
     })
 }

@@ -1,0 +1,192 @@
+//! The admins' pages: a license's overview, codes, seats and activity, as
+//! its owner uses them, with a student joining in a second browser.
+
+use crate::harness::{self, Store, browser, devserver};
+use crate::{GOOD, activate, api, seed};
+
+const CAMPUS: &str = r#".manage-link[data-license-id="lic-campus"]"#;
+const CODE_ROWS: &str = "#code-list tr[data-code-id]";
+const SEAT_ROWS: &str = "#seat-list tr[data-user-id]";
+
+async fn tab(b: &mut harness::Browser, view: &str) {
+    b.click(&format!("#tab-{view}")).await;
+    b.wait_state("manage", view).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_creates_a_code_sees_a_student_join_removes_the_seat_and_reads_the_activity() {
+    let (server, _seed) = devserver(&seed(), Store::Memory, &[]);
+    let mut b = browser(&server, "manage", false).await;
+
+    // The owner holds no seat: My Invitations is empty but for the
+    // licenses they manage.
+    b.sign_in_as("owner@demo.edu").await;
+    b.wait_state("home", "empty").await;
+    assert_eq!(b.count(".manage-link").await, 5);
+    b.shot("home-manages").await;
+    b.axe().await;
+
+    b.click(CAMPUS).await;
+    b.wait_state("manage", "overview").await;
+    let text = b.text("main").await;
+    for expected in [
+        "ATLAS.ti Campus",
+        "Demo University",
+        "0 of 5 seats used",
+        "owner@demo.edu (Owner)",
+        "dana@demo.edu (Admin)",
+        "Any address",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    b.shot("overview").await;
+    b.axe().await;
+
+    // Codes: the seeded one, then a new one shown once in full.
+    tab(&mut b, "codes").await;
+    assert_eq!(b.count(CODE_ROWS).await, 1);
+    b.fill("#code-max-uses", "0").await;
+    b.click("#code-create").await;
+    b.wait_for(r#"[data-error="MAX_USES"]"#).await;
+    b.shot("code-invalid").await;
+    b.fill("#code-max-uses", "2").await;
+    b.fill("#code-note", "Lecture hall A").await;
+    b.click("#code-create").await;
+    b.wait_for("#new-code").await;
+    let code = b.text("#new-code").await;
+    assert!(code.starts_with("I-") && code.len() == 16, "{code}");
+    b.wait_count(CODE_ROWS, 2).await;
+    let list = b.text("#code-list").await;
+    assert!(
+        list.contains("Lecture hall A") && list.contains("0 of 2"),
+        "{list}"
+    );
+    assert!(
+        !list.contains(&code),
+        "the list shows the last four characters only: {list}"
+    );
+    b.shot("code-created").await;
+    b.axe().await;
+
+    // A student redeems it in another browser.
+    let mut student = browser(&server, "manage-student", false).await;
+    student.sign_in_as("stu@demo.edu").await;
+    activate(&mut student, &code).await;
+    student.wait_state("activate", "success").await;
+    student.close().await;
+
+    // Seats: the student is there, searchable; removed with a confirmation.
+    tab(&mut b, "seats").await;
+    b.wait_count(SEAT_ROWS, 1).await;
+    assert!(b.text("#seat-list").await.contains("stu@demo.edu"));
+    assert!(b.text("#seat-summary").await.contains("1 of 5 seats used"));
+    b.shot("seats").await;
+    b.axe().await;
+    b.fill("#seat-search", "nobody").await;
+    b.wait_count(SEAT_ROWS, 0).await;
+    assert!(b.text("#seat-list").await.contains("No seat matches"));
+    b.fill("#seat-search", "STU@").await;
+    b.wait_count(SEAT_ROWS, 1).await;
+    b.click(&format!("{SEAT_ROWS} button.remove")).await;
+    b.wait_for("dialog#confirm[open]").await;
+    assert!(b.text("#confirm-title").await.contains("stu@demo.edu"));
+    b.shot("remove-confirm").await;
+    b.click("#confirm-yes").await;
+    b.wait_count(SEAT_ROWS, 0).await;
+    b.fill("#seat-search", "").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.text("#seat-summary").await.contains("0 of 5 seats used") {
+        assert!(std::time::Instant::now() < deadline, "the count stays");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    b.shot("seat-removed").await;
+
+    // Activity: newest first, filtered by kind.
+    tab(&mut b, "activity").await;
+    let events = b.text("#event-list").await;
+    // The caller is "you"; the member who left the list keeps an id.
+    let removed = events.find("removed by you").expect("the removal");
+    let claimed = events.find("Seat claimed by").expect("the claim");
+    let created = events.find("Code created by you").expect("the code");
+    assert!(
+        removed < claimed && claimed < created,
+        "newest first: {events}"
+    );
+    b.shot("activity").await;
+    b.axe().await;
+    b.select("#event-kind", "codes").await;
+    let codes_only = b.text("#event-list").await;
+    assert!(
+        codes_only.contains("Code created") && !codes_only.contains("Seat"),
+        "{codes_only}"
+    );
+    b.shot("activity-codes").await;
+
+    // Revoke the new code, with a confirmation.
+    tab(&mut b, "codes").await;
+    b.wait_count(CODE_ROWS, 2).await;
+    b.click(&format!("{CODE_ROWS}:first-child button.revoke"))
+        .await;
+    b.wait_for("dialog#confirm[open]").await;
+    b.shot("revoke-confirm").await;
+    b.click("#confirm-yes").await;
+    b.wait_count(&format!("{CODE_ROWS} .tag.bad"), 1).await;
+    assert_eq!(b.count(&format!("{CODE_ROWS} button.revoke")).await, 1);
+    b.shot("code-revoked").await;
+
+    // The tabs are links: a reload lands on the same section.
+    b.open("/manage/lic-campus?view=seats").await;
+    b.wait_state("manage", "seats").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_who_manages_nothing_gets_not_found() {
+    let (server, _seed) = devserver(&seed(), Store::Memory, &[]);
+    let mut b = browser(&server, "manage-denied", false).await;
+    b.sign_in_as("zed@other.org").await;
+    b.wait_state("home", "empty").await;
+    assert_eq!(b.count(".manage-link").await, 0);
+    b.open("/manage/lic-campus").await;
+    b.wait_state("manage", "not-found").await;
+    let text = b.text("main").await;
+    assert!(!text.contains("ATLAS.ti"), "{text}");
+    b.shot("not-found").await;
+    b.axe().await;
+    b.open("/manage").await;
+    b.wait_state("manage", "empty").await;
+    b.shot("manages-nothing").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_pages_fit_a_phone() {
+    let (server, _seed) = devserver(&seed(), Store::Memory, &[]);
+    // Two members, so the seat list and the activity have rows.
+    for (sub, email) in [("stu-1", "stu@demo.edu"), ("stu-2", "lee@demo.edu")] {
+        let body = format!(r#"{{"code": "{GOOD}"}}"#);
+        let (status, _) = api(
+            server.port,
+            "POST",
+            "/v1/redemptions",
+            (sub, email),
+            Some(&body),
+        );
+        assert_eq!(status, 201);
+    }
+    let mut b = browser(&server, "manage-phone", true).await;
+    b.sign_in_as("owner@demo.edu").await;
+    b.open("/manage").await;
+    b.wait_state("manage", "list").await;
+    b.fits_the_screen().await;
+    b.shot("list").await;
+    b.axe().await;
+    for view in ["overview", "codes", "seats", "activity"] {
+        b.open(&format!("/manage/lic-campus?view={view}")).await;
+        b.wait_state("manage", view).await;
+        b.fits_the_screen().await;
+        b.shot(view).await;
+        b.axe().await;
+    }
+    b.close().await;
+}

@@ -1,0 +1,559 @@
+// "/manage" the licenses I own or administer, and "/manage/<licenseId>" one
+// of them: overview, codes, seats and activity (`?view=`). Everything here
+// is the admin API (docs/openapi.yaml); someone who is neither owner nor
+// admin gets the API's "not found", never a hint that the license exists.
+import { api, enc } from "../api.js";
+import { errorText } from "../messages.js";
+import {
+  h, newId, fmtDate, expiryText, seatsText, facts, seatBar, actions, button, run, announce,
+  confirmDialog, isPast,
+} from "../ui.js";
+
+const ROLE = { admin: "Admin", owner: "Owner" };
+const VIEWS = [
+  ["overview", "Overview"],
+  ["codes", "Codes"],
+  ["seats", "Seats"],
+  ["activity", "Activity"],
+];
+const PAGE = 50;
+
+export default async function manage(ctx) {
+  if (!ctx.user) {
+    ctx.title("Manage licenses");
+    return ctx.signedOut("Manage licenses", "Sign in to manage the licenses you own or administer.");
+  }
+  const [licenseId] = ctx.params;
+  return licenseId ? licensePage(ctx, decodeURIComponent(licenseId)) : listPage(ctx);
+}
+
+// ---------------------------------------------------------------- the list
+
+async function listPage(ctx) {
+  ctx.title("Manage licenses");
+  ctx.loading("Loading the licenses you manage…");
+  let licenses = [];
+  try {
+    let cursor = null;
+    do {
+      const page = await api("GET", `/v1/licenses?limit=100${cursor ? "&cursor=" + enc(cursor) : ""}`);
+      licenses = licenses.concat(page.licenses || []);
+      cursor = page.nextCursor || null;
+    } while (cursor && licenses.length < 1000);
+  } catch (e) {
+    return ctx.fail(e, () => listPage(ctx), "We could not load the licenses you manage");
+  }
+  if (!licenses.length) {
+    return ctx.show("empty",
+      h("h1", null, "Manage licenses"),
+      h("div", { class: "card panel" },
+        h("h2", null, "You manage no license"),
+        h("p", null, "When a license's owner makes you one of its admins, it shows up here."),
+        actions(h("a", { href: "/", class: "btn" }, "Go to My Invitations"))));
+  }
+  ctx.show("list",
+    h("h1", null, "Manage licenses"),
+    h("p", { class: "lead" }, "The licenses you own or administer: codes, invitations, seats and activity."),
+    h("div", { class: "cards" }, licenses.map((l) => {
+      const id = newId("mlic");
+      return h("article", { class: "card managed-card", "data-license-id": l.licenseId, "aria-labelledby": id },
+        h("h2", { id, class: "card-h" }, l.name),
+        h("p", { class: "org" }, l.organization),
+        facts([["Product", l.product], ["Seats", seatsText(l)], ["License", expiryText(l.expiresAt)], ["Your role", ROLE[l.role] || l.role]]),
+        seatBar(l),
+        actions(h("a", { href: manageUrl(l.licenseId), class: "btn primary manage", "aria-describedby": id }, "Manage")));
+    })));
+}
+
+export const manageUrl = (licenseId, view) =>
+  `/manage/${enc(licenseId)}${view && view !== "overview" ? "?view=" + view : ""}`;
+
+// ---------------------------------------------------------------- one license
+
+async function licensePage(ctx, licenseId) {
+  ctx.title("Manage license");
+  ctx.loading("Loading the license…");
+  let license;
+  try {
+    license = await api("GET", `/v1/licenses/${enc(licenseId)}`);
+  } catch (e) {
+    if (e.code === "LICENSE_NOT_FOUND") {
+      ctx.title("License not found");
+      return ctx.show("not-found", h("div", { class: "card panel" },
+        h("h1", null, "License not found"),
+        h("p", { class: "lead" }, "There is no such license, or you are not one of its admins."),
+        actions(h("a", { href: "/manage", class: "btn primary" }, "Licenses you manage"))));
+    }
+    return ctx.fail(e, () => licensePage(ctx, licenseId), "We could not load this license");
+  }
+  ctx.title(`Manage ${license.name}`);
+  const view = () => {
+    const v = new URLSearchParams(location.search).get("view");
+    return VIEWS.some(([k]) => k === v) ? v : "overview";
+  };
+  const body = h("div", { id: "view" });
+  const tabs = h("nav", { class: "tabs", "aria-label": "License sections" },
+    h("ul", null, VIEWS.map(([key, label]) => h("li", null,
+      h("a", { href: manageUrl(licenseId, key), "data-view": key, id: "tab-" + key, onclick: (ev) => {
+        if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();
+        if (key === view()) return;
+        history.pushState(null, "", manageUrl(licenseId, key));
+        select(true);
+      } }, label)))));
+  const heading = h("h1", null, license.name);
+  // `fresh`: the license was just read; the overview need not read it again.
+  const state = { license, licenseId, ctx, fresh: true };
+
+  // A section reports its state on <main data-state> so tests and the
+  // usable-time mark see it.
+  async function select(focus) {
+    const key = view();
+    for (const a of tabs.querySelectorAll("a")) {
+      if (a.dataset.view === key) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+    body.replaceChildren(h("p", { class: "loading" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Loading…"));
+    ctx.setState("loading-" + key);
+    await SECTIONS[key](state, body);
+    if (!ctx.live()) return;
+    ctx.setState(key);
+    if (focus) body.querySelector("h2")?.focus();
+  }
+
+  ctx.show("overview",
+    h("p", { class: "crumbs" }, h("a", { href: "/manage" }, "Licenses you manage")),
+    heading,
+    h("p", { class: "lead" }, `${license.organization} · ${license.product}`),
+    tabs,
+    body);
+  addEventListener("popstate", function onPop() {
+    if (!body.isConnected) return removeEventListener("popstate", onPop);
+    select(true);
+  });
+  await select(false);
+}
+
+const SECTIONS = { overview, codes, seats, activity };
+
+function sectionTitle(text) {
+  return h("h2", { tabindex: "-1", class: "section-title" }, text);
+}
+
+function errorNotice(e, extra) {
+  return h("div", { class: "notice error", role: "alert", "data-error": e.code || "INTERNAL_ERROR" }, h("p", null, errorText(e)), extra);
+}
+
+// Refreshes the license (seat count) after a change elsewhere on the page.
+async function reloadLicense(state) {
+  try {
+    state.license = await api("GET", `/v1/licenses/${enc(state.licenseId)}`);
+  } catch { /* the figure stays as it was */ }
+}
+
+// ---------------------------------------------------------------- overview
+
+async function overview(state, body) {
+  if (!state.fresh) await reloadLicense(state);
+  state.fresh = false;
+  const l = state.license;
+  const admins = (l.admins || []).map((a) => h("li", null, a.email, h("span", { class: "muted" }, ` (${ROLE[a.role] || a.role})`)));
+  body.replaceChildren(
+    h("section", { class: "card", "aria-labelledby": "ov-title" },
+      h("h2", { id: "ov-title", tabindex: "-1", class: "section-title" }, "Overview"),
+      facts([
+        ["Name", l.name],
+        ["Organization", l.organization],
+        ["Product", l.product],
+        ["Seats", seatsText(l)],
+        ["License", expiryText(l.expiresAt)],
+        ["Email domains", l.allowedEmailDomains && l.allowedEmailDomains.length
+          ? l.allowedEmailDomains.map((d) => "@" + d).join(", ") : "Any address"],
+        ["Your role", ROLE[l.role] || l.role],
+      ]),
+      seatBar(l),
+      admins.length ? h("div", { class: "admins" }, h("h3", null, "Owner and admins"), h("ul", { id: "admins" }, admins)) : null));
+}
+
+// ---------------------------------------------------------------- codes
+
+function codeStatus(c) {
+  if (c.revoked) return ["Revoked", "bad"];
+  if (isPast(c.expiresAt)) return ["Expired", ""];
+  if (c.maxUses != null && c.uses >= c.maxUses) return ["Used up", ""];
+  return ["Active", "ok"];
+}
+
+async function codes(state, body) {
+  const { licenseId } = state;
+  const created = h("div", { id: "code-created" });
+  const formErr = h("div");
+  const maxUses = h("input", { id: "code-max-uses", type: "number", min: "1", step: "1", inputmode: "numeric", "aria-describedby": "code-max-uses-hint" });
+  const expires = h("input", { id: "code-expires", type: "date", "aria-describedby": "code-expires-hint" });
+  const note = h("input", { id: "code-note", type: "text", maxlength: "200", autocomplete: "off" });
+  const submit = h("button", { type: "submit", class: "btn primary", id: "code-create" }, "Create code");
+  const form = h("form", { id: "code-form", novalidate: true },
+    h("div", { class: "fields" },
+      h("div", null, h("label", { for: "code-max-uses" }, "Maximum uses"),
+        h("p", { class: "hint", id: "code-max-uses-hint" }, "Empty: limited only by free seats."), maxUses),
+      h("div", null, h("label", { for: "code-expires" }, "Valid until"),
+        h("p", { class: "hint", id: "code-expires-hint" }, "Empty: never expires. Ends at midnight UTC."), expires),
+      h("div", null, h("label", { for: "code-note" }, "Note (only admins see it)"),
+        h("p", { class: "hint" }, "For example: Lecture hall A, autumn term."), note)),
+    actions(submit));
+  const list = h("div", { id: "code-list" });
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const req = {};
+    const m = maxUses.value.trim();
+    if (m) {
+      if (!/^\d+$/.test(m) || Number(m) < 1) {
+        formErr.replaceChildren(h("div", { class: "notice error", role: "alert", "data-error": "MAX_USES" }, h("p", null, "Maximum uses must be a whole number of at least 1, or empty.")));
+        maxUses.setAttribute("aria-invalid", "true");
+        return maxUses.focus();
+      }
+      req.maxUses = Number(m);
+    }
+    maxUses.removeAttribute("aria-invalid");
+    if (expires.value) {
+      const at = new Date(expires.value + "T23:59:59Z");
+      if (isNaN(at) || at <= new Date()) {
+        formErr.replaceChildren(h("div", { class: "notice error", role: "alert", "data-error": "EXPIRES" }, h("p", null, "The end date must be in the future, or empty.")));
+        expires.setAttribute("aria-invalid", "true");
+        return expires.focus();
+      }
+      req.expiresAt = at.toISOString().replace(".000Z", "Z");
+    }
+    expires.removeAttribute("aria-invalid");
+    if (note.value.trim()) req.note = note.value.trim();
+    run(submit, async () => {
+      let c;
+      try {
+        c = await api("POST", `/v1/licenses/${enc(licenseId)}/codes`, req);
+      } catch (e) {
+        return formErr.replaceChildren(errorNotice(e));
+      }
+      formErr.replaceChildren();
+      form.reset();
+      const copy = button("Copy code", async () => {
+        try {
+          await navigator.clipboard.writeText(c.code);
+          copy.textContent = "Copied";
+          announce("The code was copied.");
+        } catch {
+          codeText.focus();
+          getSelection().selectAllChildren(codeText);
+          announce("Select the code and copy it with your keyboard.");
+        }
+      }, "btn small", { id: "copy-code" });
+      const codeText = h("code", { id: "new-code", class: "new-code", tabindex: "0" }, c.code);
+      created.replaceChildren(h("div", { class: "notice ok", role: "status" },
+        h("p", { class: "about" }, "Code created"),
+        h("p", { class: "code-line" }, codeText, copy),
+        h("p", null, "Copy it now: this is the only time the whole code is shown. Students type it into Activate Product.")));
+      await loadList();
+      codeText.focus();
+    });
+  });
+
+  let cursor = null;
+  async function loadList(more = false) {
+    let page;
+    try {
+      page = await api("GET", `/v1/licenses/${enc(licenseId)}/codes?limit=${PAGE}${more && cursor ? "&cursor=" + enc(cursor) : ""}`);
+    } catch (e) {
+      return list.replaceChildren(errorNotice(e, actions(button("Try again", () => loadList(more), "btn", { id: "codes-retry" }))));
+    }
+    cursor = page.nextCursor || null;
+    const rows = (page.codes || []).map(codeRow);
+    let tbody = list.querySelector("tbody");
+    if (!more || !tbody) {
+      if (!rows.length) return list.replaceChildren(h("p", { class: "empty-note" }, "No codes yet. Create the first one above."));
+      tbody = h("tbody");
+      list.replaceChildren(table(["Code", "Note", "Uses", "Status", "Valid until", "Created", ""], tbody));
+    }
+    tbody.append(...rows);
+    list.querySelector(".more")?.remove();
+    if (cursor) list.append(moreButton(() => loadList(true), "codes-more"));
+  }
+
+  function codeRow(c) {
+    const [status, tone] = codeStatus(c);
+    const revoke = c.revoked ? null : button("Revoke", async () => {
+      const yes = await confirmDialog({
+        title: `Revoke the code ending in ${c.last4}?`,
+        text: "Nobody can join with it any more. Members who joined with it keep their seats.",
+        yes: "Revoke code",
+        no: "Keep it",
+      });
+      if (!yes) return;
+      await run(revoke, async () => {
+        try {
+          await api("DELETE", `/v1/licenses/${enc(licenseId)}/codes/${enc(c.codeId)}`);
+        } catch (e) {
+          return announce(errorText(e));
+        }
+        const fresh = codeRow({ ...c, revoked: true });
+        tr.replaceWith(fresh);
+        fresh.querySelector("td")?.focus();
+        announce(`The code ending in ${c.last4} is revoked.`);
+      });
+    }, "btn small quiet-danger revoke", { "aria-label": `Revoke the code ending in ${c.last4}` });
+    const tr = h("tr", { "data-code-id": c.codeId },
+      cell("Code", h("span", { class: "mono" }, "…" + c.last4), { tabindex: "-1" }),
+      cell("Note", c.note || "—"),
+      cell("Uses", c.maxUses != null ? `${c.uses} of ${c.maxUses}` : `${c.uses} (no limit)`),
+      cell("Status", h("span", { class: "tag " + tone }, status)),
+      cell("Valid until", c.expiresAt ? fmtDate(c.expiresAt) : "No end"),
+      cell("Created", fmtDate(c.createdAt)),
+      cell("", revoke));
+    return tr;
+  }
+
+  body.replaceChildren(
+    h("section", { "aria-labelledby": "codes-title" },
+      h("h2", { id: "codes-title", tabindex: "-1", class: "section-title" }, "Codes"),
+      h("div", { class: "card" }, h("h3", null, "Create a code"), created, formErr, form),
+      h("h3", { class: "list-title" }, "All codes"),
+      list));
+  await loadList();
+}
+
+// ---------------------------------------------------------------- seats
+
+async function seats(state, body) {
+  const { licenseId } = state;
+  state.fresh = false;
+  let all = [];
+  let cursor = null;
+  let done = false;
+  const summary = h("p", { id: "seat-summary", class: "hint", role: "status" });
+  const list = h("div", { id: "seat-list" });
+  const search = h("input", { id: "seat-search", type: "search", autocomplete: "off", placeholder: "name@uni.edu", "aria-describedby": "seat-summary" });
+  const loadAll = button("Load all seats", () => run(loadAll, async () => { await fetchAll(); draw(); }), "btn small", { id: "seats-all" });
+  const exportBtn = button("Export CSV", () => run(exportBtn, async () => {
+    if (!(await fetchAll())) return;
+    draw();
+    download(`seats-${licenseId}.csv`, csv(["email", "userId", "joinedAt", "joinedVia"],
+      all.map((s) => [s.email, s.userId, s.joinedAt, s.joinedVia])));
+    announce(`Exported ${all.length} seats.`);
+  }), "btn small", { id: "seats-export" });
+  const err = h("div");
+
+  async function fetchPage() {
+    const page = await api("GET", `/v1/licenses/${enc(licenseId)}/seats?limit=100${cursor ? "&cursor=" + enc(cursor) : ""}`);
+    all = all.concat(page.seats || []);
+    cursor = page.nextCursor || null;
+    done = !cursor;
+  }
+  async function fetchAll() {
+    try {
+      while (!done) await fetchPage();
+      err.replaceChildren();
+      return true;
+    } catch (e) {
+      err.replaceChildren(errorNotice(e));
+      return false;
+    }
+  }
+
+  function draw() {
+    drawnFor = search.value;
+    const q = search.value.trim().toLowerCase();
+    const shown = q ? all.filter((s) => s.email.toLowerCase().includes(q)) : all;
+    const l = state.license;
+    summary.textContent = (q ? `${shown.length} of ${all.length} loaded seats match “${search.value.trim()}”.` : `${seatsText(l)}.`)
+      + (done ? "" : " Not every seat is loaded yet: load all to search or export them all.");
+    loadAll.hidden = done;
+    if (!all.length) return list.replaceChildren(h("p", { class: "empty-note" }, "Nobody holds a seat yet."));
+    if (!shown.length) return list.replaceChildren(h("p", { class: "empty-note" }, "No seat matches that address."));
+    list.replaceChildren(table(["Email", "Joined", "Joined with", ""], h("tbody", null, shown.map(seatRow))));
+  }
+
+  function seatRow(s) {
+    const remove = button("Remove", async () => {
+      const yes = await confirmDialog({
+        title: `Remove ${s.email}?`,
+        text: `${s.email} loses the seat at once and can no longer use ${state.license.product} through this license. They can join again with a valid code or invitation.`,
+        yes: "Remove seat",
+        no: "Keep",
+      });
+      if (!yes) return;
+      await run(remove, async () => {
+        try {
+          await api("DELETE", `/v1/licenses/${enc(licenseId)}/seats/${enc(s.userId)}`);
+        } catch (e) {
+          if (e.code !== "SEAT_NOT_FOUND") return announce(errorText(e));
+        }
+        all = all.filter((x) => x.userId !== s.userId);
+        await reloadLicense(state);
+        draw();
+        search.focus();
+        announce(`${s.email} no longer holds a seat. ${seatsText(state.license)}.`);
+      });
+    }, "btn small quiet-danger remove", { "aria-label": `Remove ${s.email}` });
+    return h("tr", { "data-user-id": s.userId },
+      cell("Email", s.email),
+      cell("Joined", fmtDate(s.joinedAt)),
+      cell("Joined with", s.joinedVia === "code" ? "Code" : "Invitation"),
+      cell("", remove));
+  }
+
+  // Redrawn when the query changes (typing, or a cleared field's change
+  // event), never on a mere blur: that would replace the row just clicked.
+  let drawnFor = "";
+  const onSearch = () => {
+    if (search.value !== drawnFor) draw();
+  };
+  search.addEventListener("input", onSearch);
+  search.addEventListener("change", onSearch);
+  body.replaceChildren(
+    h("section", { "aria-labelledby": "seats-title" },
+      h("h2", { id: "seats-title", tabindex: "-1", class: "section-title" }, "Seats"),
+      h("div", { class: "toolbar" },
+        h("div", { class: "grow" }, h("label", { for: "seat-search" }, "Search by email"), search),
+        h("div", { class: "toolbar-actions" }, loadAll, exportBtn)),
+      summary, err, list));
+  await reloadLicense(state);
+  try {
+    await fetchPage();
+  } catch (e) {
+    return list.replaceChildren(errorNotice(e));
+  }
+  draw();
+}
+
+// ---------------------------------------------------------------- activity
+
+const KINDS = {
+  all: ["Everything", () => true],
+  seats: ["Seats", (t) => t.startsWith("seat")],
+  codes: ["Codes", (t) => t.startsWith("code")],
+  invitations: ["Invitations", (t) => t.startsWith("invitation")],
+};
+
+// `name(id)`: a user id as the admin knows them (an address, "you"), or
+// the id itself for someone who no longer holds a seat.
+function eventText(e, name) {
+  const who = name(e.userId || e.actor);
+  const by = name(e.actor);
+  const via = e.codeId ? "a code" : e.invitationId ? "an invitation" : "";
+  switch (e.type) {
+    case "seatClaimed": return `Seat claimed by ${who}${via ? " with " + via : ""}`;
+    case "seatReleased": return `${who} left`;
+    case "seatRemoved": return `Seat of ${name(e.userId)} removed by ${by}`;
+    case "codeCreated": return `Code created by ${by}`;
+    case "codeRevoked": return `Code revoked by ${by}`;
+    case "invitationCreated": return `Invitation created by ${by}`;
+    case "invitationRevoked": return `Invitation revoked by ${by}`;
+    case "invitationResent": return `Invitation resent by ${by}`;
+    case "invitationDeclined": return "Invitation declined by the invitee";
+    case "invitationUndeliverable": return `Invitation email undeliverable${e.detail ? ": " + e.detail : ""}`;
+    case "seatsChanged": return `Seat total changed${e.detail ? " to " + e.detail : ""}`;
+    default: return `${e.type} by ${by}`;
+  }
+}
+
+const TIME = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+
+async function activity(state, body) {
+  const { licenseId, ctx } = state;
+  // Events name users by id; the members' addresses come from the first
+  // page of seats, the caller is "you", system actors keep their names.
+  const names = new Map([["seed", "the initial setup"], ["operator", "the operator"]]);
+  const me = ctx.user && ctx.user.profile && ctx.user.profile.sub;
+  if (me) names.set(me, "you");
+  const seatNames = api("GET", `/v1/licenses/${enc(licenseId)}/seats?limit=100`)
+    .then((p) => (p.seats || []).forEach((s) => names.has(s.userId) || names.set(s.userId, s.email)), () => {});
+  const name = (id) => names.get(id) || id;
+  let all = [];
+  let cursor = null;
+  const kind = h("select", { id: "event-kind" }, Object.entries(KINDS).map(([k, [label]]) => h("option", { value: k }, label)));
+  const list = h("div", { id: "event-list" });
+  const status = h("p", { class: "hint", role: "status", id: "event-status" });
+  const err = h("div");
+  const more = button("Load older events", () => run(more, () => fetchPage().then(draw)), "btn", { id: "events-more" });
+  const exportBtn = button("Export CSV", () => run(exportBtn, async () => {
+    try {
+      while (cursor) await fetchPage(true);
+    } catch (e) {
+      return err.replaceChildren(errorNotice(e));
+    }
+    draw();
+    download(`activity-${licenseId}.csv`, csv(["at", "type", "actor", "userId", "codeId", "invitationId", "detail"],
+      all.map((e) => [e.at, e.type, e.actor, e.userId, e.codeId, e.invitationId, e.detail])));
+    announce(`Exported ${all.length} events.`);
+  }), "btn small", { id: "events-export" });
+
+  async function fetchPage(quiet) {
+    try {
+      const page = await api("GET", `/v1/licenses/${enc(licenseId)}/events?limit=${PAGE}${cursor ? "&cursor=" + enc(cursor) : ""}`);
+      all = all.concat(page.events || []);
+      cursor = page.nextCursor || null;
+      err.replaceChildren();
+    } catch (e) {
+      if (quiet) throw e;
+      err.replaceChildren(errorNotice(e));
+    }
+  }
+
+  function draw() {
+    const [label, keep] = KINDS[kind.value] || KINDS.all;
+    const shown = all.filter((e) => keep(e.type));
+    status.textContent = `${shown.length} ${shown.length === 1 ? "event" : "events"}${kind.value === "all" ? "" : " (" + label.toLowerCase() + ")"} of ${all.length} loaded, newest first.`
+      + (cursor ? " Older events can be loaded." : "");
+    more.hidden = !cursor;
+    if (!shown.length) return list.replaceChildren(h("p", { class: "empty-note" }, all.length ? "No event of this kind among those loaded." : "Nothing has happened yet."));
+    list.replaceChildren(h("ol", { class: "events" }, shown.map((e) => h("li", { "data-type": e.type },
+      h("time", { datetime: e.at }, TIME.format(new Date(e.at))),
+      h("span", null, eventText(e, name))))));
+  }
+
+  kind.addEventListener("change", draw);
+  body.replaceChildren(
+    h("section", { "aria-labelledby": "activity-title" },
+      h("h2", { id: "activity-title", tabindex: "-1", class: "section-title" }, "Activity"),
+      h("div", { class: "toolbar" },
+        h("div", null, h("label", { for: "event-kind" }, "Show"), kind),
+        h("div", { class: "toolbar-actions" }, exportBtn)),
+      status, err, list, h("div", { class: "more" }, more)));
+  await Promise.all([fetchPage(), seatNames]);
+  draw();
+}
+
+// ---------------------------------------------------------------- helpers
+
+// A table whose rows become labelled blocks on a narrow screen.
+function table(headers, tbody) {
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "list" },
+      h("thead", null, h("tr", null, headers.map((t) => h("th", { scope: "col" }, t ? t : h("span", { class: "sr-only" }, "Actions"))))),
+      tbody));
+}
+
+const cell = (label, content, attrs = {}) => h("td", { "data-label": label, ...attrs }, content);
+
+function moreButton(onclick, id) {
+  const b = button("Load more", () => run(b, onclick), "btn", { id });
+  return h("div", { class: "more" }, b);
+}
+
+// RFC 4180, with cells that a spreadsheet would run as a formula defused.
+export function csv(header, rows) {
+  const q = (v) => {
+    let s = v == null ? "" : String(v);
+    if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [header, ...rows].map((r) => r.map(q).join(",")).join("\r\n") + "\r\n";
+}
+
+function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
