@@ -274,6 +274,25 @@ pub fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Every code of the error catalogue has its sentence in the pages:
+    /// a new code does not reach people as the server's raw message.
+    #[test]
+    fn the_pages_word_every_error_code() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalogue = std::fs::read_to_string(dir.join("../docs/errors.md")).expect("errors.md");
+        let messages = std::fs::read_to_string(dir.join("web/messages.js")).expect("messages.js");
+        let codes: Vec<&str> = catalogue
+            .lines()
+            .filter_map(|line| line.strip_prefix("| [`")?.split('`').next())
+            .collect();
+        assert!(codes.len() > 20, "the catalogue's table: {codes:?}");
+        let missing: Vec<&&str> = codes
+            .iter()
+            .filter(|code| !messages.contains(&format!("  {code}:")))
+            .collect();
+        assert!(missing.is_empty(), "not in messages.js: {missing:?}");
+    }
+
     fn portal() -> Portal {
         Portal::new(PortalConfig::for_tests())
     }

@@ -14,6 +14,7 @@ export class ApiError extends Error {
     this.code = code;
     this.retryAfter = extra.retryAfter ?? null; // seconds
     this.license = extra.license || null;
+    this.outcome = extra.outcome || null; // 503: "unchanged" or "unknown"
   }
 }
 
@@ -63,7 +64,7 @@ export async function api(method, path, body) {
   const e = (data && data.error) || {};
   const s = res.status;
   const code = e.code || (s === 503 || s === 429 ? "SERVICE_UNAVAILABLE" : s >= 500 ? "INTERNAL_ERROR" : "HTTP_" + s);
-  throw new ApiError(s, code, e.message, { retryAfter: seconds(res.headers.get("Retry-After")), license: e.license });
+  throw new ApiError(s, code, e.message, { retryAfter: seconds(res.headers.get("Retry-After")), license: e.license, outcome: e.outcome });
 }
 
 export const enc = encodeURIComponent;

@@ -57,7 +57,15 @@ const M = {
   LICENSE_NOT_FOUND: "You no longer have access to this license. Reload My Invitations to see your current licenses.",
   SEAT_NOT_FOUND: "That seat has already been freed. Reload the page to see the current list.",
   TOO_MANY_MESSAGES: (c) => `You have sent the owner as many messages as allowed for now. You can write again ${untilText(c.retryAfter)}. The owner replies to your email address.`,
-  SERVICE_UNAVAILABLE: (c) => `The service is busy right now and nothing was changed. Try again ${c.retryAfter > 5 ? untilText(c.retryAfter) : "in a few seconds"}.`,
+  // A 503 says whether anything changed (`error.outcome`): only
+  // "unchanged" may be told as "nothing was changed".
+  SERVICE_UNAVAILABLE: (c) => (c.outcome === "unknown"
+    ? `The service is busy and could not confirm whether that went through. Try again ${c.retryAfter > 5 ? untilText(c.retryAfter) : "in a few seconds"}: trying again is safe.`
+    : `The service is busy right now and nothing was changed. Try again ${c.retryAfter > 5 ? untilText(c.retryAfter) : "in a few seconds"}.`),
+  OWNER_UNREACHABLE: "The owner's address cannot receive mail right now, so your message was not sent. Try again later.",
+  INVITATION_QUOTA_EXCEEDED: (c) => `This license has sent as many invitation emails as allowed for now. You can send more ${untilText(c.retryAfter)}.`,
+  RESEND_TOO_SOON: (c) => `This invitation was sent a moment ago. You can send it again ${untilText(c.retryAfter)}.`,
+  RECIPIENT_SUPPRESSED: "Mail to this address bounced or was reported as spam before, so it is not sent again. Ask for another address.",
   INTERNAL_ERROR: () => `Something went wrong on our side. Try again later; if it keeps happening, contact support and mention the time (${TIME.format(new Date())}).`,
   NETWORK: "We could not reach the service. Check your internet connection, then try again.",
   SIGN_IN_FAILED: "We could not reach the sign-in service. Check your internet connection, then try again.",
@@ -73,5 +81,5 @@ export function message(code, ctx = {}) {
 
 export function errorText(err, ctx = {}) {
   if (!err || !err.code) return message("INTERNAL_ERROR");
-  return message(err.code, { retryAfter: err.retryAfter, fallback: err.message, ...ctx });
+  return message(err.code, { retryAfter: err.retryAfter, outcome: err.outcome, fallback: err.message, ...ctx });
 }

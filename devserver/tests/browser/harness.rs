@@ -247,6 +247,16 @@ impl Browser {
         element.send_keys(text).await.expect("type");
     }
 
+    /// Chooses the local file `path` in the file input at `css`.
+    pub async fn upload(&mut self, css: &str, path: &Path) {
+        self.wait_for(css).await;
+        let element = self.client.find(Locator::Css(css)).await.expect("element");
+        element
+            .send_keys(&path.display().to_string())
+            .await
+            .expect("choose the file");
+    }
+
     /// Picks `value` in the `<select>` at `css`, as a user would (a
     /// `change` event follows).
     pub async fn select(&mut self, css: &str, value: &str) {

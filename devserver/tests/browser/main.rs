@@ -90,7 +90,7 @@ pub(crate) fn api(
     (status, body)
 }
 
-fn outbox(port: u16) -> Vec<Value> {
+pub(crate) fn outbox(port: u16) -> Vec<Value> {
     let (_, _, body) = common::request(port, "GET", "/_dev/outbox", None, None);
     body["messages"].as_array().cloned().unwrap_or_default()
 }

@@ -2,7 +2,7 @@
 //! its owner uses them, with a student joining in a second browser.
 
 use crate::harness::{self, Store, browser, devserver};
-use crate::{GOOD, activate, api, seed};
+use crate::{GOOD, activate, api, outbox, seed};
 
 const CAMPUS: &str = r#".manage-link[data-license-id="lic-campus"]"#;
 const CODE_ROWS: &str = "#code-list tr[data-code-id]";
@@ -188,5 +188,110 @@ async fn the_admin_pages_fit_a_phone() {
         b.shot(view).await;
         b.axe().await;
     }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_invites_by_paste_and_csv_sees_each_result_resends_and_revokes() {
+    let (server, dir) = devserver(&seed(), Store::Memory, &[("RESEND_COOLDOWN_SECS", "1")]);
+    let body = format!(r#"{{"code": "{GOOD}"}}"#);
+    let (status, _) = api(
+        server.port,
+        "POST",
+        "/v1/redemptions",
+        ("stu-1", "stu@demo.edu"),
+        Some(&body),
+    );
+    assert_eq!(status, 201);
+    let mails_before = outbox(server.port).len();
+    let csv = dir.path().join("class.csv");
+    std::fs::write(
+        &csv,
+        "name,email\nEve,eve@demo.edu\nFay,\"Fay <FAY@demo.edu>\"\n",
+    )
+    .expect("csv");
+
+    let mut b = browser(&server, "manage-invite", false).await;
+    b.sign_in_as("owner@demo.edu").await;
+    b.open("/manage/lic-campus?view=invitations").await;
+    b.wait_state("manage", "invitations").await;
+    assert!(
+        b.count("#invite-list tr[data-status]").await > 0,
+        "the seeded pending invitations"
+    );
+    b.shot("invitations").await;
+    b.axe().await;
+
+    b.fill(
+        "#invite-emails",
+        "dee@demo.edu, stu@demo.edu\nnot-an-address@\nDEE@demo.edu",
+    )
+    .await;
+    b.upload("#invite-file", &csv).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.value("#invite-emails").await.contains("fay@demo.edu") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CSV's addresses are not added"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    b.click("#invite-send").await;
+    b.wait_for("#invite-results tr[data-delivery]").await;
+    let result =
+        |email: &str| format!(r#"#invite-results tr[data-email="{email}"][data-delivery]"#);
+    for (email, delivery) in [
+        ("dee@demo.edu", "sent"),
+        ("eve@demo.edu", "sent"),
+        ("fay@demo.edu", "sent"),
+        ("stu@demo.edu", "alreadyMember"),
+        ("not-an-address@", "invalid"),
+    ] {
+        assert_eq!(
+            b.attr(&result(email), "data-delivery").await.as_deref(),
+            Some(delivery),
+            "{email}"
+        );
+    }
+    assert_eq!(
+        b.count("#invite-results tr[data-delivery]").await,
+        5,
+        "duplicates merged"
+    );
+    let mails = outbox(server.port);
+    assert_eq!(
+        mails.len() - mails_before,
+        3,
+        "one email per address sent: {mails:?}"
+    );
+    b.shot("invite-results").await;
+    b.axe().await;
+
+    // An open link, shown once with a copy button.
+    b.click("#open-link-create").await;
+    b.wait_for("#open-link-url").await;
+    assert!(b.text("#open-link-url").await.contains("/invite/"));
+    b.shot("open-link").await;
+
+    // Resend, then revoke with a confirmation.
+    let dee = r#"#invite-list tr[data-email="dee@demo.edu"]"#;
+    b.wait_for(dee).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    b.click(&format!("{dee} button.resend")).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while outbox(server.port).len() - mails_before < 4 {
+        assert!(std::time::Instant::now() < deadline, "no resent mail");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    b.click(&format!("{dee} button.revoke")).await;
+    b.wait_for("dialog#confirm[open]").await;
+    b.shot("revoke-invitation").await;
+    b.click("#confirm-yes").await;
+    b.wait_for(&format!(r#"{dee}[data-status="revoked"]"#))
+        .await;
+    b.select("#invite-status", "revoked").await;
+    b.wait_for(&format!(r#"{dee}[data-status="revoked"]"#))
+        .await;
+    b.shot("revoked-list").await;
     b.close().await;
 }

@@ -13,6 +13,7 @@ const ROLE = { admin: "Admin", owner: "Owner" };
 const VIEWS = [
   ["overview", "Overview"],
   ["codes", "Codes"],
+  ["invitations", "Invitations"],
   ["seats", "Seats"],
   ["activity", "Activity"],
 ];
@@ -134,7 +135,7 @@ async function licensePage(ctx, licenseId) {
   await select(false);
 }
 
-const SECTIONS = { overview, codes, seats, activity };
+const SECTIONS = { overview, codes, invitations, seats, activity };
 
 function sectionTitle(text) {
   return h("h2", { tabindex: "-1", class: "section-title" }, text);
@@ -316,6 +317,293 @@ async function codes(state, body) {
       h("h2", { id: "codes-title", tabindex: "-1", class: "section-title" }, "Codes"),
       h("div", { class: "card" }, h("h3", null, "Create a code"), created, formErr, form),
       h("h3", { class: "list-title" }, "All codes"),
+      list));
+  await loadList();
+}
+
+// ---------------------------------------------------------------- invitations
+
+// The API takes at most this many addresses per call.
+const PER_CALL = 100;
+// Lenient on purpose: the API decides; this only keeps a typo from
+// refusing a whole call of 100.
+const EMAIL = /^[^\s@,;<>"()]+@[^\s@,;<>"()]+\.[^\s@,;<>"()]+$/;
+
+// Addresses from pasted text or a CSV file: any cell or token that looks
+// like one ("Name <a@b.edu>" included), lower-cased, duplicates merged.
+export function addressesIn(text) {
+  const seen = new Set();
+  const good = [];
+  const bad = [];
+  for (let raw of String(text).split(/[\s,;]+/)) {
+    raw = raw.replace(/^["'<(]+|[">)'.]+$/g, "").trim();
+    if (!raw || !raw.includes("@")) continue;
+    const email = raw.toLowerCase();
+    if (seen.has(email)) continue;
+    seen.add(email);
+    (EMAIL.test(email) ? good : bad).push(email);
+  }
+  return { good, bad };
+}
+
+const DELIVERY = {
+  sent: ["Sent", "ok"],
+  alreadyMember: ["Already a member", ""],
+  invalid: ["Invalid address", "bad"],
+  failed: ["Failed: not delivered, invitation withdrawn", "bad"],
+  suppressed: ["Not sent: this address bounced or complained before", "bad"],
+  quotaExceeded: ["Not sent: the invitation-mail quota is used up", "bad"],
+  notSent: ["Not sent", "bad"],
+  unknown: ["Unknown: check the pending list before sending again", "warn"],
+};
+
+const STATUS = { pending: "Pending", accepted: "Accepted", declined: "Declined", revoked: "Revoked", expired: "Expired" };
+
+async function invitations(state, body) {
+  const { licenseId } = state;
+  const path = `/v1/licenses/${enc(licenseId)}/invitations`;
+
+  // -- invite by email
+  const text = h("textarea", { id: "invite-emails", rows: "5", "aria-describedby": "invite-emails-hint",
+    placeholder: "ann@uni.edu, bob@uni.edu\ncy@uni.edu" });
+  const file = h("input", { id: "invite-file", type: "file", accept: ".csv,.txt,text/csv,text/plain", "aria-describedby": "invite-file-hint" });
+  const days = h("input", { id: "invite-days", type: "number", min: "1", max: "365", step: "1", value: "14", inputmode: "numeric" });
+  const send = h("button", { type: "submit", class: "btn primary", id: "invite-send" }, "Send invitations");
+  const progress = h("div", { id: "invite-progress", hidden: true },
+    h("label", { for: "invite-bar" }, "Sending"),
+    h("progress", { id: "invite-bar", max: "1", value: "0" }),
+    h("p", { class: "hint", id: "invite-progress-text", role: "status" }));
+  const formErr = h("div");
+  const results = h("div", { id: "invite-results" });
+  const form = h("form", { id: "invite-form", novalidate: true },
+    h("label", { for: "invite-emails" }, "Email addresses"),
+    h("p", { class: "hint", id: "invite-emails-hint" }, "Paste them separated by commas, spaces or new lines, or add a CSV file below. Each address gets its own invitation link."),
+    text,
+    h("label", { for: "invite-file" }, "Or a CSV file"),
+    h("p", { class: "hint", id: "invite-file-hint" }, "Every address found in the file is added to the list above."),
+    file,
+    h("div", { class: "fields" }, h("div", null, h("label", { for: "invite-days" }, "Valid for (days)"), days)),
+    actions(send), progress);
+
+  file.addEventListener("change", async () => {
+    const f = file.files && file.files[0];
+    if (!f) return;
+    const found = addressesIn(await f.text());
+    const all = addressesIn(text.value + "\n" + found.good.concat(found.bad).join("\n"));
+    text.value = all.good.concat(all.bad).join("\n");
+    announce(`${found.good.length + found.bad.length} addresses added from ${f.name}.`);
+  });
+
+  function validDays() {
+    const d = days.value.trim();
+    if (!/^\d+$/.test(d) || Number(d) < 1 || Number(d) > 365) {
+      formErr.replaceChildren(h("div", { class: "notice error", role: "alert", "data-error": "DAYS" }, h("p", null, "Valid for must be a whole number of days from 1 to 365.")));
+      days.setAttribute("aria-invalid", "true");
+      days.focus();
+      return null;
+    }
+    days.removeAttribute("aria-invalid");
+    return Number(d);
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const { good, bad } = addressesIn(text.value);
+    if (!good.length && !bad.length) {
+      formErr.replaceChildren(h("div", { class: "notice error", role: "alert", "data-error": "EMPTY" }, h("p", null, "Enter at least one email address.")));
+      return text.focus();
+    }
+    const expiresInDays = validDays();
+    if (!expiresInDays) return;
+    formErr.replaceChildren();
+    run(send, () => sendAll(good, bad, expiresInDays));
+  });
+
+  // Sends in calls of PER_CALL with a progress bar; every address ends
+  // with what became of it, and nothing not sent is shown as sent.
+  async function sendAll(good, bad, expiresInDays) {
+    const outcome = new Map(bad.map((e) => [e, ["invalid"]]));
+    const bar = progress.querySelector("progress");
+    const line = progress.querySelector("p");
+    progress.hidden = false;
+    progress.querySelector("label").textContent = "Sending";
+    bar.max = Math.max(1, good.length);
+    bar.value = 0;
+    let stop = null;
+    const post = (emails) => api("POST", path, { emails, expiresInDays });
+    for (let i = 0; i < good.length; i += PER_CALL) {
+      const chunk = good.slice(i, i + PER_CALL);
+      line.textContent = `Sending ${Math.min(i + chunk.length, good.length)} of ${good.length}…`;
+      if (stop) {
+        chunk.forEach((e) => outcome.set(e, stop));
+      } else {
+        try {
+          const r = await post(chunk);
+          for (const o of r.invitations || []) outcome.set(o.email, [o.delivery, o.retryAfter]);
+        } catch (e) {
+          if (e.code === "INVALID_REQUEST") {
+            // One address the API does not take refuses the whole call:
+            // find it by sending this call's addresses one by one.
+            for (const one of chunk) {
+              try {
+                const r = await post([one]);
+                for (const o of r.invitations || []) outcome.set(o.email, [o.delivery, o.retryAfter]);
+              } catch (e1) {
+                outcome.set(one, e1.code === "INVALID_REQUEST" ? ["invalid"] : failure(e1));
+              }
+            }
+          } else {
+            const f = failure(e);
+            chunk.forEach((x) => outcome.set(x, f));
+            // A quota or a refused session ends the run: the rest would fare the same.
+            if (e.code === "INVITATION_QUOTA_EXCEEDED" || e.code === "LICENSE_NOT_FOUND" || e.code === "UNAUTHENTICATED") stop = f;
+          }
+        }
+      }
+      bar.value = Math.min(i + chunk.length, good.length);
+    }
+    const counts = {};
+    for (const [d] of outcome.values()) counts[d] = (counts[d] || 0) + 1;
+    progress.querySelector("label").textContent = "Sent";
+    line.textContent = `Done: ${counts.sent || 0} sent of ${good.length + bad.length} addresses.`;
+    const order = bad.concat(good);
+    results.replaceChildren(
+      h("h3", { tabindex: "-1", id: "invite-results-title" }, "Result per address"),
+      h("p", { class: "hint", id: "invite-summary" }, Object.entries(counts).map(([d, n]) => `${DELIVERY[d][0].split(":")[0]}: ${n}`).join(" · ")),
+      table(["Address", "Result"], h("tbody", null, order.map((email) => {
+        const [d, retryAfter] = outcome.get(email) || ["unknown"];
+        const [label, tone] = DELIVERY[d] || [d, ""];
+        return h("tr", { "data-email": email, "data-delivery": d },
+          cell("Address", email),
+          cell("Result", h("span", { class: "tag " + tone }, label + (d === "quotaExceeded" && retryAfter ? ` (${Math.ceil(retryAfter / 3600)} h)` : ""))));
+      }))));
+    // What is left in the box is what may need another try.
+    text.value = order.filter((e) => !["sent", "alreadyMember"].includes((outcome.get(e) || [])[0])).join("\n");
+    results.querySelector("h3").focus();
+    announce(line.textContent);
+    await loadList();
+  }
+
+  // What a failed call means for its addresses.
+  function failure(e) {
+    if (e.code === "INVITATION_QUOTA_EXCEEDED") return ["quotaExceeded", e.retryAfter];
+    if (e.code === "SERVICE_UNAVAILABLE" && e.outcome === "unknown") return ["unknown"];
+    if (e.status === 0 || e.status >= 500) return e.outcome === "unchanged" ? ["notSent"] : ["unknown"];
+    return ["notSent"];
+  }
+
+  // -- open link
+  const linkSlot = h("div", { id: "open-link" });
+  const linkBtn = button("Create an open link", () => run(linkBtn, async () => {
+    const expiresInDays = validDays();
+    if (!expiresInDays) return;
+    let r;
+    try {
+      r = await api("POST", path, { expiresInDays });
+    } catch (e) {
+      return linkSlot.replaceChildren(errorNotice(e));
+    }
+    const url = h("code", { id: "open-link-url", class: "link-url", tabindex: "0" }, r.url);
+    const copy = button("Copy link", async () => {
+      try {
+        await navigator.clipboard.writeText(r.url);
+        copy.textContent = "Copied";
+        announce("The link was copied.");
+      } catch {
+        url.focus();
+        getSelection().selectAllChildren(url);
+        announce("Select the link and copy it with your keyboard.");
+      }
+    }, "btn small", { id: "copy-link" });
+    linkSlot.replaceChildren(h("div", { class: "notice ok", role: "status" },
+      h("p", { class: "about" }, "Open link created"),
+      h("p", { class: "code-line" }, url, copy),
+      h("p", null, `Anyone signed in who opens it can take one seat, once, until ${fmtDate(r.invitation.expiresAt)}. This is the only time the link is shown.`)));
+    url.focus();
+    await loadList();
+  }), "btn", { id: "open-link-create" });
+
+  // -- the list, by status
+  const status = h("select", { id: "invite-status" },
+    h("option", { value: "pending" }, "Pending"),
+    ["accepted", "declined", "expired", "revoked"].map((s) => h("option", { value: s }, STATUS[s])),
+    h("option", { value: "" }, "All"));
+  const list = h("div", { id: "invite-list" });
+  let cursor = null;
+  async function loadList(more = false) {
+    const q = `limit=${PAGE}${status.value ? "&status=" + status.value : ""}${more && cursor ? "&cursor=" + enc(cursor) : ""}`;
+    let page;
+    try {
+      page = await api("GET", `${path}?${q}`);
+    } catch (e) {
+      return list.replaceChildren(errorNotice(e));
+    }
+    cursor = page.nextCursor || null;
+    const rows = (page.invitations || []).map(invRow);
+    let tbody = list.querySelector("tbody");
+    if (!more || !tbody) {
+      if (!rows.length) return list.replaceChildren(h("p", { class: "empty-note" }, `No ${status.value ? STATUS[status.value].toLowerCase() + " " : ""}invitations.`));
+      tbody = h("tbody");
+      list.replaceChildren(table(["Sent to", "Status", "Valid until", "Created", ""], tbody));
+    }
+    tbody.append(...rows);
+    list.querySelector(".more")?.remove();
+    if (cursor) list.append(moreButton(() => loadList(true), "invites-more"));
+  }
+  status.addEventListener("change", () => loadList());
+
+  function invRow(inv) {
+    const who = inv.email || "Open link";
+    const open = inv.status === "pending" || inv.status === "expired";
+    const rowErr = (e) => announce(errorText(e));
+    const resend = open && inv.email ? button("Resend", () => run(resend, async () => {
+      try {
+        const fresh = await api("POST", `${path}/${enc(inv.invitationId)}/resend`);
+        const r = invRow({ ...inv, ...fresh });
+        tr.replaceWith(r);
+        announce(`The invitation was sent again to ${inv.email}.`);
+      } catch (e) {
+        rowErr(e);
+      }
+    }), "btn small resend", { "aria-label": `Resend the invitation to ${who}` }) : null;
+    const revoke = open ? button("Revoke", async () => {
+      const yes = await confirmDialog({
+        title: `Revoke the invitation ${inv.email ? "to " + inv.email : "(open link)"}?`,
+        text: "Its link stops working at once. Seats already taken stay.",
+        yes: "Revoke invitation",
+        no: "Keep it",
+      });
+      if (!yes) return;
+      await run(revoke, async () => {
+        try {
+          await api("DELETE", `${path}/${enc(inv.invitationId)}`);
+        } catch (e) {
+          return rowErr(e);
+        }
+        const r = invRow({ ...inv, status: "revoked" });
+        tr.replaceWith(r);
+        announce(`The invitation ${inv.email ? "to " + inv.email : ""} is revoked.`);
+      });
+    }, "btn small quiet-danger revoke", { "aria-label": `Revoke the invitation to ${who}` }) : null;
+    const tone = { pending: "ok", accepted: "ok", revoked: "bad" }[inv.status] || "";
+    const tr = h("tr", { "data-invitation-id": inv.invitationId, "data-status": inv.status, "data-email": inv.email || "" },
+      cell("Sent to", who),
+      cell("Status", h("span", { class: "tag " + tone }, STATUS[inv.status] || inv.status)),
+      cell("Valid until", inv.expiresAt ? fmtDate(inv.expiresAt) : "No end"),
+      cell("Created", fmtDate(inv.createdAt)),
+      cell("", h("span", { class: "row-actions" }, resend, revoke)));
+    return tr;
+  }
+
+  body.replaceChildren(
+    h("section", { "aria-labelledby": "invitations-title" },
+      h("h2", { id: "invitations-title", tabindex: "-1", class: "section-title" }, "Invitations"),
+      h("div", { class: "card" }, h("h3", null, "Invite by email"), formErr, form, results),
+      h("div", { class: "card spaced" }, h("h3", null, "Open invite link"),
+        h("p", { class: "hint" }, "A link anyone signed in can use once, for example in a course forum. It takes its validity from \u201cValid for\u201d above."),
+        actions(linkBtn), linkSlot),
+      h("div", { class: "toolbar list-title" },
+        h("div", null, h("label", { for: "invite-status" }, "Show invitations"), status)),
       list));
   await loadList();
 }
