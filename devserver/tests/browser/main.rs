@@ -12,9 +12,9 @@ mod manage;
 use harness::{Store, browser, devserver};
 use serde_json::{Value, json};
 
-const GOOD: &str = "I-7KQ2-M9TX-4HCD";
+pub(crate) const GOOD: &str = "I-7KQ2-M9TX-4HCD";
 const USED_UP: &str = "I-2222-3333-4444";
-const FULL: &str = "I-5555-6666-7777";
+pub(crate) const FULL: &str = "I-5555-6666-7777";
 const DOMAIN: &str = "I-8888-9999-AAAA";
 const OLD: &str = "I-BBBB-CCCC-DDDD";
 

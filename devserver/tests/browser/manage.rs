@@ -2,7 +2,7 @@
 //! its owner uses them, with a student joining in a second browser.
 
 use crate::harness::{self, Store, browser, devserver};
-use crate::{GOOD, activate, api, outbox, seed};
+use crate::{FULL, GOOD, activate, api, outbox, seed};
 
 const CAMPUS: &str = r#".manage-link[data-license-id="lic-campus"]"#;
 const CODE_ROWS: &str = "#code-list tr[data-code-id]";
@@ -181,7 +181,14 @@ async fn the_admin_pages_fit_a_phone() {
     b.fits_the_screen().await;
     b.shot("list").await;
     b.axe().await;
-    for view in ["overview", "codes", "seats", "activity"] {
+    for view in [
+        "overview",
+        "codes",
+        "invitations",
+        "seats",
+        "activity",
+        "demand",
+    ] {
         b.open(&format!("/manage/lic-campus?view={view}")).await;
         b.wait_state("manage", view).await;
         b.fits_the_screen().await;
@@ -293,5 +300,59 @@ async fn an_owner_invites_by_paste_and_csv_sees_each_result_resends_and_revokes(
     b.wait_for(&format!(r#"{dee}[data-status="revoked"]"#))
         .await;
     b.shot("revoked-list").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demand_page_counts_the_students_a_full_license_turned_away() {
+    let (server, _seed) = devserver(&seed(), Store::Memory, &[]);
+    let mut b = browser(&server, "manage-demand", false).await;
+    b.sign_in_as("owner@demo.edu").await;
+    b.open("/manage/lic-full?view=demand").await;
+    b.wait_state("manage", "demand").await;
+    assert!(
+        b.text("#demand-headline")
+            .await
+            .contains("No student was turned away"),
+        "{}",
+        b.text("main").await
+    );
+    b.shot("none-yet").await;
+
+    // Two students try the full license's code, one of them three times.
+    let body = format!(r#"{{"code": "{FULL}"}}"#);
+    for (sub, email) in [
+        ("stu-1", "stu@demo.edu"),
+        ("stu-1", "stu@demo.edu"),
+        ("stu-1", "stu@demo.edu"),
+        ("stu-2", "lee@demo.edu"),
+    ] {
+        let (status, answer) = api(
+            server.port,
+            "POST",
+            "/v1/redemptions",
+            (sub, email),
+            Some(&body),
+        );
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (409, Some("NO_SEATS_AVAILABLE"))
+        );
+    }
+    b.open("/manage/lic-full?view=demand").await;
+    b.wait_state("manage", "demand").await;
+    let headline = b.text("#demand-headline").await;
+    assert!(
+        headline.contains("2 students were turned away in the last 7 days")
+            && headline.contains("with 2 more seats everyone who tried would have one"),
+        "{headline}"
+    );
+    let label = b
+        .attr("#demand-chart", "aria-label")
+        .await
+        .unwrap_or_default();
+    assert!(label.contains("4 in all"), "{label}");
+    b.shot("turned-away").await;
+    b.axe().await;
     b.close().await;
 }

@@ -16,6 +16,7 @@ const VIEWS = [
   ["invitations", "Invitations"],
   ["seats", "Seats"],
   ["activity", "Activity"],
+  ["demand", "Demand"],
 ];
 const PAGE = 50;
 
@@ -135,7 +136,7 @@ async function licensePage(ctx, licenseId) {
   await select(false);
 }
 
-const SECTIONS = { overview, codes, invitations, seats, activity };
+const SECTIONS = { overview, codes, invitations, seats, activity, demand };
 
 function sectionTitle(text) {
   return h("h2", { tabindex: "-1", class: "section-title" }, text);
@@ -808,6 +809,102 @@ async function activity(state, body) {
       status, err, list, h("div", { class: "more" }, more)));
   await Promise.all([fetchPage(), seatNames]);
   draw();
+}
+
+// ---------------------------------------------------------------- demand
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, ...kids) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v != null) el.setAttribute(k, v);
+  for (const c of kids.flat()) if (c != null && c !== false) el.append(c);
+  return el;
+}
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+const SHORT_DAY = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
+const dayText = (iso) => SHORT_DAY.format(new Date(iso + "T00:00:00Z"));
+
+// Refused attempts per day as bars (no seat left below, code used up on
+// top), drawn here: no charting service, nothing loaded from elsewhere.
+function demandChart(days) {
+  const W = 600, H = 160;
+  const max = Math.max(1, ...days.map((d) => d.attempts));
+  const step = W / days.length;
+  const y = (v) => H * (1 - v / max);
+  const bars = days.flatMap((d, i) => {
+    const x = i * step + 1;
+    const w = Math.max(1, step - 2);
+    const out = [];
+    if (d.noSeats) out.push(svg("rect", { x, y: y(d.noSeats), width: w, height: H - y(d.noSeats), class: "bar-no-seats" }));
+    if (d.codeUsedUp) out.push(svg("rect", { x, y: y(d.attempts), width: w, height: y(d.noSeats) - y(d.attempts), class: "bar-used-up" }));
+    return out;
+  });
+  const busiest = days.reduce((a, d) => (d.attempts > a.attempts ? d : a), days[0]);
+  const total = days.reduce((n, d) => n + d.attempts, 0);
+  const label = total
+    ? `Refused attempts per day over the last 30 days: ${total} in all, most on ${dayText(busiest.date)} (${busiest.attempts}).`
+    : "Refused attempts per day over the last 30 days: none.";
+  // The bars stretch to the width; the labels are text around them, so
+  // they stay readable on a phone.
+  return h("figure", { class: "chart" },
+    h("p", { class: "chart-max", "aria-hidden": "true" }, `${max} per day`),
+    svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, id: "demand-chart", preserveAspectRatio: "none" },
+      svg("line", { x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5, class: "axis" }),
+      bars),
+    h("p", { class: "chart-x", "aria-hidden": "true" }, h("span", null, dayText(days[0].date)), h("span", null, "today")),
+    h("figcaption", null,
+      h("span", { class: "key key-no-seats", "aria-hidden": "true" }), " no seat left ",
+      h("span", { class: "key key-used-up", "aria-hidden": "true" }), " code used up"));
+}
+
+async function demand(state, body) {
+  const { licenseId } = state;
+  let d;
+  try {
+    d = await api("GET", `/v1/licenses/${enc(licenseId)}/demand`);
+  } catch (e) {
+    return body.replaceChildren(h("section", null, sectionTitle("Demand"), errorNotice(e)));
+  }
+  const n7 = d.turnedAwayLast7Days;
+  const headline = n7
+    ? `${plural(n7, "student was", "students were")} turned away in the last 7 days` +
+      (d.seatsShort
+        ? `; with ${plural(d.seatsShort, "more seat", "more seats")} everyone who tried would have one.`
+        : ", and every one of them has a seat now.")
+    : "No student was turned away in the last 7 days.";
+  const t = d.timeToSeat;
+  const waits = [["Within an hour", t.withinHour], ["Within a day", t.withinDay], ["Within a week", t.withinWeek],
+    ["Within 30 days", t.withinMonth], ["Longer", t.longer]];
+  const claims = waits.reduce((n, [, v]) => n + v, 0);
+  const most = Math.max(1, ...waits.map(([, v]) => v));
+  body.replaceChildren(
+    h("section", { "aria-labelledby": "demand-title" },
+      h("h2", { id: "demand-title", tabindex: "-1", class: "section-title" }, "Demand"),
+      h("div", { class: "card" },
+        h("p", { class: "headline", id: "demand-headline" }, headline),
+        facts([
+          ["Seats", `${d.seatsUsed} of ${d.seatsTotal} used`],
+          ["Turned away, last 30 days", plural(d.turnedAwayLast30Days, "student", "students")],
+        ]),
+        h("h3", { class: "list-title" }, "Refused attempts, last 30 days"),
+        d.days.some((x) => x.attempts)
+          ? demandChart(d.days)
+          : h("p", { class: "empty-note", id: "demand-none" }, "No attempt was refused in the last 30 days."),
+        h("details", null, h("summary", null, "As a table"),
+          table(["Day", "No seat left", "Code used up"], h("tbody", null,
+            d.days.filter((x) => x.attempts).reverse().map((x) => h("tr", null,
+              cell("Day", dayText(x.date)), cell("No seat left", String(x.noSeats)), cell("Code used up", String(x.codeUsedUp)))))))),
+      h("div", { class: "card spaced" },
+        h("h3", null, "Time to a seat"),
+        h("p", { class: "hint" }, claims
+          ? `How long after their code or invitation was created ${plural(claims, "student", "students")} took a seat.`
+          : "No seat has been claimed since this was first counted."),
+        h("ul", { class: "waits", id: "waits" }, waits.map(([label, v]) => {
+          const bar = h("span", { class: "wait-bar" });
+          bar.style.setProperty("--p", Math.round((100 * v) / most) + "%");
+          return h("li", null, h("span", { class: "wait-label" }, label), h("span", { class: "wait-track", "aria-hidden": "true" }, bar), h("span", { class: "wait-n" }, String(v)));
+        })))));
 }
 
 // ---------------------------------------------------------------- helpers

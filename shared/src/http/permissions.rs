@@ -19,6 +19,7 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "invitation",
             "seat",
             "licenses_with_usage",
+            "record_turned_away",
         ],
         Function::AcceptInvite => &[
             "invitation",
@@ -28,6 +29,7 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "seat",
             "close_invitation",
             "pending_invitations",
+            "record_turned_away",
         ],
         Function::ListInvitations => &[
             "user_seats",
@@ -58,6 +60,9 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "seat",
             "release_seat",
             "events",
+            "turned_away",
+            "seat_waits",
+            "seated_among",
         ],
         Function::InvitationAdmin => &[
             "license",

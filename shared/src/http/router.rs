@@ -66,6 +66,7 @@ pub(super) enum Endpoint {
     ListSeats,
     RemoveSeat,
     Events,
+    Demand,
     CreateInvitations,
     ListInvitations,
     RevokeInvitation,
@@ -123,6 +124,7 @@ static TABLE: &[Route] = {
         route(GET,    "/v1/licenses/{licenseId}/seats",                             E::ListSeats,           F::LicenseAdmin),
         route(DELETE, "/v1/licenses/{licenseId}/seats/{userId}",                    E::RemoveSeat,          F::LicenseAdmin),
         route(GET,    "/v1/licenses/{licenseId}/events",                            E::Events,              F::LicenseAdmin),
+        route(GET,    "/v1/licenses/{licenseId}/demand",                            E::Demand,              F::LicenseAdmin),
         route(POST,   "/v1/licenses/{licenseId}/invitations",                       E::CreateInvitations,   F::InvitationAdmin),
         route(GET,    "/v1/licenses/{licenseId}/invitations",                       E::ListInvitations,     F::InvitationAdmin),
         route(DELETE, "/v1/licenses/{licenseId}/invitations/{invitationId}",        E::RevokeInvitation,    F::InvitationAdmin),
@@ -430,7 +432,7 @@ mod tests {
                 "{function:?}"
             );
         }
-        assert_eq!(routes().count(), 21);
+        assert_eq!(routes().count(), 22);
         // `Allowed` names every method the table uses.
         assert!(
             TABLE

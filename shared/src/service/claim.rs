@@ -32,7 +32,7 @@ use crate::App;
 use crate::domain::{
     COUNTER_SHARDS, Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord,
     InvitationStatus, License, LicenseId, LicenseRecord, LicenseSummary, Seat, SeatRecord,
-    random_id,
+    TurnedAwayReason, random_id,
 };
 use crate::error::{ApiError, Outcome, StoreError};
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, LimitWindow, Rejection};
@@ -217,6 +217,7 @@ pub(crate) async fn claim_seat(
         }
         let Some(shard) = pick_shard(&ctx.seat_counters) else {
             if claim.consistent {
+                turned_away(app, user_id, license, TurnedAwayReason::NoSeats).await;
                 return Err(Refusal::about(ApiError::NoSeatsAvailable, license));
             }
             claim.consistent = true;
@@ -234,6 +235,7 @@ pub(crate) async fn claim_seat(
                 };
                 let Some(use_shard) = use_shard else {
                     if claim.consistent {
+                        turned_away(app, user_id, license, TurnedAwayReason::CodeUsedUp).await;
                         return Err(Refusal::about(ApiError::CodeUsedUp, license));
                     }
                     claim.consistent = true;
@@ -389,6 +391,24 @@ impl Claim<'_> {
             ClaimError::Store(other) => return Err(settled(other.into(), self.uncertain).into()),
         }
         Ok(())
+    }
+}
+
+/// Notes a refusal that more seats, or more uses of the code, would have
+/// avoided, for the license's demand view. Not being able to loses a
+/// figure, not the answer.
+async fn turned_away(
+    app: &App,
+    user_id: &crate::domain::UserId,
+    license: &LicenseRecord,
+    reason: TurnedAwayReason,
+) {
+    if let Err(err) = app
+        .store
+        .record_turned_away(&license.license_id, user_id, reason, app.now())
+        .await
+    {
+        tracing::warn!(error = %err, license_id = %license.license_id, "refusal not recorded for the demand view");
     }
 }
 

@@ -1,6 +1,6 @@
 //! The storage ports: what the use cases need from a database, in domain
 //! terms, one trait per capability ([`Claims`], [`Codes`], [`Invitations`],
-//! [`Directory`], [`Audit`], [`Limits`], [`Suppressions`]; see `ports.rs`). [`Store`] is all of
+//! [`Directory`], [`Audit`], [`Demand`], [`Limits`], [`Suppressions`]; see `ports.rs`). [`Store`] is all of
 //! them, what the application holds. Two adapters implement every port,
 //! [`MemoryStore`] (embedded default) and [`DynamoStore`]; the contract
 //! tests in `tests/` hold both to the same behaviour.
@@ -15,16 +15,22 @@ pub use memory::MemoryStore;
 pub use page::{Page, PagePosition, Paging};
 pub use ports::{
     Acquired, Audit, ClaimContext, ClaimError, ClaimPlan, ClaimVia, Claims, Codes,
-    DEPARTURE_MEMORY_SECS, Directory, Invitations, LimitWindow, Limits, Rejection, Release,
+    DEPARTURE_MEMORY_SECS, Demand, Directory, Invitations, LimitWindow, Limits, Rejection, Release,
     Revocation, SeatsChange, Suppressions, Transition,
 };
 
 use crate::domain::Counter;
 
 /// Every capability: what `App.store` holds.
-pub trait Store: Claims + Codes + Invitations + Directory + Audit + Limits + Suppressions {}
+pub trait Store:
+    Claims + Codes + Invitations + Directory + Audit + Demand + Limits + Suppressions
+{
+}
 
-impl<T: Claims + Codes + Invitations + Directory + Audit + Limits + Suppressions> Store for T {}
+impl<T: Claims + Codes + Invitations + Directory + Audit + Demand + Limits + Suppressions> Store
+    for T
+{
+}
 
 /// New caps for the seat counters: at least each shard's `used`, summing to
 /// `total`, the rest spread evenly. `None` when `total` is below the seats in use.

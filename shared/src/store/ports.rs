@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use crate::domain::{
     CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Suppression, Timestamp, UserId,
+    JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Suppression, Timestamp,
+    TurnedAway, TurnedAwayReason, UserId, Waits,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Page, Paging};
@@ -357,6 +358,43 @@ pub trait Directory: Send + Sync {
 pub trait Audit: Send + Sync {
     /// The audit trail, newest first.
     async fn events(&self, license_id: &LicenseId, paging: Paging<'_>) -> StoreResult<Page<Event>>;
+}
+
+// ---- demand ----------------------------------------------------------------
+
+/// Who a license turned away, and how long its students waited for a seat
+/// (for its admins; `docs/capacity.md`, "Demand").
+#[async_trait]
+pub trait Demand: Send + Sync {
+    /// `user_id` was turned away from `license_id` for `reason` at `at`:
+    /// one more refused attempt on that UTC day, and the student's latest
+    /// refusal. Both lapse 31 days later.
+    async fn record_turned_away(
+        &self,
+        license_id: &LicenseId,
+        user_id: &UserId,
+        reason: TurnedAwayReason,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+
+    /// What was recorded since `since`: the students whose latest refusal
+    /// is at or after it, and the refused attempts of each UTC day from
+    /// `since`'s day on (days without any are left out).
+    async fn turned_away(
+        &self,
+        license_id: &LicenseId,
+        since: Timestamp,
+    ) -> StoreResult<TurnedAway>;
+
+    /// The time-to-seat histogram of the license's claims so far.
+    async fn seat_waits(&self, license_id: &LicenseId) -> StoreResult<Waits>;
+
+    /// Which of `users` hold a seat on `license_id` now.
+    async fn seated_among(
+        &self,
+        license_id: &LicenseId,
+        users: &[UserId],
+    ) -> StoreResult<std::collections::HashSet<UserId>>;
 }
 
 // ---- limits ----------------------------------------------------------------

@@ -30,7 +30,109 @@ integration_tests::on_both_stores!(
     the_seat_count_equals_the_seat_list_after_any_sequence,
     the_audit_trail_holds_one_event_per_change,
     seats_can_grow_but_never_below_those_in_use,
+    demand_counts_the_students_turned_away_and_the_wait_for_a_seat,
 );
+
+/// A full license and a used-up code each count the students they turn
+/// away once per window however often they retry, with every attempt on
+/// its day; the seats short drop when one of them gets a seat; every
+/// claim's wait since its code was created is counted; the window moves
+/// with the days. Only the owner and admins see any of it.
+async fn demand_counts_the_students_turned_away_and_the_wait_for_a_seat(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let full = t.license(2).await;
+    let id = &full.license_id;
+    let code = t.code(id, None).await;
+    t.advance_secs(2 * 3600);
+    let redeem_as = |name: &str| {
+        let caller = user(name, &format!("{name}@demo.edu"));
+        let app = t.app.clone();
+        let code = code.formatted();
+        async move { redeem::redeem(&app, &caller, &code).await }
+    };
+    for name in ["ann", "bob"] {
+        redeem_as(name).await.expect("a seat");
+    }
+    for name in ["cy", "cy", "cy", "dee"] {
+        assert_eq!(
+            redeem_as(name).await.err(),
+            Some(ApiError::NoSeatsAvailable)
+        );
+    }
+    let view = admin::demand(&t.app, &owner(), id).await.expect("demand");
+    assert_eq!(view.days.len(), 30);
+    let today = view.days.last().expect("today");
+    assert_eq!(today.date, t.now().date_naive());
+    assert_eq!((today.attempts, today.by_reason.no_seats), (4, 4));
+    assert_eq!(view.days.iter().map(|d| d.attempts).sum::<u32>(), 4);
+    assert_eq!(
+        (
+            view.turned_away_last_7_days,
+            view.turned_away_last_30_days,
+            view.seats_short
+        ),
+        (2, 2, 2)
+    );
+    assert_eq!((view.seats_used, view.seats_total), (2, 2));
+    assert_eq!(
+        (view.time_to_seat.within_hour, view.time_to_seat.within_day),
+        (0, 2),
+        "both claims came 2 h after the code"
+    );
+
+    // Ann leaves and Cy gets her seat: one student short now.
+    me::leave(&t.app, &user("ann", "ann@demo.edu"), id)
+        .await
+        .expect("left");
+    redeem_as("cy").await.expect("the freed seat");
+    let view = admin::demand(&t.app, &owner(), id).await.expect("demand");
+    assert_eq!((view.turned_away_last_7_days, view.seats_short), (2, 1));
+
+    // Eight days on, the refusals have left the 7-day window, not the 30-day one.
+    t.advance_secs(8 * 86_400);
+    let view = admin::demand(&t.app, &owner(), id).await.expect("demand");
+    assert_eq!(
+        (
+            view.turned_away_last_7_days,
+            view.turned_away_last_30_days,
+            view.seats_short
+        ),
+        (0, 2, 0)
+    );
+    assert_eq!(view.days[30 - 1 - 8].attempts, 4);
+
+    // A used-up code on a license with room is counted by its own reason.
+    let roomy = t.license(5).await;
+    let single = t.code(&roomy.license_id, Some(1)).await;
+    let eve = user("eve", "eve@demo.edu");
+    let fay = user("fay", "fay@demo.edu");
+    redeem::redeem(&t.app, &eve, &single.formatted())
+        .await
+        .expect("the one use");
+    assert_eq!(
+        redeem::redeem(&t.app, &fay, &single.formatted())
+            .await
+            .err(),
+        Some(ApiError::CodeUsedUp)
+    );
+    let view = admin::demand(&t.app, &owner(), &roomy.license_id)
+        .await
+        .expect("demand");
+    let today = view.days.last().expect("today");
+    assert_eq!(
+        (today.by_reason.code_used_up, today.by_reason.no_seats),
+        (1, 0)
+    );
+    assert_eq!(view.turned_away_last_7_days, 1);
+    assert_eq!(view.time_to_seat.within_hour, 1);
+
+    for outsider in [user("bob", "bob@demo.edu"), user("eve", "eve@demo.edu")] {
+        assert_eq!(
+            admin::demand(&t.app, &outsider, id).await.err(),
+            Some(ApiError::LicenseNotFound)
+        );
+    }
+}
 
 fn owner() -> Caller {
     user("owner-1", "owner@demo.edu")

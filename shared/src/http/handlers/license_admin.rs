@@ -41,6 +41,12 @@ pub(super) async fn license(app: &App, caller: &Caller, license_id: &LicenseId) 
     json(StatusCode::OK, &license)
 }
 
+/// GET /v1/licenses/{licenseId}/demand
+pub(super) async fn demand(app: &App, caller: &Caller, license_id: &LicenseId) -> Reply {
+    let view = admin::demand(app, caller, license_id).await?;
+    json(StatusCode::OK, &view)
+}
+
 /// POST /v1/licenses/{licenseId}/codes
 pub(super) async fn create_code(
     app: &App,

@@ -51,6 +51,7 @@ pub(super) async fn dispatch(
             license_admin::remove_seat(app, caller, &license_id, &user_id).await
         }
         E::Events => license_admin::events(app, caller, &path.id("licenseId")?, req).await,
+        E::Demand => license_admin::demand(app, caller, &path.id("licenseId")?).await,
         E::CreateInvitations => {
             invitation_admin::create(app, caller, &path.id("licenseId")?, req).await
         }

@@ -2,11 +2,12 @@
 //! Anyone else gets `LICENSE_NOT_FOUND`, so existence is not revealed.
 //!
 //! One module per subdomain: [`licenses`] (this file), [`codes`],
-//! [`invitations`], [`seats`] and [`audit`]; the invitation email is in
+//! [`invitations`], [`seats`], [`audit`] and [`demand`]; the invitation email is in
 //! `crate::mail::templates`.
 
 mod audit;
 mod codes;
+mod demand;
 mod invitations;
 mod seats;
 
@@ -15,6 +16,7 @@ pub use codes::{
     CodeView, CreatedCode, MAX_NOTE_CHARS, NewCode, create_code, list_codes, revoke_code,
     validate_max_uses,
 };
+pub use demand::{DEMAND_DAYS, DemandDay, DemandView, RECENT_DAYS, TimeToSeat, demand};
 pub use invitations::{
     DEFAULT_INVITE_DAYS, Delivery, InvitationOutcome, MAX_EMAILS_PER_CALL, MAX_INVITE_DAYS,
     OpenLink, create_link, invite_emails, list_invitations, parse_emails, resend_invitation,

@@ -96,13 +96,25 @@ const DOMAIN_PLACEHOLDERS: [&str; 8] = [":d0", ":d1", ":d2", ":d3", ":d4", ":d5"
 /// A claim's transaction: the seat (absent), the seat counter (below its
 /// cap), the code use (below its cap) or the invitation (pending), the
 /// event, and the guard refund if any, in that order.
+/// The seat counter attributes of the time-to-seat buckets
+/// (`domain::WAIT_BUCKETS` order).
+pub(super) const WAIT_ATTRIBUTES: [&str; crate::domain::WAIT_BUCKETS.len()] =
+    ["wait0", "wait1", "wait2", "wait3", "wait4"];
+
 fn claim_tx(table: &str, plan: &ClaimPlan) -> StoreResult<Tx> {
     plan.check()?;
     let seat = &plan.seat;
-    let increment = Expr::default()
+    let mut increment = Expr::default()
         .name("#used", "used")
         .name("#cap", "cap")
         .value(":one", n(1));
+    // The seat's wait since its code or invitation was created, counted on
+    // its shard (`Demand::seat_waits`): no item beyond those it writes anyway.
+    let mut seat_update = "SET #used = #used + :one".to_owned();
+    if let Some(bucket) = seat.wait_bucket() {
+        seat_update.push_str(" ADD #wait :one");
+        increment = increment.name("#wait", WAIT_ATTRIBUTES[bucket]);
+    }
     let (seat_condition, seat_expr) = if plan.rules_unchecked {
         shard_with_rules(seat, increment.clone())
     } else {
@@ -114,7 +126,7 @@ fn claim_tx(table: &str, plan: &ClaimPlan) -> StoreResult<Tx> {
     let mut tx = Tx::new().create(table, seat_item(seat)?).update(
         table,
         &keys::seat_counter(&seat.license_id, seat.shard),
-        "SET #used = #used + :one",
+        &seat_update,
         &seat_condition,
         seat_expr,
     );
@@ -124,7 +136,10 @@ fn claim_tx(table: &str, plan: &ClaimPlan) -> StoreResult<Tx> {
             &keys::use_counter(code_id, *use_shard),
             "SET #used = #used + :one",
             "attribute_exists(pk) AND (attribute_not_exists(#cap) OR #used < #cap)",
-            increment,
+            Expr::default()
+                .name("#used", "used")
+                .name("#cap", "cap")
+                .value(":one", n(1)),
         ),
         ClaimVia::Invite { token_hash } => {
             // The seat's `via_id` is the invitation's id (`ClaimPlan`).

@@ -100,6 +100,11 @@ pub const DIRECTORY_ACTIONS: &[Access] = &[
 /// - `events`: Query on the table (event partitions).
 pub const AUDIT_ACTIONS: &[Access] = &[QUERY];
 
+/// - `record_turned_away`: UpdateItem (two, side by side).
+/// - `turned_away`: Query on the table (demand partitions).
+/// - `seat_waits`, `seated_among`: BatchGetItem.
+pub const DEMAND_ACTIONS: &[Access] = &[UPDATE, QUERY, BATCH_GET];
+
 /// - `limit_acquire`: UpdateItem, PutItem (a new window).
 /// - `limit_release`: UpdateItem.
 pub const LIMITS_ACTIONS: &[Access] = &[UPDATE, PUT];
@@ -115,6 +120,7 @@ pub const CAPABILITY_ACTIONS: &[(&str, &[Access])] = &[
     ("Invitations", INVITATIONS_ACTIONS),
     ("Directory", DIRECTORY_ACTIONS),
     ("Audit", AUDIT_ACTIONS),
+    ("Demand", DEMAND_ACTIONS),
     ("Limits", LIMITS_ACTIONS),
     ("Suppressions", SUPPRESSIONS_ACTIONS),
 ];
@@ -155,6 +161,11 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     ("set_seats_total", &[BATCH_GET, UPDATE, PUT]),
     // Audit
     ("events", &[QUERY]),
+    // Demand
+    ("record_turned_away", &[UPDATE]),
+    ("turned_away", &[QUERY]),
+    ("seat_waits", &[BATCH_GET]),
+    ("seated_among", &[BATCH_GET]),
     // Limits
     ("limit_acquire", &[UPDATE, PUT]),
     ("limit_release", &[UPDATE]),
@@ -222,6 +233,11 @@ pub const METHOD_PARTITIONS: &[(&str, &[&str])] = &[
     ("set_seats_total", &["LIC#", "EVENTS#"]),
     // Audit
     ("events", &["EVENTS#"]),
+    // Demand: the student's partition; the seat counter shards (LIC#); seats (USER#).
+    ("record_turned_away", &["DEMAND#"]),
+    ("turned_away", &["DEMAND#"]),
+    ("seat_waits", &["LIC#"]),
+    ("seated_among", &["USER#"]),
     // Limits
     ("limit_acquire", &["LIMIT#"]),
     ("limit_release", &["LIMIT#"]),
@@ -334,6 +350,15 @@ mod tests {
                 ],
             ),
             (AUDIT_ACTIONS, &["events"]),
+            (
+                DEMAND_ACTIONS,
+                &[
+                    "record_turned_away",
+                    "turned_away",
+                    "seat_waits",
+                    "seated_among",
+                ],
+            ),
             (LIMITS_ACTIONS, &["limit_acquire", "limit_release"]),
             (SUPPRESSIONS_ACTIONS, &["suppression", "suppress"]),
         ];
@@ -345,6 +370,6 @@ mod tests {
             listed.sort_by_key(key);
             assert_eq!(union, listed, "{methods:?}");
         }
-        assert_eq!(METHOD_ACTIONS.len(), 31, "every port method is listed");
+        assert_eq!(METHOD_ACTIONS.len(), 35, "every port method is listed");
     }
 }

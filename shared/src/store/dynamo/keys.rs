@@ -15,6 +15,8 @@
 //! | departure          | `USER#<sub>` / `LEFT#<licenseId>`         | TTL on `ttl` |
 //! | audit event        | `EVENTS#<licenseId>#<shard>` / `<eventId>`|            |
 //! | limit window       | `LIMIT#<key>` / `LIMIT`                   | TTL on `ttl` |
+//! | turned away        | `DEMAND#<licenseId>#<s>` / `USER#<sub>`   | TTL on `ttl` |
+//! | refusals of a day  | `DEMAND#<licenseId>#<s>` / `DAY#<date>`   | TTL on `ttl` |
 //! | suppressed address | `SUPPRESSED#<sha256>` / `SUPPRESSED`      |            |
 //!
 //! Ids of codes, invitations and events sort by creation time, and join
@@ -80,6 +82,46 @@ pub(super) fn use_counter(code_id: &CodeId, shard: u16) -> Key {
 pub(super) fn invitation(hash: &SecretHash) -> Key {
     Key::new(format!("INV#{}", hash.as_str()), "INVITATION")
 }
+
+/// Demand shards per license: a student's records and their day's count
+/// share a partition, chosen by the student (`docs/capacity.md`, "Demand").
+pub(super) const DEMAND_SHARDS: u16 = 8;
+
+/// The demand partition of `license_id` that `user_id`'s refusals go to.
+pub(super) fn demand_partition(license_id: &LicenseId, shard: u16) -> String {
+    format!("DEMAND#{license_id}#{shard}")
+}
+
+/// Which demand shard a student's refusals are counted on (FNV-1a of the
+/// user id: stable, spread evenly).
+pub(super) fn demand_shard(user_id: &UserId) -> u16 {
+    let hash = user_id
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    u16::try_from(hash % u64::from(DEMAND_SHARDS)).unwrap_or(0)
+}
+
+/// A student's refusal record on a license.
+pub(super) fn demand_student(license_id: &LicenseId, user_id: &UserId) -> Key {
+    Key::new(
+        demand_partition(license_id, demand_shard(user_id)),
+        format!("{USER_SK_PREFIX}{user_id}"),
+    )
+}
+
+/// The refused attempts of one UTC day counted on `shard`.
+pub(super) fn demand_day(license_id: &LicenseId, shard: u16, day: chrono::NaiveDate) -> Key {
+    Key::new(
+        demand_partition(license_id, shard),
+        format!("{DAY_SK_PREFIX}{day}"),
+    )
+}
+
+pub(super) const USER_SK_PREFIX: &str = "USER#";
+pub(super) const DAY_SK_PREFIX: &str = "DAY#";
 
 pub(super) fn seat(user_id: &UserId, license_id: &LicenseId) -> Key {
     Key::new(user(user_id), format!("{SEAT_PREFIX}{license_id}"))

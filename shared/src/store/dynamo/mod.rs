@@ -21,6 +21,7 @@ mod audit;
 mod batch;
 mod claims;
 mod codes;
+mod demand;
 mod directory;
 mod error;
 pub mod iam;

@@ -106,6 +106,9 @@ impl Claims for MemoryStore {
         {
             c.used += 1;
         }
+        if let Some(bucket) = seat.wait_bucket() {
+            state.waits.entry(seat.license_id.clone()).or_default()[bucket] += 1;
+        }
         if let Some((key, _)) = &plan.refund
             && let Some(w) = state.limits.get_mut(key)
         {

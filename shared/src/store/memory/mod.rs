@@ -5,6 +5,7 @@
 mod audit;
 mod claims;
 mod codes;
+mod demand;
 mod directory;
 mod invitations;
 mod limits;
@@ -36,6 +37,11 @@ struct State {
     departures: HashMap<(UserId, LicenseId), Timestamp>,
     suppressions: HashMap<SecretHash, Suppression>,
     events: Vec<Event>,
+    /// Demand: the students turned away, refused attempts per UTC day, and
+    /// each license's time-to-seat histogram.
+    turned_away: HashMap<(LicenseId, UserId), crate::domain::TurnedAwayStudent>,
+    refused_days: HashMap<(LicenseId, chrono::NaiveDate), crate::domain::DayAttempts>,
+    waits: HashMap<LicenseId, crate::domain::Waits>,
 }
 
 #[derive(Default)]
