@@ -90,16 +90,41 @@ pub async fn app() -> Result<Arc<App>, Error> {
 /// The runtime loop of an HTTP function.
 pub async fn run(function: Function) -> Result<(), Error> {
     let app = app().await?;
+    let namespace: Arc<str> = metrics_namespace(|name| std::env::var(name).ok()).into();
     // Sequential as always unless Lambda sets AWS_LAMBDA_MAX_CONCURRENCY
     // (managed instances); then that many invocations share this process.
     lambda_http::run_concurrent(service_fn(move |req: Request| {
-        let app = app.clone();
+        let (app, namespace) = (app.clone(), namespace.clone());
         async move {
             let span = request_span(&req);
-            Ok::<_, std::convert::Infallible>(handle(&app, function, req).instrument(span).await)
+            let started = std::time::Instant::now();
+            let (response, counted) =
+                crate::metrics::scope(handle(&app, function, req).instrument(span)).await;
+            // One EMF line per invocation (docs/operations.md).
+            println!(
+                "{}",
+                crate::metrics::emf_line(
+                    &namespace,
+                    function.name(),
+                    &counted,
+                    started.elapsed(),
+                    response.status().as_u16(),
+                    app.now().timestamp_millis(),
+                )
+            );
+            Ok::<_, std::convert::Infallible>(response)
         }
     }))
     .await
+}
+
+/// The CloudWatch namespace of the functions' metrics: `METRICS_NAMESPACE`
+/// (the template sets `SeatInvitations/<stack name>`), else `SeatInvitations`.
+fn metrics_namespace(var: impl Fn(&str) -> Option<String>) -> String {
+    var("METRICS_NAMESPACE")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "SeatInvitations".to_owned())
 }
 
 /// One span per invocation with API Gateway's request id, which the access

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod mail;
+pub mod metrics;
 pub mod seed;
 pub mod service;
 pub mod store;

@@ -60,6 +60,7 @@ pub(super) fn error_response_with_license(
 }
 
 fn envelope(err: &EdgeError, license: Option<&LicenseSummary>) -> Response<Body> {
+    crate::metrics::error_code(err.code());
     let mut body = ErrorEnvelope {
         error: ErrorBody {
             code: err.code(),

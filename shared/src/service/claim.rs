@@ -35,6 +35,7 @@ use crate::domain::{
     TurnedAwayReason, random_id,
 };
 use crate::error::{ApiError, Outcome, StoreError};
+use crate::metrics;
 use crate::store::{ClaimContext, ClaimError, ClaimPlan, ClaimVia, LimitWindow, Rejection};
 
 /// Attempts in all; each full shard found costs one, and every refusal
@@ -204,6 +205,7 @@ pub(crate) async fn claim_seat(
                 // Our transaction committed and its answer was lost; the
                 // refund it carried was applied with it.
                 refund.take();
+                metrics::count(metrics::SEATS_CLAIMED, 1);
                 tracing::info!(license_id = %license.license_id, user_id = user_id.as_str(), "seat claimed (answer recovered)");
             }
             return Ok(Claimed {
@@ -343,6 +345,7 @@ impl Claim<'_> {
                 .for_each(|c| c.used += 1);
         }
         let license = ctx.license.as_ref().ok_or(ApiError::Internal)?;
+        metrics::count(metrics::SEATS_CLAIMED, 1);
         tracing::info!(license_id = %license.license_id, user_id = self.user_id.as_str(), shard = plan.seat.shard, via = ?plan.seat.joined_via, "seat claimed");
         Ok(Claimed {
             license: license.view(seats_used(&ctx)),
@@ -376,6 +379,7 @@ impl Claim<'_> {
                     self.uncertain |= err.outcome_is_unknown();
                 }
                 self.contention += 1;
+                metrics::count(metrics::CONFLICTS_RETRIED, 1);
                 // Read our own write back, whatever replica answers.
                 self.consistent |= self.uncertain;
                 if self.contention > MAX_CONTENTION_RETRIES {
@@ -403,6 +407,7 @@ async fn turned_away(
     license: &LicenseRecord,
     reason: TurnedAwayReason,
 ) {
+    metrics::count(metrics::TURNED_AWAY, 1);
     if let Err(err) = app
         .store
         .record_turned_away(&license.license_id, user_id, reason, app.now())

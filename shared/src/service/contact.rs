@@ -123,6 +123,7 @@ pub async fn contact_owner(
     };
     match app.mailer.send(&outgoing).await {
         Ok(message_id) => {
+            crate::metrics::count(crate::metrics::OWNER_MESSAGES_SENT, 1);
             tracing::info!(license_id = license_id.as_str(), user_id = %caller.user_id, "owner contacted");
             Ok(message_id)
         }

@@ -256,8 +256,12 @@ pub async fn invite_emails(
             .send(&invitation_email(app, caller, &license, &record, &token))
             .await
         {
-            Ok(_) => Delivery::Sent,
+            Ok(_) => {
+                crate::metrics::count(crate::metrics::INVITATIONS_SENT, 1);
+                Delivery::Sent
+            }
             Err(err) => {
+                crate::metrics::count(crate::metrics::INVITATIONS_FAILED, 1);
                 tracing::warn!(license_id = license_id.as_str(), invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
                 quota.give_back(app).await?;
                 let mut event =
@@ -435,10 +439,12 @@ pub async fn resend_invitation(
         .send(&invitation_email(app, caller, &license, &fresh, &token))
         .await
     {
+        crate::metrics::count(crate::metrics::INVITATIONS_FAILED, 1);
         quota.give_back(app).await?;
         slot.give_back(app).await?;
         return Err(err.into());
     }
+    crate::metrics::count(crate::metrics::INVITATIONS_SENT, 1);
     if app.store.reissue_invitation(&old, &fresh, &event).await? == Transition::NotPending {
         return Err(ApiError::InviteAlreadyUsed);
     }
