@@ -274,6 +274,31 @@ async fn an_owner_invites_by_paste_and_csv_sees_each_result_resends_and_revokes(
     b.shot("invite-results").await;
     b.axe().await;
 
+    // One of them accepts from the mail, in their own browser.
+    let mail = mails
+        .iter()
+        .find(|m| m["to"][0] == "eve@demo.edu")
+        .expect("Eve's invitation");
+    let text = mail["text"].as_str().unwrap_or_default();
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let path = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&base).filter(|p| p.starts_with("/invite/")))
+        .unwrap_or_else(|| panic!("an invite URL in {text}"))
+        .to_owned();
+    let mut eve = browser(&server, "manage-invitee", false).await;
+    eve.sign_in_as("eve@demo.edu").await;
+    eve.open(&path).await;
+    eve.wait_state("invite", "ready").await;
+    eve.click("#accept").await;
+    eve.wait_state("invite", "accepted").await;
+    eve.close().await;
+    b.open("/manage/lic-campus?view=seats").await;
+    b.wait_state("manage", "seats").await;
+    assert!(b.text("#seat-list").await.contains("eve@demo.edu"));
+    b.open("/manage/lic-campus?view=invitations").await;
+    b.wait_state("manage", "invitations").await;
+
     // An open link, shown once with a copy button.
     b.click("#open-link-create").await;
     b.wait_for("#open-link-url").await;
