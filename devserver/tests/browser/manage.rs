@@ -379,5 +379,7 @@ async fn the_demand_page_counts_the_students_a_full_license_turned_away() {
     assert!(label.contains("4 in all"), "{label}");
     b.shot("turned-away").await;
     b.axe().await;
+    // The chart is drawn by the page: nothing was loaded from elsewhere.
+    b.only_first_party_requests().await;
     b.close().await;
 }
