@@ -54,15 +54,32 @@ pub fn log_settings(
 /// Installs the log subscriber; colours only on a terminal.
 pub fn init_tracing(default_format: LogFormat) {
     let (level, format) = log_settings(|name| std::env::var(name).ok(), default_format);
+    let ansi = format == LogFormat::Text && std::io::stdout().is_terminal();
+    let _ =
+        tracing::subscriber::set_global_default(subscriber(level, format, ansi, std::io::stdout));
+}
+
+/// The log subscriber, writing to `writer`. In JSON, a `timestamp` (RFC
+/// 3339) and a `level` are on every line: without a valid timestamp
+/// Lambda's log-level filter takes a line for INFO, and would drop errors
+/// when the function's level is WARN.
+fn subscriber<W>(
+    level: LevelFilter,
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_target(false);
-    let _ = match format {
-        LogFormat::Json => builder.json().without_time().with_ansi(false).try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::stdout().is_terminal())
-            .try_init(),
-    };
+        .with_target(false)
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => Box::new(builder.json().with_ansi(false).finish()),
+        LogFormat::Text => Box::new(builder.with_ansi(ansi).finish()),
+    }
 }
 
 /// What every function does before its first event: logs, configuration,
@@ -91,6 +108,7 @@ pub async fn app() -> Result<Arc<App>, Error> {
 pub async fn run(function: Function) -> Result<(), Error> {
     let app = app().await?;
     let namespace: Arc<str> = metrics_namespace(|name| std::env::var(name).ok()).into();
+    let metrics_level = metrics_log_level(|name| std::env::var(name).ok());
     // Sequential as always unless Lambda sets AWS_LAMBDA_MAX_CONCURRENCY
     // (managed instances); then that many invocations share this process.
     lambda_http::run_concurrent(service_fn(move |req: Request| {
@@ -109,7 +127,8 @@ pub async fn run(function: Function) -> Result<(), Error> {
                     &counted,
                     started.elapsed(),
                     response.status().as_u16(),
-                    app.now().timestamp_millis(),
+                    app.now(),
+                    metrics_level,
                 )
             );
             Ok::<_, std::convert::Infallible>(response)
@@ -125,6 +144,24 @@ fn metrics_namespace(var: impl Fn(&str) -> Option<String>) -> String {
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "SeatInvitations".to_owned())
+}
+
+/// The `level` the metric lines carry: Lambda's own application log level
+/// when it filters (`AWS_LAMBDA_LOG_LEVEL`), so its filter always passes
+/// them, else `INFO`. A metric line is a record, not a message: the level
+/// only keeps it from being dropped.
+fn metrics_log_level(var: impl Fn(&str) -> Option<String>) -> &'static str {
+    match var("AWS_LAMBDA_LOG_LEVEL")
+        .map(|v| v.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("FATAL") => "FATAL",
+        Some("ERROR") => "ERROR",
+        Some("WARN") => "WARN",
+        Some("DEBUG") => "DEBUG",
+        Some("TRACE") => "TRACE",
+        _ => "INFO",
+    }
 }
 
 /// One span per invocation with API Gateway's request id, which the access
@@ -149,6 +186,51 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
         }
+    }
+
+    /// What Lambda's log-level filter reads: `level`, and a `timestamp` in
+    /// RFC 3339 (without one, Lambda takes the line for INFO).
+    #[test]
+    fn json_lines_carry_their_level_and_an_rfc3339_timestamp() {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let out = buffer.clone();
+        let sub = subscriber(LevelFilter::INFO, LogFormat::Json, false, move || {
+            out.clone()
+        });
+        tracing::subscriber::with_default(sub, || tracing::error!(code = "X", "request failed"));
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+        let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
+        assert_eq!(line["level"], "ERROR");
+        let at = line["timestamp"].as_str().expect("a timestamp");
+        assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+    }
+
+    #[test]
+    fn metric_lines_carry_a_level_lambdas_filter_lets_through() {
+        assert_eq!(metrics_log_level(vars(&[])), "INFO");
+        assert_eq!(
+            metrics_log_level(vars(&[("AWS_LAMBDA_LOG_LEVEL", "WARN")])),
+            "WARN"
+        );
+        assert_eq!(
+            metrics_log_level(vars(&[("AWS_LAMBDA_LOG_LEVEL", "fatal")])),
+            "FATAL"
+        );
+        assert_eq!(
+            metrics_log_level(vars(&[("AWS_LAMBDA_LOG_LEVEL", "nonsense")])),
+            "INFO"
+        );
     }
 
     #[test]

@@ -75,16 +75,25 @@ pub fn error_code(code: &'static str) {
 /// The EMF line of one invocation of `function`: `Requests`, `Latency`
 /// (ms), `Errors5xx` and `Unavailable` (the 503s) plus every count, by
 /// `Function`; and, when it answered an error, `Refusals` by `Function` and
-/// `ErrorCode`. `timestamp_ms`: Unix milliseconds.
+/// `ErrorCode`. The line also carries `level` and an RFC 3339 `timestamp`,
+/// which Lambda's log-level filter reads (`lambda::run` passes a level its
+/// filter lets through).
 pub fn emf_line(
     namespace: &str,
     function: &str,
     invocation: &Invocation,
     latency: Duration,
     status: u16,
-    timestamp_ms: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    level: &str,
 ) -> String {
+    let timestamp_ms = at.timestamp_millis();
     let mut root = Map::new();
+    root.insert("level".into(), json!(level));
+    root.insert(
+        "timestamp".into(),
+        json!(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
     let mut metrics = vec![
         json!({"Name": "Requests", "Unit": "Count"}),
         json!({"Name": "Latency", "Unit": "Milliseconds"}),
@@ -153,7 +162,8 @@ mod tests {
             &inv,
             Duration::from_micros(12_345),
             201,
-            1_790_000_000_123,
+            chrono::DateTime::from_timestamp_millis(1_790_000_000_123).expect("time"),
+            "INFO",
         );
         assert!(!line.contains('\n'));
         let expected = json!({
@@ -172,6 +182,8 @@ mod tests {
                     ]
                 }]
             },
+            "level": "INFO",
+            "timestamp": "2026-09-21T14:13:20.123Z",
             "Function": "redeem-code",
             "Requests": 1,
             "Latency": 12.345,
@@ -192,9 +204,18 @@ mod tests {
             error_code: Some("SERVICE_UNAVAILABLE"),
             ..Invocation::default()
         };
-        let line = emf_line("N", "redeem-code", &inv, Duration::ZERO, 503, 0);
+        let line = emf_line(
+            "N",
+            "redeem-code",
+            &inv,
+            Duration::ZERO,
+            503,
+            chrono::DateTime::UNIX_EPOCH,
+            "WARN",
+        );
         let v: Value = serde_json::from_str(&line).expect("json");
         assert_eq!(v["Unavailable"], 1);
+        assert_eq!(v["level"], "WARN");
         assert_eq!(v["Errors5xx"], 1);
         assert_eq!(v["ErrorCode"], "SERVICE_UNAVAILABLE");
         assert_eq!(v["Refusals"], 1);
@@ -213,6 +234,8 @@ mod tests {
             assert!(
                 [
                     "_aws",
+                    "level",
+                    "timestamp",
                     "Function",
                     "Requests",
                     "Latency",
