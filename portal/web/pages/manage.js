@@ -238,18 +238,7 @@ async function codes(state, body) {
       }
       formErr.replaceChildren();
       form.reset();
-      const copy = button("Copy code", async () => {
-        try {
-          await navigator.clipboard.writeText(c.code);
-          copy.textContent = "Copied";
-          announce("The code was copied.");
-        } catch {
-          codeText.focus();
-          getSelection().selectAllChildren(codeText);
-          announce("Select the code and copy it with your keyboard.");
-        }
-      }, "btn small", { id: "copy-code" });
-      const codeText = h("code", { id: "new-code", class: "new-code", tabindex: "0" }, c.code);
+      const [codeText, copy] = copyable(c.code, "code", { id: "new-code", class: "new-code" }, "copy-code");
       created.replaceChildren(h("div", { class: "notice ok", role: "status" },
         h("p", { class: "about" }, "Code created"),
         h("p", { class: "code-line" }, codeText, copy),
@@ -504,18 +493,7 @@ async function invitations(state, body) {
     } catch (e) {
       return linkSlot.replaceChildren(errorNotice(e));
     }
-    const url = h("code", { id: "open-link-url", class: "link-url", tabindex: "0" }, r.url);
-    const copy = button("Copy link", async () => {
-      try {
-        await navigator.clipboard.writeText(r.url);
-        copy.textContent = "Copied";
-        announce("The link was copied.");
-      } catch {
-        url.focus();
-        getSelection().selectAllChildren(url);
-        announce("Select the link and copy it with your keyboard.");
-      }
-    }, "btn small", { id: "copy-link" });
+    const [url, copy] = copyable(r.url, "link", { id: "open-link-url", class: "link-url" }, "copy-link");
     linkSlot.replaceChildren(h("div", { class: "notice ok", role: "status" },
       h("p", { class: "about" }, "Open link created"),
       h("p", { class: "code-line" }, url, copy),
@@ -915,6 +893,24 @@ function table(headers, tbody) {
     h("table", { class: "list" },
       h("thead", null, h("tr", null, headers.map((t) => h("th", { scope: "col" }, t ? t : h("span", { class: "sr-only" }, "Actions"))))),
       tbody));
+}
+
+// A secret shown once (a new code, an open link) and its copy button. Where
+// the clipboard is refused, the text is selected for the keyboard instead.
+function copyable(text, what, attrs, buttonId) {
+  const shown = h("code", { ...attrs, tabindex: "0" }, text);
+  const copy = button(`Copy ${what}`, async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      copy.textContent = "Copied";
+      announce(`The ${what} was copied.`);
+    } catch {
+      shown.focus();
+      getSelection().selectAllChildren(shown);
+      announce(`Select the ${what} and copy it with your keyboard.`);
+    }
+  }, "btn small", { id: buttonId });
+  return [shown, copy];
 }
 
 const cell = (label, content, attrs = {}) => h("td", { "data-label": label, ...attrs }, content);
