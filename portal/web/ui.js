@@ -110,3 +110,12 @@ export function confirmDialog({ title, text, yes, no = "Cancel" }) {
     d.showModal();
   });
 }
+
+// A button that asks `dialog` (confirmDialog's options) first, then runs
+// `action` once at a time (see run).
+export function confirmButton(label, dialog, action, cls, attrs = {}) {
+  const b = button(label, async () => {
+    if (await confirmDialog(dialog)) await run(b, action);
+  }, cls, attrs);
+  return b;
+}

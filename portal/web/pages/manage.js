@@ -6,7 +6,7 @@ import { api, enc } from "../api.js";
 import { errorText } from "../messages.js";
 import {
   h, newId, fmtDate, expiryText, seatsText, facts, seatBar, actions, button, run, announce,
-  confirmDialog, isPast,
+  confirmButton, isPast,
 } from "../ui.js";
 
 const ROLE = { admin: "Admin", owner: "Owner" };
@@ -271,25 +271,21 @@ async function codes(state, body) {
 
   function codeRow(c) {
     const [status, tone] = codeStatus(c);
-    const revoke = c.revoked ? null : button("Revoke", async () => {
-      const yes = await confirmDialog({
-        title: `Revoke the code ending in ${c.last4}?`,
-        text: "Nobody can join with it any more. Members who joined with it keep their seats.",
-        yes: "Revoke code",
-        no: "Keep it",
-      });
-      if (!yes) return;
-      await run(revoke, async () => {
-        try {
-          await api("DELETE", `/v1/licenses/${enc(licenseId)}/codes/${enc(c.codeId)}`);
-        } catch (e) {
-          return announce(errorText(e));
-        }
-        const fresh = codeRow({ ...c, revoked: true });
-        tr.replaceWith(fresh);
-        fresh.querySelector("td")?.focus();
-        announce(`The code ending in ${c.last4} is revoked.`);
-      });
+    const revoke = c.revoked ? null : confirmButton("Revoke", {
+      title: `Revoke the code ending in ${c.last4}?`,
+      text: "Nobody can join with it any more. Members who joined with it keep their seats.",
+      yes: "Revoke code",
+      no: "Keep it",
+    }, async () => {
+      try {
+        await api("DELETE", `/v1/licenses/${enc(licenseId)}/codes/${enc(c.codeId)}`);
+      } catch (e) {
+        return announce(errorText(e));
+      }
+      const fresh = codeRow({ ...c, revoked: true });
+      tr.replaceWith(fresh);
+      fresh.querySelector("td")?.focus();
+      announce(`The code ending in ${c.last4} is revoked.`);
     }, "btn small quiet-danger revoke", { "aria-label": `Revoke the code ending in ${c.last4}` });
     const tr = h("tr", { "data-code-id": c.codeId },
       cell("Code", h("span", { class: "mono" }, "…" + c.last4), { tabindex: "-1" }),
@@ -545,24 +541,20 @@ async function invitations(state, body) {
         rowErr(e);
       }
     }), "btn small resend", { "aria-label": `Resend the invitation to ${who}` }) : null;
-    const revoke = open ? button("Revoke", async () => {
-      const yes = await confirmDialog({
-        title: `Revoke the invitation ${inv.email ? "to " + inv.email : "(open link)"}?`,
-        text: "Its link stops working at once. Seats already taken stay.",
-        yes: "Revoke invitation",
-        no: "Keep it",
-      });
-      if (!yes) return;
-      await run(revoke, async () => {
-        try {
-          await api("DELETE", `${path}/${enc(inv.invitationId)}`);
-        } catch (e) {
-          return rowErr(e);
-        }
-        const r = invRow({ ...inv, status: "revoked" });
-        tr.replaceWith(r);
-        announce(`The invitation ${inv.email ? "to " + inv.email : ""} is revoked.`);
-      });
+    const revoke = open ? confirmButton("Revoke", {
+      title: `Revoke the invitation ${inv.email ? "to " + inv.email : "(open link)"}?`,
+      text: "Its link stops working at once. Seats already taken stay.",
+      yes: "Revoke invitation",
+      no: "Keep it",
+    }, async () => {
+      try {
+        await api("DELETE", `${path}/${enc(inv.invitationId)}`);
+      } catch (e) {
+        return rowErr(e);
+      }
+      const r = invRow({ ...inv, status: "revoked" });
+      tr.replaceWith(r);
+      announce(`The invitation ${inv.email ? "to " + inv.email : ""} is revoked.`);
     }, "btn small quiet-danger revoke", { "aria-label": `Revoke the invitation to ${who}` }) : null;
     const tone = { pending: "ok", accepted: "ok", revoked: "bad" }[inv.status] || "";
     const tr = h("tr", { "data-invitation-id": inv.invitationId, "data-status": inv.status, "data-email": inv.email || "" },
@@ -639,26 +631,22 @@ async function seats(state, body) {
   }
 
   function seatRow(s) {
-    const remove = button("Remove", async () => {
-      const yes = await confirmDialog({
-        title: `Remove ${s.email}?`,
-        text: `${s.email} loses the seat at once and can no longer use ${state.license.product} through this license. They can join again with a valid code or invitation.`,
-        yes: "Remove seat",
-        no: "Keep",
-      });
-      if (!yes) return;
-      await run(remove, async () => {
-        try {
-          await api("DELETE", `/v1/licenses/${enc(licenseId)}/seats/${enc(s.userId)}`);
-        } catch (e) {
-          if (e.code !== "SEAT_NOT_FOUND") return announce(errorText(e));
-        }
-        all = all.filter((x) => x.userId !== s.userId);
-        await reloadLicense(state);
-        draw();
-        search.focus();
-        announce(`${s.email} no longer holds a seat. ${seatsText(state.license)}.`);
-      });
+    const remove = confirmButton("Remove", {
+      title: `Remove ${s.email}?`,
+      text: `${s.email} loses the seat at once and can no longer use ${state.license.product} through this license. They can join again with a valid code or invitation.`,
+      yes: "Remove seat",
+      no: "Keep",
+    }, async () => {
+      try {
+        await api("DELETE", `/v1/licenses/${enc(licenseId)}/seats/${enc(s.userId)}`);
+      } catch (e) {
+        if (e.code !== "SEAT_NOT_FOUND") return announce(errorText(e));
+      }
+      all = all.filter((x) => x.userId !== s.userId);
+      await reloadLicense(state);
+      draw();
+      search.focus();
+      announce(`${s.email} no longer holds a seat. ${seatsText(state.license)}.`);
     }, "btn small quiet-danger remove", { "aria-label": `Remove ${s.email}` });
     return h("tr", { "data-user-id": s.userId },
       cell("Email", s.email),

@@ -38,6 +38,9 @@ impl TurnedAwayReason {
     }
 }
 
+/// How long a refusal is kept after it (both stores; DynamoDB's TTL).
+pub const TURNED_AWAY_KEPT_DAYS: i64 = 31;
+
 /// One student turned away: the first and latest refusal kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnedAwayStudent {

@@ -9,8 +9,8 @@ mod secret;
 
 pub use code::InviteCode;
 pub use demand::{
-    DayAttempts, TurnedAway, TurnedAwayReason, TurnedAwayStudent, WAIT_BUCKETS, Waits,
-    id_created_at, wait_bucket,
+    DayAttempts, TURNED_AWAY_KEPT_DAYS, TurnedAway, TurnedAwayReason, TurnedAwayStudent,
+    WAIT_BUCKETS, Waits, id_created_at, wait_bucket,
 };
 pub use email::{Email, domain_rule};
 pub use ids::{CodeId, InvitationId, LicenseId, UserId};

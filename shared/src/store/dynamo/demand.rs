@@ -22,14 +22,11 @@ use super::items::n;
 use super::keys::{self, DAY_SK_PREFIX, DEMAND_SHARDS, Key, USER_SK_PREFIX};
 use super::query::Query;
 use crate::domain::{
-    COUNTER_SHARDS, DayAttempts, LicenseId, Timestamp, TurnedAway, TurnedAwayReason,
-    TurnedAwayStudent, UserId, Waits,
+    COUNTER_SHARDS, DayAttempts, LicenseId, TURNED_AWAY_KEPT_DAYS, Timestamp, TurnedAway,
+    TurnedAwayReason, TurnedAwayStudent, UserId, Waits,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::Demand;
-
-/// How long a refusal is kept (the TTL on both items).
-const KEPT_DAYS: i64 = 31;
 
 fn number(item: &Item, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
@@ -70,7 +67,7 @@ impl Demand for DynamoStore {
         reason: TurnedAwayReason,
         at: Timestamp,
     ) -> StoreResult<()> {
-        let ttl = n((at + Duration::days(KEPT_DAYS)).timestamp());
+        let ttl = n((at + Duration::days(TURNED_AWAY_KEPT_DAYS)).timestamp());
         let student = self
             .client
             .update_item()
@@ -145,9 +142,6 @@ impl Demand for DynamoStore {
                 }
             }
         }
-        found
-            .students
-            .sort_by(|a, b| a.user_id.as_str().cmp(b.user_id.as_str()));
         found.days = days;
         Ok(found)
     }

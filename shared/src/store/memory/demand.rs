@@ -8,13 +8,11 @@ use chrono::Duration;
 
 use super::MemoryStore;
 use crate::domain::{
-    LicenseId, Timestamp, TurnedAway, TurnedAwayReason, TurnedAwayStudent, UserId, Waits,
+    LicenseId, TURNED_AWAY_KEPT_DAYS, Timestamp, TurnedAway, TurnedAwayReason, TurnedAwayStudent,
+    UserId, Waits,
 };
 use crate::error::StoreResult;
 use crate::store::Demand;
-
-/// How long a record of a refusal is kept after it (DynamoDB: its TTL).
-pub(crate) const KEPT_DAYS: i64 = 31;
 
 #[async_trait]
 impl Demand for MemoryStore {
@@ -30,7 +28,7 @@ impl Demand for MemoryStore {
         let lapsed = state
             .turned_away
             .get(&key)
-            .is_some_and(|s| s.last + Duration::days(KEPT_DAYS) <= at);
+            .is_some_and(|s| s.last + Duration::days(TURNED_AWAY_KEPT_DAYS) <= at);
         if lapsed {
             state.turned_away.remove(&key);
         }
@@ -61,13 +59,12 @@ impl Demand for MemoryStore {
         since: Timestamp,
     ) -> StoreResult<TurnedAway> {
         let state = self.lock();
-        let mut students: Vec<TurnedAwayStudent> = state
+        let students = state
             .turned_away
             .iter()
             .filter(|((l, _), s)| l == license_id && s.last >= since)
             .map(|(_, s)| s.clone())
             .collect();
-        students.sort_by(|a, b| a.user_id.as_str().cmp(b.user_id.as_str()));
         let days = state
             .refused_days
             .iter()
