@@ -329,11 +329,28 @@ impl Provider {
             claims["name"] = json!(name);
         }
         let mut id_claims = claims.clone();
+        id_claims["token_use"] = json!("id");
         if let Some(nonce) = &grant.nonce {
             id_claims["nonce"] = json!(nonce);
         }
+        // The access token is shaped like a Cognito user pool's: the client
+        // as `client_id`, not `aud`, its scopes, and no email or name, so
+        // a portal configured to send it meets what it would in AWS
+        // (`TOKEN_WITHOUT_EMAIL` wherever the API needs the address).
+        let access_claims = json!({
+            "iss": self.issuer(),
+            "client_id": grant.client_id,
+            "sub": grant.sub,
+            "token_use": "access",
+            "scope": "openid email profile",
+            "username": grant.sub,
+            "iat": now,
+            "nbf": now,
+            "auth_time": now,
+            "exp": now + grant.session_secs,
+        });
         let (Ok(id_token), Ok(access_token)) =
-            (authorizer.sign(&id_claims), authorizer.sign(&claims))
+            (authorizer.sign(&id_claims), authorizer.sign(&access_claims))
         else {
             return Reply::error(500, "server_error", "could not sign");
         };

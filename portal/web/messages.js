@@ -47,6 +47,7 @@ const M = {
   LICENSE_EXPIRED: "This license has expired. Ask the license owner to renew it, then try again.",
   NO_SEATS_AVAILABLE: "Every seat of this license is taken. Ask the license owner to free a seat or add seats, then try again.",
   EMAIL_NOT_VERIFIED: "Your email address is not verified yet. Verify it with your sign-in provider, sign in again, then retry.",
+  TOKEN_WITHOUT_EMAIL: "Your sign-in did not pass your email address on to this site. Sign in again; if that does not help, tell the people who run this portal that it receives sign-in tokens without an email address.",
   EMAIL_DOMAIN_NOT_ALLOWED: (c) => `This license is only for email addresses at ${domains(c.domains)}. Sign out and sign in with such an address.`,
   TOO_MANY_ATTEMPTS: (c) => `Too many codes did not work, so activation is paused for your account. Try again ${untilText(c.retryAfter)}, and check the code carefully first.`,
   INVITE_NOT_FOUND: "This invitation link does not work. Open the most recent invitation email, or ask the person who invited you for a new link.",

@@ -34,6 +34,10 @@ pub enum ApiError {
     NoSeatsAvailable,
     #[error("email not verified")]
     EmailNotVerified,
+    /// The token has no `email` claim at all (a Cognito access token, say):
+    /// a deployment that sends the wrong token, not a user to verify.
+    #[error("token without an email claim")]
+    TokenWithoutEmail,
     #[error("email domain not allowed")]
     EmailDomainNotAllowed,
     #[error("too many failed attempts")]
@@ -116,6 +120,7 @@ impl ApiError {
             Self::LicenseExpired => "LICENSE_EXPIRED",
             Self::NoSeatsAvailable => "NO_SEATS_AVAILABLE",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::TokenWithoutEmail => "TOKEN_WITHOUT_EMAIL",
             Self::EmailDomainNotAllowed => "EMAIL_DOMAIN_NOT_ALLOWED",
             Self::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             Self::InviteNotFound => "INVITE_NOT_FOUND",
@@ -167,6 +172,9 @@ impl ApiError {
                 "Every seat of this license is taken. Ask your license admin to free a seat or add seats.".into()
             }
             Self::EmailNotVerified => "Verify your email address with your sign-in provider, then try again.".into(),
+            Self::TokenWithoutEmail => {
+                "Your sign-in token carries no email address (the API needs an ID token, or an access token with the email and email_verified claims). Sign in again; if this persists, the portal's operator must change the token it sends.".into()
+            }
             Self::EmailDomainNotAllowed => {
                 "This license is limited to certain email domains. Sign in with your organization's address.".into()
             }

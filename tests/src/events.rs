@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 
 const JWT_FIXTURE: &str = include_str!("../fixtures/apigw-v2-jwt-authorizer.json");
 const NO_AUTH_FIXTURE: &str = include_str!("../fixtures/apigw-v2-no-authorizer.json");
+const COGNITO_ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab12Cd34E";
+const COGNITO_CLIENT: &str = "4q2lhd5mtp5kq0h1o1bqv3d9ea";
 
 pub struct Event {
     value: Value,
@@ -22,6 +24,59 @@ impl Event {
             "email_verified": "true",
             "iss": "https://issuer.example",
             "aud": "seat-invitations",
+        });
+        Self::route(value, method, path)
+    }
+
+    /// A Cognito user pool's ID token, its claims exactly as API
+    /// Gateway's JWT authorizer hands them over: every value a string,
+    /// `aud` the app client, `token_use` `id`, no scopes.
+    pub fn cognito_id_token(method: &str, path: &str, sub: &str, email: &str) -> Self {
+        let mut value: Value = serde_json::from_str(JWT_FIXTURE).expect("fixture parses");
+        value["requestContext"]["authorizer"]["jwt"] = json!({
+            "claims": {
+                "sub": sub,
+                "email_verified": "true",
+                "iss": COGNITO_ISSUER,
+                "cognito:username": sub,
+                "origin_jti": "6f1c1a0e-54f5-4b4f-9a53-0d1b2b3c4d5e",
+                "aud": COGNITO_CLIENT,
+                "event_id": "0d9d7d0e-1a8b-4c4e-8f5b-2a3b4c5d6e7f",
+                "token_use": "id",
+                "auth_time": "1764547200",
+                "name": "Ann Student",
+                "exp": "1764550800",
+                "iat": "1764547200",
+                "jti": "a3c1d1e2-6b7a-4f8e-9c0d-1e2f3a4b5c6d",
+                "email": email,
+            },
+            "scopes": null,
+        });
+        Self::route(value, method, path)
+    }
+
+    /// A Cognito user pool's access token as API Gateway passes it: the
+    /// same user, but `client_id` instead of `aud` (which API Gateway
+    /// accepts as the audience), `scope`, `username`, and no `email` or
+    /// `email_verified` claim at all.
+    pub fn cognito_access_token(method: &str, path: &str, sub: &str) -> Self {
+        let mut value: Value = serde_json::from_str(JWT_FIXTURE).expect("fixture parses");
+        value["requestContext"]["authorizer"]["jwt"] = json!({
+            "claims": {
+                "sub": sub,
+                "iss": COGNITO_ISSUER,
+                "client_id": COGNITO_CLIENT,
+                "origin_jti": "6f1c1a0e-54f5-4b4f-9a53-0d1b2b3c4d5e",
+                "event_id": "0d9d7d0e-1a8b-4c4e-8f5b-2a3b4c5d6e7f",
+                "token_use": "access",
+                "scope": "openid email profile",
+                "auth_time": "1764547200",
+                "exp": "1764550800",
+                "iat": "1764547200",
+                "jti": "b4d2e2f3-7c8b-4a9f-8d1e-2f3a4b5c6d7e",
+                "username": sub,
+            },
+            "scopes": ["openid", "email", "profile"],
         });
         Self::route(value, method, path)
     }

@@ -286,6 +286,7 @@ pub fn user(sub: &str, address: &str) -> Caller {
         user_id: sub.into(),
         email: Some(email(address)),
         email_verified: true,
+        email_claimed: true,
         name: Some(format!("User {sub}")),
         site: None,
         source: None,

@@ -384,6 +384,40 @@ async fn invite_url_every_closed_state() {
     b.close().await;
 }
 
+/// A portal configured to send the access token, against a provider whose
+/// access tokens carry no email (Cognito's shape, which the development
+/// sign-in copies): the invite page and Activate Product say that the
+/// sign-in passed no address on, not that the user must verify theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_sending_access_tokens_says_the_sign_in_passed_no_email() {
+    let (server, _seed) = devserver(
+        &seed(),
+        Store::Memory,
+        &[("PORTAL_API_TOKEN", "access_token")],
+    );
+    let mut b = browser(&server, "token-without-email", true).await;
+    b.open(&format!("/invite/{BOB_INVITE}")).await;
+    b.wait_state("invite", "signed-out").await;
+    b.click("main #sign-in").await;
+    b.sign_in_form("bob@demo.edu", true, None).await;
+    b.wait_state("invite", "token-without-email").await;
+    b.shot("invite").await;
+    b.fits_the_screen().await;
+    b.axe().await;
+    assert!(b.count("main #sign-in-again").await == 1);
+    refused(&mut b, GOOD, "TOKEN_WITHOUT_EMAIL").await;
+    assert!(
+        b.text("#activate-error")
+            .await
+            .contains("did not pass your email address on"),
+        "{}",
+        b.text("#activate-error").await
+    );
+    assert!(b.count("#activate-error #sign-in-again").await == 1);
+    b.shot("activate").await;
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_url_session_expired_mid_flow_returns_to_the_same_step() {
     let (server, _seed) = devserver(&seed(), Store::Memory, &[]);

@@ -64,7 +64,7 @@ export default async function activate(ctx) {
             contact = button("Contact the owner", () =>
               openContact(contactSlot, contact, { license: e.license, email: ctx.email, code, subject, text }),
             "btn", { id: "contact-owner", "aria-expanded": "false" });
-          } else if (e.code === "EMAIL_NOT_VERIFIED") {
+          } else if (e.code === "EMAIL_NOT_VERIFIED" || e.code === "TOKEN_WITHOUT_EMAIL") {
             contact = ctx.signInButton("Sign in again", "/activate", "sign-in-again");
           } else if (e.code === "EMAIL_DOMAIN_NOT_ALLOWED") {
             contact = button("Switch account", () => run(contact, () => signOut("/activate")), "btn", { id: "switch-account" });

@@ -15,6 +15,7 @@ const BY_CODE = {
   INVITE_ALREADY_USED: "used",
   INVITE_EMAIL_MISMATCH: "wrong-account",
   EMAIL_NOT_VERIFIED: "email-not-verified",
+  TOKEN_WITHOUT_EMAIL: "token-without-email",
   EMAIL_DOMAIN_NOT_ALLOWED: "domain-not-allowed",
   LICENSE_EXPIRED: "license-expired",
   NO_SEATS_AVAILABLE: "no-seats",
@@ -138,6 +139,13 @@ export default async function invite(ctx) {
         return panel("email-not-verified", "Verify your email address first",
           lead(`Your sign-in provider has not confirmed ${email() || "your email address"} yet.`),
           h("p", null, "Verify the address with your sign-in provider (look for their email), then sign in again to accept the invitation."),
+          actions(again, home()));
+      }
+      case "token-without-email": {
+        const again = ctx.signInButton("Sign in again", path, "sign-in-again");
+        return panel("token-without-email", "Your sign-in did not share your email address",
+          lead("To accept, this site needs the email address your sign-in provider confirmed, and this sign-in did not pass it on."),
+          h("p", null, "Sign in again. If you see this page again, tell the people who run this portal: the service is receiving sign-in tokens without an email address."),
           actions(again, home()));
       }
       case "domain-not-allowed": {

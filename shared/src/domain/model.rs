@@ -27,6 +27,10 @@ pub struct Caller {
     pub user_id: UserId,
     pub email: Option<Email>,
     pub email_verified: bool,
+    /// The token has an `email` claim at all, valid or not. Without one
+    /// (a Cognito access token, say) the deployment sends the wrong token:
+    /// `TOKEN_WITHOUT_EMAIL`, not `EMAIL_NOT_VERIFIED`.
+    pub email_claimed: bool,
     /// The display name (`name` claim), shown to invitees as the inviter.
     pub name: Option<String>,
     /// The `https://` origin the request came in on (API Gateway's domain
@@ -42,6 +46,7 @@ impl Caller {
     pub fn verified_email(&self) -> Result<&Email, ApiError> {
         match (&self.email, self.email_verified) {
             (Some(email), true) => Ok(email),
+            _ if !self.email_claimed => Err(ApiError::TokenWithoutEmail),
             _ => Err(ApiError::EmailNotVerified),
         }
     }

@@ -79,6 +79,7 @@ fn caller_from_claims(
         user_id: user_id.into(),
         email,
         email_verified,
+        email_claimed: claims.contains_key("email"),
         name: claims
             .get("name")
             .map(|n| {

@@ -79,6 +79,7 @@ pub fn status_of(err: &ApiError) -> StatusCode {
         | ApiError::RecipientSuppressed
         | ApiError::OwnerUnreachable => StatusCode::CONFLICT,
         ApiError::EmailNotVerified
+        | ApiError::TokenWithoutEmail
         | ApiError::EmailDomainNotAllowed
         | ApiError::InviteEmailMismatch => StatusCode::FORBIDDEN,
         ApiError::TooManyAttempts { .. }

@@ -85,8 +85,85 @@ async fn email_verified_arrives_as_a_string_and_false_is_refused() {
     let event = redeem_event(&format!(r#"{{"code":"{code}"}}"#)).claim("email_verified", "false");
     let (status, body, _) = call(&t, Function::RedeemCode, event).await;
     assert_eq!((status, error_code(&body)), (403, "EMAIL_NOT_VERIFIED"));
+    let not_an_address = redeem_event(&format!(r#"{{"code":"{code}"}}"#)).claim("email", "[a b]");
+    let (status, body, _) = call(&t, Function::RedeemCode, not_an_address).await;
+    assert_eq!((status, error_code(&body)), (403, "EMAIL_NOT_VERIFIED"));
     let no_email = redeem_event(&format!(r#"{{"code":"{code}"}}"#)).without_claim("email");
-    assert_eq!(call(&t, Function::RedeemCode, no_email).await.0, 403);
+    let (status, body, _) = call(&t, Function::RedeemCode, no_email).await;
+    assert_eq!((status, error_code(&body)), (403, "TOKEN_WITHOUT_EMAIL"));
+}
+
+/// The portal sends Cognito's ID token (the template's `PORTAL_API_TOKEN`
+/// is `id_token` with a created user pool): it carries `email` and
+/// `email_verified`, and every route works with it.
+#[tokio::test]
+async fn a_cognito_id_token_redeems_lists_and_writes_to_the_owner() {
+    let (t, license_id, code) = demo().await;
+    let id_token =
+        |method: &str, path: &str| Event::cognito_id_token(method, path, "ann-sub", "Ann@Demo.edu");
+    let redeem = id_token("POST", "/v1/redemptions").body(&format!(r#"{{"code":"{code}"}}"#));
+    let (status, body, _) = call(&t, Function::RedeemCode, redeem).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["seat"]["userId"], "ann-sub");
+    assert_eq!(body["seat"]["email"], "ann@demo.edu");
+    let (status, body, _) = call(
+        &t,
+        Function::ListInvitations,
+        id_token("GET", "/v1/me/invitations"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["licenses"][0]["licenseId"], license_id.as_str());
+    let contact = id_token("POST", &format!("/v1/licenses/{license_id}/contact-owner"))
+        .body(r#"{"subject":"Hello","message":"Thanks"}"#);
+    let (status, body, _) = call(&t, Function::ContactOwner, contact).await;
+    assert_eq!(status, 202, "{body}");
+}
+
+/// A Cognito access token passes API Gateway's authorizer (its
+/// `client_id` counts as the audience) but carries no email: whatever
+/// needs the caller's address answers `403 TOKEN_WITHOUT_EMAIL`, which
+/// names the token, not the user, as the problem; what needs only the
+/// user id works.
+#[tokio::test]
+async fn a_cognito_access_token_is_refused_where_an_email_is_needed_and_says_why() {
+    let (t, license_id, code) = demo().await;
+    let access = |method: &str, path: &str| Event::cognito_access_token(method, path, "ann-sub");
+    let redeem = access("POST", "/v1/redemptions").body(&format!(r#"{{"code":"{code}"}}"#));
+    let (status, body, _) = call(&t, Function::RedeemCode, redeem).await;
+    assert_eq!((status, error_code(&body)), (403, "TOKEN_WITHOUT_EMAIL"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("ID token")),
+        "{body}"
+    );
+    assert_eq!(t.seats_used(&license_id.as_str().into()).await, 0);
+
+    let token = t.invitation(&license_id.as_str().into(), None).await;
+    let preview = access("GET", &format!("/v1/invites/{}", token.expose()));
+    let (status, body, _) = call(&t, Function::AcceptInvite, preview).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["viewer"]["blocker"], "TOKEN_WITHOUT_EMAIL");
+    let accept = access("POST", &format!("/v1/invites/{}/accept", token.expose()));
+    let (status, body, _) = call(&t, Function::AcceptInvite, accept).await;
+    assert_eq!((status, error_code(&body)), (403, "TOKEN_WITHOUT_EMAIL"));
+
+    // My Invitations needs only the user id: no pending invitations are
+    // found without an address, but the call succeeds.
+    let (status, body, _) = call(
+        &t,
+        Function::ListInvitations,
+        access("GET", "/v1/me/invitations"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["licenses"], serde_json::json!([]));
+
+    // The owner's admin routes go by `sub` alone.
+    let owner =
+        Event::cognito_access_token("GET", &format!("/v1/licenses/{license_id}"), "owner-1");
+    assert_eq!(call(&t, Function::LicenseAdmin, owner).await.0, 200);
 }
 
 #[tokio::test]

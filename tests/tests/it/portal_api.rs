@@ -69,8 +69,26 @@ async fn the_preview_tells_each_viewer_what_accept_would_answer(backend: Backend
         .await
         .expect("preview");
     assert_eq!(blocker(&preview), Some("EMAIL_NOT_VERIFIED"));
+    // A token without any email claim (a Cognito access token) is the
+    // deployment's mistake, and says so.
+    let no_email_claim = Caller {
+        email: None,
+        email_verified: false,
+        email_claimed: false,
+        ..user("bob", "bob@uni.edu")
+    };
+    let preview = invites::preview(&t.app, &no_email_claim, for_bob.expose())
+        .await
+        .expect("preview");
+    assert_eq!(blocker(&preview), Some("TOKEN_WITHOUT_EMAIL"));
 
     // Every blocker is what Accept then answers.
+    assert_eq!(
+        invites::accept(&t.app, &no_email_claim, for_bob.expose())
+            .await
+            .err(),
+        Some(ApiError::TokenWithoutEmail)
+    );
     assert_eq!(
         invites::accept(&t.app, &eve, for_bob.expose()).await.err(),
         Some(ApiError::InviteEmailMismatch)
