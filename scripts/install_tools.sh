@@ -3,7 +3,10 @@
 # skips whatever is already there at those versions (idempotent):
 #   - .venv-tools/ (Python venv, kept apart from the moto venv .venv/):
 #     cargo-lambda + ziglang (cross-compiles the arm64 bootstrap),
-#     aws-sam-cli + cfn-lint (sam validate --lint, cfn-lint, sam build);
+#     aws-sam-cli + cfn-lint (sam validate --lint, cfn-lint, sam build;
+#     its samtranslator also runs scripts/template_checks.py);
+#   - .venv-checkov/ (checkov, the template's security scan; a venv of its
+#     own because its dependency pins clash with aws-sam-cli's);
 #   - the Rust std for aarch64-unknown-linux-gnu (rustup target);
 #   - Debian qemu-user (qemu-aarch64) plus libc6-arm64-cross and
 #     libgcc-s1-arm64-cross: the bootstrap is linked dynamically against
@@ -31,6 +34,10 @@ APT_FILES=(/usr/bin/qemu-aarch64 /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.
   /usr/aarch64-linux-gnu/lib/libgcc_s.so.1)
 VENV=${TOOLS_VENV:-.venv-tools}
 PY=$VENV/bin/python
+# checkov in its own venv (its pins clash with aws-sam-cli's).
+CHECKOV_PINS=(checkov==3.3.30)
+CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
+CHECKOV_PY=$CHECKOV_VENV/bin/python
 
 WITH_QEMU=1
 for arg in "$@"; do
@@ -45,16 +52,27 @@ T_ALL=$(now)
 say() { echo "==> $*"; }
 
 # --- Python tools ------------------------------------------------------------
-[ -x "$PY" ] || python3 -m venv "$VENV"
-if "$PY" - "${PINS[@]}" 2>/dev/null <<'EOF'; then
+# Exit 0 when python $1's venv has every pin that follows.
+pinned() {
+  "$1" - "${@:2}" 2>/dev/null <<'EOF'
 import sys
 from importlib.metadata import version
 sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
 EOF
+}
+[ -x "$PY" ] || python3 -m venv "$VENV"
+if pinned "$PY" "${PINS[@]}"; then
   say "python tools already at ${PINS[*]}"
 else
   say "pip install ${PINS[*]} into $VENV"
   "$PY" -m pip install -q --disable-pip-version-check "${PINS[@]}"
+fi
+[ -x "$CHECKOV_PY" ] || python3 -m venv "$CHECKOV_VENV"
+if pinned "$CHECKOV_PY" "${CHECKOV_PINS[@]}"; then
+  say "checkov already at ${CHECKOV_PINS[*]}"
+else
+  say "pip install ${CHECKOV_PINS[*]} into $CHECKOV_VENV"
+  "$CHECKOV_PY" -m pip install -q --disable-pip-version-check "${CHECKOV_PINS[@]}"
 fi
 
 # --- Rust std for arm64 ------------------------------------------------------
@@ -99,8 +117,9 @@ fi
 "$PY" - <<'EOF'
 from importlib.metadata import version
 print("    " + ", ".join(f"{n} {version(n)}" for n in
-      ("cargo-lambda", "ziglang", "aws-sam-cli", "cfn-lint")))
+      ("cargo-lambda", "ziglang", "aws-sam-cli", "cfn-lint", "aws-sam-translator")))
 EOF
+"$CHECKOV_PY" -c 'from importlib.metadata import version; print("    checkov", version("checkov"))'
 if [ "$WITH_QEMU" = 1 ]; then
   echo "    $(qemu-aarch64 --version | head -1)"
 fi

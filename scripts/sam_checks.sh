@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Deployment checks, offline:
 #   1. sam validate --lint and cfn-lint on template.yaml;
-#   2. (unless --lint-only) the arm64 release build of every function with
+#   2. scripts/template_checks.py on the template as SAM transforms it: every
+#      route has the JWT authorizer but the portal's allow-listed public pages,
+#      every function has the environment its code needs and sets nothing it
+#      does not read; then its --self-test (mutations it must catch);
+#   3. checkov (pinned, own venv, no network), which must find nothing: each
+#      accepted finding is skipped in its resource's Metadata with the reason;
+#   4. (unless --lint-only) the arm64 release build of every function with
 #      cargo-lambda, then `sam build`, both into the repo's one target/;
-#   3. every .aws-sam/build/<Function>/bootstrap is an aarch64 ELF executable.
+#   5. every .aws-sam/build/<Function>/bootstrap is an aarch64 ELF executable.
+# Steps 1-3 run no cargo.
 # Tools come from scripts/install_tools.sh (pinned, idempotent).
 # Usage: scripts/sam_checks.sh [--lint-only]
 set -euo pipefail
@@ -35,6 +42,17 @@ export SAM_CLI_TELEMETRY=0
 
 step sam validate --lint --template template.yaml
 step cfn-lint template.yaml
+step python scripts/template_checks.py
+step python scripts/template_checks.py --self-test
+# checkov's framework for SAM templates is cloudformation (it merges Globals
+# and knows AWS::Serverless::*). Offline: no platform key, no downloads, no
+# upload, no check for a newer checkov.
+checkov_template() {
+  env -u BC_API_KEY -u PRISMA_API_URL CKV_SKIP_PACKAGE_UPDATE_CHECK=true \
+    "$ROOT/.venv-checkov/bin/checkov" --file template.yaml --framework cloudformation \
+    --quiet --compact --skip-download --skip-results-upload
+}
+step checkov_template
 [ "$LINT_ONLY" = 0 ] || exit 0
 
 # "<LogicalId> <binary>" of every rust-cargolambda function in the template.

@@ -5,9 +5,12 @@
 # license portal driven in Debian's Chromium (scripts/install_browser.sh;
 # screenshots land in test-output/screenshots/); the short fault-injection
 # stampede batch (scripts/stampede.sh); schemathesis against
-# docs/openapi.yaml (scripts/schemathesis.sh); then the deployment checks: sam validate --lint, cfn-lint, the arm64 release
-# build of every function with sam build, and a smoke test of each built
-# bootstrap under qemu-aarch64 (scripts/sam_checks.sh, smoke_lambda.sh).
+# docs/openapi.yaml (scripts/schemathesis.sh); then the deployment checks:
+# sam validate --lint, cfn-lint, the transformed template's routes and
+# function environments (scripts/template_checks.py, and its self-test),
+# checkov, the arm64 release build of every function with sam build, and a
+# smoke test of each built bootstrap under qemu-aarch64 (scripts/sam_checks.sh,
+# smoke_lambda.sh).
 # Usage: scripts/test.sh [extra args for cargo test, e.g. -- --nocapture]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -123,6 +126,6 @@ step ./scripts/schemathesis.sh
 step python3 scripts/check_docs.py README.md docs/local-sam.md
 
 # --- deployment: template lint, arm64 build, smoke test of the artifacts ----
-# (installs pinned cargo-lambda, zig, SAM CLI, cfn-lint and qemu-user itself)
+# (installs pinned cargo-lambda, zig, SAM CLI, cfn-lint, checkov and qemu-user itself)
 step ./scripts/sam_checks.sh
 step ./scripts/smoke_lambda.sh

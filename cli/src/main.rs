@@ -1,6 +1,7 @@
 //! `seatctl`: the vendor's back office. Works against any DynamoDB endpoint
 //! through the standard AWS environment (`AWS_REGION`, credentials,
-//! `AWS_ENDPOINT_URL_DYNAMODB`); the table comes from `--table` or `TABLE_NAME`.
+//! `AWS_ENDPOINT_URL_DYNAMODB`); the table comes from `--table` or
+//! `TABLE_NAME`, or from the deployed stack's outputs with `--stack`.
 
 use std::process::ExitCode;
 
@@ -11,6 +12,7 @@ use seat_invitations::domain::{
 use seat_invitations::error::StoreError;
 use seat_invitations::seed::Seed;
 use seat_invitations::store::{Codes, Directory, DynamoStore, Paging, SeatsChange};
+use seatctl::{doctor, stack};
 
 const ACTOR: &str = "operator";
 
@@ -18,6 +20,8 @@ const ACTOR: &str = "operator";
 /// local emulator.
 const AFTER_HELP: &str = "\
 Environment:
+  STACK_NAME                  the deployed stack (same as --stack): the table and the
+                              hashing-keys secret come from its outputs
   TABLE_NAME                  the table (same as --table; default seat-invitations)
   AWS_REGION                  the region (the docs use us-east-1 throughout)
   AWS_ENDPOINT_URL_DYNAMODB   another DynamoDB endpoint, e.g. the local emulator
@@ -35,6 +39,10 @@ Against the emulator:
     AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:5000
   seatctl create-table
 
+Against a deployed stack (its TableName and HashKeysSecret outputs):
+  seatctl --stack seats show --license lic-campus
+  seatctl doctor --stack seats
+
 Every subcommand has --help (e.g. seatctl create-license --help).";
 
 #[derive(Parser)]
@@ -48,20 +56,44 @@ Every subcommand has --help (e.g. seatctl create-license --help).";
     after_help = AFTER_HELP
 )]
 struct Cli {
-    /// DynamoDB table.
-    #[arg(
-        long,
-        env = "TABLE_NAME",
-        default_value = "seat-invitations",
-        global = true
-    )]
-    table: String,
+    /// The deployed stack: the table and the hashing-keys secret come from
+    /// its outputs (TableName, HashKeysSecret) unless given otherwise.
+    #[arg(long, env = "STACK_NAME", global = true)]
+    stack: Option<String>,
+    /// DynamoDB table (default: the stack's, else seat-invitations).
+    #[arg(long, env = "TABLE_NAME", global = true)]
+    table: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check a deploy: before it (`--issuer`, `--sender`) and after it
+    /// (`--stack`): credentials, the stack's status and outputs, the
+    /// issuer's discovery document, the SES sender and the account's
+    /// sandbox quota, the table (indexes, recovery, TTL, protection), the
+    /// hashing keys and that the API answers 401 without a token. Prints
+    /// what to fix, in order; exits 1 when a check fails.
+    Doctor {
+        /// The identity provider's issuer (JwtIssuer); default: the stack's
+        /// OidcIssuer output.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The SES sender (SenderEmail); default: the stack's parameter.
+        #[arg(long)]
+        sender: Option<String>,
+        /// The API's base URL; default: the stack's ApiUrl output.
+        #[arg(long)]
+        api_url: Option<String>,
+    },
+    #[command(flatten)]
+    Data(DataCommand),
+}
+
+/// The commands that work on the table.
+#[derive(Subcommand)]
+enum DataCommand {
     /// Create the table (keys, indexes, TTL) if it does not exist.
     CreateTable,
     /// Create a license.
@@ -149,9 +181,9 @@ enum KeysCommand {
 }
 
 /// The hashing keys: from the secret, from HASH_KEYS, or the development key.
-async fn hash_keys(aws: &aws_config::SdkConfig) -> Result<HashKeys, String> {
-    if let Some(id) = secret_id() {
-        return seat_invitations::wiring::hash_keys(aws, &id).await;
+async fn hash_keys(aws: &aws_config::SdkConfig, secret: Option<&str>) -> Result<HashKeys, String> {
+    if let Some(id) = secret {
+        return seat_invitations::wiring::hash_keys(aws, id).await;
     }
     match std::env::var("HASH_KEYS") {
         Ok(json) if !json.trim().is_empty() => {
@@ -172,18 +204,54 @@ fn secret_id() -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
-async fn rotate(aws: &aws_config::SdkConfig, keep: usize) -> Result<(), String> {
+/// The table and the hashing-keys secret: as given, else from the stack's
+/// outputs, else the defaults (the table `seat-invitations`, no secret).
+struct Resolved {
+    table: String,
+    secret_id: Option<String>,
+}
+
+async fn resolve(
+    aws: &aws_config::SdkConfig,
+    stack: Option<&str>,
+    mut table: Option<String>,
+) -> Result<Resolved, String> {
+    let mut secret_id = secret_id();
+    if let Some(name) = stack {
+        let client = aws_sdk_cloudformation::Client::new(aws);
+        let found = stack::describe(&client, name)
+            .await
+            .map_err(|e| format!("stack {name}: {e}"))?;
+        if table.is_none() {
+            table = Some(found.require(stack::TABLE_OUTPUT)?.to_owned());
+        }
+        if secret_id.is_none() {
+            secret_id = Some(found.require(stack::SECRET_OUTPUT)?.to_owned());
+        }
+    }
+    Ok(Resolved {
+        table: table.unwrap_or_else(|| "seat-invitations".into()),
+        secret_id,
+    })
+}
+
+async fn rotate(
+    aws: &aws_config::SdkConfig,
+    secret: Option<&str>,
+    keep: usize,
+) -> Result<(), String> {
     if keep < 2 {
         return Err(
             "--keep must be at least 2: codes hashed with the previous key must keep working"
                 .into(),
         );
     }
-    let id = secret_id().ok_or("set HASH_KEYS_SECRET_ID to the stack's HashKeysSecret")?;
-    let keys = seat_invitations::wiring::hash_keys(aws, &id).await?;
+    let id =
+        secret.ok_or("set HASH_KEYS_SECRET_ID to the stack's HashKeysSecret, or give --stack")?;
+    let keys = seat_invitations::wiring::hash_keys(aws, id).await?;
     let new_id = chrono::Utc::now().format("k%Y%m%d%H%M%S").to_string();
     let rotated = keys.rotated(HashKey::generate(&new_id)?, keep)?;
-    seat_invitations::wiring::put_hash_keys(aws, &id, &rotated).await?;
+    seat_invitations::wiring::put_hash_keys(aws, id, &rotated).await?;
     let ids: Vec<&str> = rotated.keys().iter().map(HashKey::id).collect();
     println!(
         "new current key {new_id}; accepted keys now: {}",
@@ -220,29 +288,55 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let aws = seat_invitations::wiring::aws_sdk_config_from_env().await;
-    let store = DynamoStore::from_sdk_config(&aws, &cli.table);
+    let command = match cli.command {
+        Command::Doctor {
+            issuer,
+            sender,
+            api_url,
+        } => {
+            let target = doctor::Target {
+                stack: cli.stack,
+                issuer,
+                sender,
+                table: cli.table,
+                secret_id: secret_id(),
+                api_url,
+            };
+            let report = doctor::run(&doctor::Clients::new(aws), target).await;
+            print!("{}", report.render());
+            return if report.failed() {
+                Err("a check failed (see above)".into())
+            } else {
+                Ok(())
+            };
+        }
+        Command::Data(command) => command,
+    };
+    let Resolved { table, secret_id } = resolve(&aws, cli.stack.as_deref(), cli.table).await?;
+    let secret = secret_id.as_deref();
+    let store = DynamoStore::from_sdk_config(&aws, &table);
     let now = chrono::Utc::now();
     let store_err = |e: StoreError| e.to_string();
-    match cli.command {
-        Command::CreateTable => {
+    match command {
+        DataCommand::CreateTable => {
             store.ensure_table().await.map_err(store_err)?;
-            println!("table {} is ready", cli.table);
+            println!("table {table} is ready");
         }
-        Command::BackfillLookupKeys => {
+        DataCommand::BackfillLookupKeys => {
             let done = store.backfill_lookup_keys().await.map_err(store_err)?;
             println!(
                 "scanned {} items: gsi3 keys set on {} invitation(s) and {} seat(s), {} skipped (changed meanwhile)",
                 done.scanned, done.invitations, done.seats, done.skipped
             );
         }
-        Command::BackfillShardRules => {
+        DataCommand::BackfillShardRules => {
             let done = store.copy_rules_to_seat_shards().await.map_err(store_err)?;
             println!(
                 "{} license(s): rules copied to {} seat counter shard(s)",
                 done.licenses, done.shards
             );
         }
-        Command::CreateLicense {
+        DataCommand::CreateLicense {
             id,
             name,
             organization,
@@ -274,7 +368,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             store.create_license(&license).await.map_err(store_err)?;
             println!("license {id} created with {seats} seats");
         }
-        Command::SetSeats { license, seats } => {
+        DataCommand::SetSeats { license, seats } => {
             let license = LicenseId::from(license);
             store
                 .license(&license)
@@ -296,7 +390,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             }
         }
-        Command::Show { license } => {
+        DataCommand::Show { license } => {
             let license = LicenseId::from(license);
             let (record, used) = store
                 .licenses_with_usage(std::slice::from_ref(&license))
@@ -333,11 +427,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
             );
         }
-        Command::LoadSeed { file } => {
+        DataCommand::LoadSeed { file } => {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let seed = Seed::parse(&text).map_err(|e| e.to_string())?;
-            let keys = hash_keys(&aws).await?;
+            let keys = hash_keys(&aws, secret).await?;
             seed.load(&store, &keys, now)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -347,7 +441,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 file.display()
             );
         }
-        Command::Keys(KeysCommand::Status) => {
+        DataCommand::Keys(KeysCommand::Status) => {
             let census = store.hash_census().await.map_err(store_err)?;
             let out = serde_json::json!({"codes": census.codes, "invitations": census.invitations});
             println!(
@@ -355,9 +449,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
             );
         }
-        Command::Keys(KeysCommand::Rotate { keep }) => rotate(&aws, keep).await?,
-        Command::Keys(KeysCommand::Migrate) => {
-            let keys = hash_keys(&aws).await?;
+        DataCommand::Keys(KeysCommand::Rotate { keep }) => rotate(&aws, secret, keep).await?,
+        DataCommand::Keys(KeysCommand::Migrate) => {
+            let keys = hash_keys(&aws, secret).await?;
             let done = store.rekey_legacy_hashes(&keys).await.map_err(store_err)?;
             println!(
                 "re-keyed {} code(s) and {} invitation(s) under key {}; {} changed meanwhile (run again)",

@@ -159,3 +159,90 @@ async fn the_back_office_creates_resizes_shows_and_seeds() {
         .await
         .expect("seeded code works");
 }
+
+/// `--stack` takes the table and the hashing-keys secret from the stack's
+/// outputs: `seatctl --stack NAME` works on the stack's table without
+/// anyone copying its generated name, and a missing stack says so.
+#[tokio::test]
+async fn the_stack_names_the_table_and_the_secret() {
+    let endpoint = dynamodb_endpoint();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .http_client(seat_invitations::wiring::http_client())
+        .load()
+        .await;
+    let table = random_id("stacktable").to_lowercase();
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(random_id("keys"))
+        .secret_string(r#"{"current":"s1","s1":"0123456789abcdef0123456789abcdef"}"#)
+        .send()
+        .await
+        .expect("secret")
+        .arn()
+        .expect("arn")
+        .to_owned();
+    let name = random_id("stack").to_lowercase().replace('_', "-");
+    let template = serde_json::json!({
+        "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {
+            "TableName": {"Value": table},
+            "HashKeysSecret": {"Value": secret},
+        },
+    });
+    aws_sdk_cloudformation::Client::new(&sdk)
+        .create_stack()
+        .stack_name(&name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .expect("stack");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_seatctl"))
+            .args(args)
+            .env_remove("TABLE_NAME")
+            .env_remove("HASH_KEYS_SECRET_ID")
+            .env_remove("HASH_KEYS")
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .expect("seatctl runs")
+    };
+    assert!(ok(&run(&["--stack", &name, "create-table"])).contains(&table));
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed.json");
+    let loaded = run(&["--stack", &name, "load-seed", seed]);
+    ok(&loaded);
+    assert!(
+        String::from_utf8_lossy(&loaded.stderr).is_empty(),
+        "the stack's secret was used, not the development key: {}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["--stack", &name, "keys", "status"]))).expect("json");
+    assert_eq!(status["codes"]["s1"], 1, "{status}");
+    // --table still wins over the stack's output.
+    let elsewhere = random_id("other").to_lowercase();
+    assert!(
+        ok(&run(&[
+            "--stack",
+            &name,
+            "--table",
+            &elsewhere,
+            "create-table"
+        ]))
+        .contains(&elsewhere)
+    );
+    let missing = run(&["--stack", "no-such-stack", "show", "--license", "x"]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no-such-stack: no such stack"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}

@@ -8,12 +8,10 @@ use portal::{Portal, PortalConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .without_time()
-        .with_ansi(false)
-        .with_target(false)
-        .init();
+    // The functions' one log switch (Lambda's application log level, else
+    // RUST_LOG) and JSON lines with a timestamp, which Lambda's level
+    // filter needs to keep an error line when the level is WARN.
+    seat_invitations::lambda::init_tracing(seat_invitations::lambda::LogFormat::Json);
     let portal = std::sync::Arc::new(Portal::new(PortalConfig::from_env(None)?));
     lambda_http::run_concurrent(service_fn(move |req: Request| {
         let portal = portal.clone();

@@ -10,7 +10,7 @@ mod memory;
 mod page;
 mod ports;
 
-pub use dynamo::{DynamoStore, HashCensus, Rekeyed};
+pub use dynamo::{DynamoStore, HashCensus, IndexSchema, Rekeyed, TableSchema, table_schema};
 pub use memory::MemoryStore;
 pub use page::{Page, PagePosition, Paging};
 pub use ports::{
