@@ -9,8 +9,10 @@
 #     claims (built from tests/fixtures/apigw-v2-jwt-authorizer.json) and the
 #     response's status and JSON body are checked (for the portal: the page
 #     and its Content-Security-Policy); an event-triggered function (no route:
-#     mail-events) gets its own event (an SNS-delivered SES bounce) and must
-#     answer without an error.
+#     mail-events, invitation-sender) gets its own event (an SNS-delivered SES
+#     bounce; two SQS delivery jobs for an invitation that does not exist, on
+#     their last and first receive) and must answer what it should: null,
+#     or the batch item failures to retry (only the first-receive job).
 # Every wait is bounded; every process started here is stopped by its PID.
 #
 # Usage: scripts/smoke_lambda.sh [BOOTSTRAP...]
@@ -85,7 +87,7 @@ free_port() {
 # to $2, or fails for a folder it does not know.
 prepare() {
   "$PY" - "$1" "$2" "$FIXTURE" <<'EOF'
-import json, os, struct, sys
+import base64, json, os, struct, sys
 
 bootstrap, out, fixture = sys.argv[1:]
 folder = os.path.basename(os.path.dirname(os.path.abspath(bootstrap)))
@@ -107,8 +109,20 @@ REQUESTS = {
     "portal": ("GET", "/invite/{token}", "/invite/smoke-token", None, 200, "html:portal-config"),
 }
 # Functions that serve no route: their event, checked as "none:" (the
-# function answers null, no error).
+# function answers null, no error) unless EVENT_ANSWERS names its answer.
+def sqs_record(message_id, receives, body):
+    return {"messageId": message_id, "receiptHandle": "smoke", "body": json.dumps(body),
+            "attributes": {"ApproximateReceiveCount": str(receives), "SentTimestamp": "1788249600000",
+                           "SenderId": "smoke", "ApproximateFirstReceiveTimestamp": "1788249600000"},
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:smoke", "awsRegion": "us-east-1"}
+JOB = {"licenseId": "lic-smoke", "invitationId": "inv_smoke"}
+EVENT_ANSWERS = {
+    # Not readable: given up on its last receive, tried again on its first.
+    "invitationsender": {"batchItemFailures": [{"itemIdentifier": "smoke-2"}]},
+}
 EVENTS = {
+    "invitationsender": {"Records": [sqs_record("smoke-1", 8, JOB), sqs_record("smoke-2", 1, JOB)]},
     "mailevents": {"Records": [{
         "EventSource": "aws:sns", "EventVersion": "1.0",
         "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:mail-events:smoke",
@@ -133,7 +147,9 @@ aarch64 = head[:4] == b"\x7fELF" and struct.unpack_from("<H", head, 18)[0] == 18
 runner = "qemu" if aarch64 and os.uname().machine not in ("aarch64", "arm64") else "native"
 if key in EVENTS:
     json.dump(EVENTS[key], open(out, "w"))
-    print(runner, "EVENT", folder, 0, "none:")
+    answer = EVENT_ANSWERS.get(key)
+    check = "none:" if answer is None else "json64:" + base64.b64encode(json.dumps(answer).encode()).decode()
+    print(runner, "EVENT", folder, 0, check)
     sys.exit(0)
 method, route, path, body, status, check = REQUESTS[key]
 
@@ -175,6 +191,17 @@ if kind == "none":
     if raw.strip() not in ("null", ""):
         sys.exit(f"the function answered {raw[:500]!r}, want null")
     print("    answered null")
+    sys.exit(0)
+if kind == "json64":
+    import base64
+    want = json.loads(base64.b64decode(name))
+    try:
+        got = json.loads(raw)
+    except ValueError:
+        sys.exit(f"the function answered {raw[:500]!r}, want {want}")
+    if got != want:
+        sys.exit(f"the function answered {got}, want {want}")
+    print(f"    answered {json.dumps(got)}")
     sys.exit(0)
 try:
     resp = json.loads(raw)

@@ -100,12 +100,21 @@ REQUIRED = {
     "ContactOwnerFunction": HTTP + MAILS,
     "LicenseAdminFunction": HTTP,
     # Carry PortalBaseUrl (invite URLs) and the mail quota and resend cooldown
-    # parameters (service/admin/invitations.rs, service/mail_guard.rs).
+    # parameters (service/admin/invitations.rs, service/mail_guard.rs); in
+    # AWS also the queue (AWS_ONLY_REQUIRED). Under sam local the request
+    # mails what it queued itself (lambda::run).
     "InvitationAdminFunction": HTTP + MAILS + [
         ("PORTAL_BASE_URL", {"Ref": "PortalBaseUrl"}),
         ("INVITATION_MAIL_QUOTA", {"Ref": "InvitationMailQuota"}),
         ("INVITATION_MAIL_WINDOW_SECS", {"Ref": "InvitationMailWindowSecs"}),
         ("RESEND_COOLDOWN_SECS", {"Ref": "ResendCooldownSecs"}),
+    ],
+    # lambda::app(), one metrics line per batch (lambda::with_metrics: the
+    # dashboard's mail figures), the mail it sends (service/delivery.rs): the
+    # invite URL's base, and its share of the account's SES rate (its main.rs).
+    "InvitationSenderFunction": HTTP + MAILS + [
+        ("PORTAL_BASE_URL", {"Ref": "PortalBaseUrl"}),
+        ("MAIL_SEND_RATE", {"Ref": "SesMaxSendRate"}),
     ],
     # lambda::app() only: no metric lines, sends no mail. It hashes the
     # bounced address, hence the key.
@@ -131,6 +140,12 @@ REQUIRED = {
 SIGN_IN_SHAPES = {
     "created user pool": {},
     "existing provider": {"JwtIssuer": "https://login.example.com/realms/x", "OidcClientId": "portal"},
+}
+# Needed in AWS only (under sam local there is no such resource to reach).
+AWS_ONLY_REQUIRED = {
+    # Without it the bulk invitations' mail would wait in an in-process queue
+    # that a deployed function never drains between requests (wiring.rs).
+    "InvitationAdminFunction": [("INVITATION_QUEUE_URL", {"Ref": "InvitationQueue"})],
 }
 ENDPOINT_SHAPES = {"AWS": "", "sam local": "http://host.docker.internal:8000"}
 REQUIRED_PARAMETERS = {"SenderEmail": "sender@example.com"}  # no default in the template
@@ -330,7 +345,8 @@ def environment_checks(resources, conds, shape, rust_text):
         if rid not in REQUIRED:
             failures.append((shape, f"{rid}: a function with no entry in REQUIRED (scripts/template_checks.py): say what it needs"))
             continue
-        for need in REQUIRED[rid]:
+        in_aws = shape.endswith("/ AWS")
+        for need in REQUIRED[rid] + (AWS_ONLY_REQUIRED.get(rid, []) if in_aws else []):
             if isinstance(need, str):
                 names, expected = (need,), None
             elif isinstance(need[1], str):

@@ -164,6 +164,23 @@ async fn serve(port: u16) -> Result<(), String> {
     let sign_in = oidc::Provider::new(port, seed_users);
     let portal_config = portal::PortalConfig::from_env(Some(&sign_in.issuer()))?;
     let parts = seat_invitations::wiring::build(config).await?;
+    // The invitation sender: without an SQS queue (INVITATION_QUEUE_URL),
+    // a worker here mails what the API queued, as the deployed sender
+    // would (tries a throttled send again after 1 s, 2 s, 4 s, ...).
+    if let Some(queue) = parts.local_queue.clone() {
+        let app = parts.app.clone();
+        tokio::spawn(async move {
+            loop {
+                queue.arrived().await;
+                seat_invitations::service::delivery::drain(
+                    &app,
+                    &queue,
+                    seat_invitations::service::delivery::backoff,
+                )
+                .await;
+            }
+        });
+    }
     let server = Arc::new(Server {
         app: parts.app,
         outbox: parts.outbox,

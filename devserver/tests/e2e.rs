@@ -149,7 +149,17 @@ fn without_a_seed_it_offers_a_demo_that_works() {
         Some(r#"{"emails":["bob@demo.edu"]}"#),
     );
     assert_eq!(status, 201, "{body}");
-    let (_, _, outbox) = request(server.port, "GET", "/_dev/outbox", None, None);
+    assert_eq!(body["invitations"][0]["delivery"], "queued");
+    // The devserver's sender mails it a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let outbox = loop {
+        let (_, _, outbox) = request(server.port, "GET", "/_dev/outbox", None, None);
+        if outbox["messages"].as_array().is_some_and(|m| !m.is_empty()) {
+            break outbox;
+        }
+        assert!(std::time::Instant::now() < deadline, "no invitation mail");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let text = outbox["messages"][0]["text"].as_str().unwrap_or_default();
     assert!(text.contains(&format!("{base}/invite/")), "{text}");
 }

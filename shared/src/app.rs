@@ -9,7 +9,7 @@ use chrono::{DurationRound, TimeDelta, Utc};
 
 use crate::config::Config;
 use crate::domain::{CodeId, CodeRecord, LicenseId, SecretHash, Timestamp};
-use crate::mail::Mailer;
+use crate::mail::{DeliveryQueue, Mailer};
 use crate::store::Store;
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -27,6 +27,8 @@ pub fn system_clock() -> Clock {
 pub struct App {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
+    /// Where invitation mail waits for the sender (`service::delivery`).
+    pub queue: Arc<dyn DeliveryQueue>,
     pub clock: Clock,
     pub config: Arc<Config>,
     /// Which license each code seen by this process belongs to (immutable).

@@ -115,6 +115,11 @@ pub struct Config {
     pub check_table: bool,
     /// Amazon's roots in Lambda, the system's locally.
     pub tls_roots: TlsRoots,
+    /// `INVITATION_QUEUE_URL`: the SQS queue invitation mail waits in for
+    /// the `invitation-sender` function. None: an in-process queue, which
+    /// the devserver's worker drains (and a local Lambda loop drains
+    /// before it answers).
+    pub invitation_queue_url: Option<String>,
 }
 
 /// Where defaults differ: the local server embeds everything, a Lambda
@@ -161,6 +166,7 @@ impl Config {
             } else {
                 TlsRoots::System
             },
+            invitation_queue_url: None,
         }
     }
 
@@ -238,6 +244,10 @@ impl Config {
             config.sender_email = v.to_owned();
         }
         config.outbox_file = get("OUTBOX_FILE").map(str::to_owned);
+        config.invitation_queue_url = get("INVITATION_QUEUE_URL")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
         if let Some(v) = get("SES_CONFIGURATION_SET") {
             // SES names: letters, digits, `_` and `-`, at most 64.
             let valid = v.len() <= 64

@@ -346,6 +346,10 @@ pub enum MailError {
         source: Cause,
         outcome: Outcome,
     },
+    /// The mail service refused the send for its rate: not sent; the same
+    /// mail may be tried again later.
+    #[error("mail service throttled: {operation}")]
+    Throttled { operation: &'static str },
     /// The message could not even be built: a bug.
     #[error("mail failure: {operation}: {source}")]
     Internal {
@@ -377,6 +381,7 @@ impl From<MailError> for ApiError {
         note_cause(&err);
         match err {
             MailError::Unavailable { outcome, .. } => ApiError::unavailable_with(outcome),
+            MailError::Throttled { .. } => ApiError::unavailable_with(Outcome::Unchanged),
             MailError::Internal { .. } => ApiError::Internal,
         }
     }

@@ -85,6 +85,12 @@ where
 /// What every function does before its first event: logs, configuration,
 /// the adapters, and (embedded store only) the seed file.
 pub async fn app() -> Result<Arc<App>, Error> {
+    Ok(parts().await?.0)
+}
+
+/// [`app`], with the in-process delivery queue when no SQS queue is
+/// configured (local loops).
+async fn parts() -> Result<(Arc<App>, Option<Arc<crate::mail::LocalQueue>>), Error> {
     init_tracing(LogFormat::Json);
     let config = Config::from_env(Profile::Lambda)?;
     let parts = wiring::build(config).await?;
@@ -101,23 +107,39 @@ pub async fn app() -> Result<Arc<App>, Error> {
             .map_err(|e| format!("SEED_FILE {path}: {e}"))?;
         tracing::info!(path, "seed file loaded");
     }
-    Ok(Arc::new(parts.app))
+    Ok((Arc::new(parts.app), parts.local_queue))
 }
 
 /// The runtime loop of an HTTP function.
 pub async fn run(function: Function) -> Result<(), Error> {
-    let app = app().await?;
+    let (app, local_queue) = parts().await?;
     let namespace: Arc<str> = metrics_namespace(|name| std::env::var(name).ok()).into();
     let metrics_level = metrics_log_level(|name| std::env::var(name).ok());
     // Sequential as always unless Lambda sets AWS_LAMBDA_MAX_CONCURRENCY
     // (managed instances); then that many invocations share this process.
     lambda_http::run_concurrent(service_fn(move |req: Request| {
-        let (app, namespace) = (app.clone(), namespace.clone());
+        let (app, namespace, local_queue) = (app.clone(), namespace.clone(), local_queue.clone());
         async move {
             let span = request_span(&req);
             let started = std::time::Instant::now();
-            let (response, counted) =
-                crate::metrics::scope(handle(&app, function, req).instrument(span)).await;
+            let (response, counted) = crate::metrics::scope(
+                async {
+                    let response = handle(&app, function, req).await;
+                    // Without an SQS queue (a local loop), this process is
+                    // the sender: it mails what the request queued.
+                    if let Some(queue) = local_queue.as_deref() {
+                        crate::service::delivery::drain(
+                            &app,
+                            queue,
+                            crate::service::delivery::backoff,
+                        )
+                        .await;
+                    }
+                    response
+                }
+                .instrument(span),
+            )
+            .await;
             // One EMF line per invocation (docs/operations.md).
             println!(
                 "{}",
@@ -135,6 +157,26 @@ pub async fn run(function: Function) -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// One invocation of an event-triggered function, counted as [`run`]
+/// counts an HTTP one: what `f` counts goes out as one metrics line.
+pub async fn with_metrics<F: std::future::Future>(function: &str, f: F) -> F::Output {
+    let started = std::time::Instant::now();
+    let (out, counted) = crate::metrics::scope(f).await;
+    println!(
+        "{}",
+        crate::metrics::emf_line(
+            &metrics_namespace(|name| std::env::var(name).ok()),
+            function,
+            &counted,
+            started.elapsed(),
+            200,
+            chrono::Utc::now(),
+            metrics_log_level(|name| std::env::var(name).ok()),
+        )
+    );
+    out
 }
 
 /// The CloudWatch namespace of the functions' metrics: `METRICS_NAMESPACE`

@@ -29,6 +29,10 @@ pub const OWNER_MESSAGES_SENT: &str = "OwnerMessagesSent";
 /// Invitation emails the mail service took, and those it did not.
 pub const INVITATIONS_SENT: &str = "InvitationsSent";
 pub const INVITATIONS_FAILED: &str = "InvitationsFailed";
+/// Invitation emails queued for the sender.
+pub const INVITATIONS_QUEUED: &str = "InvitationsQueued";
+/// Sends the mail service throttled (the sender tries them again later).
+pub const INVITATIONS_THROTTLED: &str = "InvitationsThrottled";
 
 /// What one invocation counted.
 #[derive(Debug, Default, Clone, PartialEq)]

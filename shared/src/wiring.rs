@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::app::{App, system_clock};
 use crate::config::{Config, MailerKind, StoreKind, TlsRoots};
 use crate::domain::HashKeys;
-use crate::mail::{Mailer, Outbox, SesMailer};
+use crate::mail::{DeliveryQueue, LocalQueue, Mailer, Outbox, SesMailer, SqsQueue};
 use crate::store::{DynamoStore, MemoryStore, Store};
 
 /// The concrete adapters behind an [`App`], for callers that need more than
@@ -16,6 +16,9 @@ pub struct Parts {
     pub app: App,
     pub memory: Option<Arc<MemoryStore>>,
     pub outbox: Option<Arc<Outbox>>,
+    /// The in-process delivery queue, when there is no SQS queue: whoever
+    /// runs the process drains it (`service::delivery::drain`).
+    pub local_queue: Option<Arc<LocalQueue>>,
 }
 
 /// Builds the adapters `config` names. AWS clients read the standard AWS
@@ -23,7 +26,8 @@ pub struct Parts {
 pub async fn build(mut config: Config) -> Result<Parts, String> {
     let needs_aws = config.store == StoreKind::DynamoDb
         || config.mailer == MailerKind::Ses
-        || config.hash_keys_secret_id.is_some();
+        || config.hash_keys_secret_id.is_some()
+        || config.invitation_queue_url.is_some();
     let local = local_endpoints(|name| std::env::var(name).ok());
     let aws = if needs_aws {
         Some(aws_sdk_config(&local, config.tls_roots).await?)
@@ -61,6 +65,7 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
                 SesMailer::new(aws_sdk_ses::Client::from_conf(
                     aws_sdk_ses::config::Builder::from(aws)
                         .timeout_config(crate::mail::ses_timeout_config())
+                        .retry_config(crate::mail::ses_retry_config())
                         .build(),
                 ))
                 .with_configuration_set(config.ses_configuration_set.clone()),
@@ -75,16 +80,29 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
             (outbox.clone(), Some(outbox))
         }
     };
+    let (queue, local_queue): (Arc<dyn DeliveryQueue>, _) =
+        match (&config.invitation_queue_url, &aws) {
+            (Some(url), Some(aws)) => (
+                Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url.clone())),
+                None,
+            ),
+            _ => {
+                let local = Arc::new(LocalQueue::default());
+                (local.clone(), Some(local))
+            }
+        };
     Ok(Parts {
         app: App {
             store,
             mailer,
+            queue,
             clock: system_clock(),
             config: Arc::new(config),
             known_codes: Arc::default(),
         },
         memory,
         outbox,
+        local_queue,
     })
 }
 

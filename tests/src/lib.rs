@@ -14,7 +14,7 @@ use seat_invitations::domain::{
     Timestamp, random_id,
 };
 use seat_invitations::error::MailError;
-use seat_invitations::mail::{Mailer, Outbox, OutgoingEmail};
+use seat_invitations::mail::{LocalQueue, Mailer, Outbox, OutgoingEmail};
 use seat_invitations::service::me::{self, MyInvitations};
 use seat_invitations::service::provision::{
     CodeOptions, InvitationOptions, add_code, add_invitation,
@@ -58,6 +58,9 @@ pub enum Backend {
 pub struct TestApp {
     pub app: App,
     pub outbox: Arc<Outbox>,
+    /// Where invitation mail waits: tests run the sender with
+    /// [`TestApp::deliver`].
+    pub queue: Arc<LocalQueue>,
     pub backend: Backend,
     now: Arc<Mutex<Timestamp>>,
 }
@@ -120,9 +123,11 @@ impl TestApp {
         let clock_now = now.clone();
         let clock: Clock = Arc::new(move || *clock_now.lock().unwrap_or_else(|p| p.into_inner()));
         let outbox = Arc::new(Outbox::default());
+        let queue = Arc::new(LocalQueue::default());
         let app = App {
             store,
             mailer: mailer.unwrap_or_else(|| outbox.clone()),
+            queue: queue.clone(),
             clock,
             config: Arc::new(config),
             known_codes: Arc::default(),
@@ -130,9 +135,19 @@ impl TestApp {
         Self {
             app,
             outbox,
+            queue,
             backend,
             now,
         }
+    }
+
+    /// Runs the invitation sender until the queue is empty, as SQS and the
+    /// `invitation-sender` function would (without their waiting).
+    pub async fn deliver(&self) -> seat_invitations::service::delivery::Drained {
+        seat_invitations::service::delivery::drain(&self.app, &self.queue, |_| {
+            std::time::Duration::ZERO
+        })
+        .await
     }
 
     pub fn now(&self) -> Timestamp {
@@ -229,6 +244,7 @@ impl TestApp {
             valid_days: None,
             status,
             invited_by: None,
+            delivery: None,
         };
         add_invitation(
             self.store(),
@@ -304,6 +320,41 @@ impl Mailer for RefusingOne {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
         if email.to.iter().any(|to| to == &self.refuse) {
             return Err(MailError::unavailable("SES SendEmail", "MessageRejected"));
+        }
+        self.outbox.send(email).await
+    }
+}
+
+/// SES over its send rate: of every `every` sends, only the last goes
+/// through; the rest are throttled (not sent), as SES answers a send over
+/// the account's rate. Counts every attempt.
+pub struct Throttling {
+    pub every: u64,
+    pub outbox: Arc<Outbox>,
+    pub attempts: std::sync::atomic::AtomicU64,
+}
+
+impl Throttling {
+    pub fn new(every: u64) -> Self {
+        Self {
+            every,
+            outbox: Arc::new(Outbox::default()),
+            attempts: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl Mailer for Throttling {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
+        let n = self
+            .attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if !n.is_multiple_of(self.every) {
+            return Err(MailError::Throttled {
+                operation: "SES SendEmail",
+            });
         }
         self.outbox.send(email).await
     }

@@ -248,9 +248,9 @@ async fn an_owner_invites_by_paste_and_csv_sees_each_result_resends_and_revokes(
     let result =
         |email: &str| format!(r#"#invite-results tr[data-email="{email}"][data-delivery]"#);
     for (email, delivery) in [
-        ("dee@demo.edu", "sent"),
-        ("eve@demo.edu", "sent"),
-        ("fay@demo.edu", "sent"),
+        ("dee@demo.edu", "queued"),
+        ("eve@demo.edu", "queued"),
+        ("fay@demo.edu", "queued"),
         ("stu@demo.edu", "alreadyMember"),
         ("not-an-address@", "invalid"),
     ] {
@@ -265,14 +265,33 @@ async fn an_owner_invites_by_paste_and_csv_sees_each_result_resends_and_revokes(
         5,
         "duplicates merged"
     );
+    b.shot("invite-results").await;
+    b.axe().await;
+    // The sender mails them; the list then shows each one sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while outbox(server.port).len() - mails_before < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queued mail is not sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    b.wait_for(r#"#invite-list tr[data-email="eve@demo.edu"][data-delivery="sent"]"#)
+        .await;
+    b.client
+        .execute(
+            "document.querySelector('#invite-list').scrollIntoView(); return true;",
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    b.shot("invitations-sent").await;
     let mails = outbox(server.port);
     assert_eq!(
         mails.len() - mails_before,
         3,
         "one email per address sent: {mails:?}"
     );
-    b.shot("invite-results").await;
-    b.axe().await;
 
     // One of them accepts from the mail, in their own browser.
     let mail = mails

@@ -333,6 +333,8 @@ export function addressesIn(text) {
 }
 
 const DELIVERY = {
+  queued: ["Queued: the email goes out in a moment", "ok"],
+  alreadyInvited: ["Not sent again: already invited", ""],
   sent: ["Sent", "ok"],
   alreadyMember: ["Already a member", ""],
   invalid: ["Invalid address", "bad"],
@@ -341,6 +343,16 @@ const DELIVERY = {
   quotaExceeded: ["Not sent: the invitation-mail quota is used up", "bad"],
   notSent: ["Not sent", "bad"],
   unknown: ["Unknown: check the pending list before sending again", "warn"],
+};
+
+// An invitation's own mail, as the list shows it.
+const MAIL = {
+  queued: ["Queued", "warn"],
+  sending: ["Sending", "warn"],
+  sent: ["Sent", "ok"],
+  failed: ["Failed", "bad"],
+  notSent: ["Not sent", "bad"],
+  unknown: ["Unknown", "warn"],
 };
 
 const STATUS = { pending: "Pending", accepted: "Accepted", declined: "Declined", revoked: "Revoked", expired: "Expired" };
@@ -450,8 +462,8 @@ async function invitations(state, body) {
     }
     const counts = {};
     for (const [d] of outcome.values()) counts[d] = (counts[d] || 0) + 1;
-    progress.querySelector("label").textContent = "Sent";
-    line.textContent = `Done: ${counts.sent || 0} sent of ${good.length + bad.length} addresses.`;
+    progress.querySelector("label").textContent = "Done";
+    line.textContent = `Done: ${counts.queued || 0} of ${good.length + bad.length} addresses invited; their emails are on their way.`;
     const order = bad.concat(good);
     results.replaceChildren(
       h("h3", { tabindex: "-1", id: "invite-results-title" }, "Result per address"),
@@ -464,10 +476,15 @@ async function invitations(state, body) {
           cell("Result", h("span", { class: "tag " + tone }, label + (d === "quotaExceeded" && retryAfter ? ` (${Math.ceil(retryAfter / 3600)} h)` : ""))));
       }))));
     // What is left in the box is what may need another try.
-    text.value = order.filter((e) => !["sent", "alreadyMember"].includes((outcome.get(e) || [])[0])).join("\n");
+    text.value = order.filter((e) => !["queued", "alreadyInvited", "alreadyMember"].includes((outcome.get(e) || [])[0])).join("\n");
     results.querySelector("h3").focus();
     announce(line.textContent);
     await loadList();
+    // The list shows each email's progress: look again while any is on its way.
+    for (let i = 0; i < 5 && list.querySelector('tr[data-delivery="queued"], tr[data-delivery="sending"]'); i++) {
+      await new Promise((ok) => setTimeout(ok, 1500));
+      await loadList();
+    }
   }
 
   // What a failed call means for its addresses.
@@ -519,7 +536,7 @@ async function invitations(state, body) {
     if (!more || !tbody) {
       if (!rows.length) return list.replaceChildren(h("p", { class: "empty-note" }, `No ${status.value ? STATUS[status.value].toLowerCase() + " " : ""}invitations.`));
       tbody = h("tbody");
-      list.replaceChildren(table(["Sent to", "Status", "Valid until", "Created", ""], tbody));
+      list.replaceChildren(table(["Sent to", "Status", "Email", "Valid until", "Created", ""], tbody));
     }
     tbody.append(...rows);
     list.querySelector(".more")?.remove();
@@ -557,9 +574,11 @@ async function invitations(state, body) {
       announce(`The invitation ${inv.email ? "to " + inv.email : ""} is revoked.`);
     }, "btn small quiet-danger revoke", { "aria-label": `Revoke the invitation to ${who}` }) : null;
     const tone = { pending: "ok", accepted: "ok", revoked: "bad" }[inv.status] || "";
-    const tr = h("tr", { "data-invitation-id": inv.invitationId, "data-status": inv.status, "data-email": inv.email || "" },
+    const [mail, mailTone] = MAIL[inv.delivery] || ["\u2014", ""];
+    const tr = h("tr", { "data-invitation-id": inv.invitationId, "data-status": inv.status, "data-email": inv.email || "", "data-delivery": inv.delivery || "" },
       cell("Sent to", who),
       cell("Status", h("span", { class: "tag " + tone }, STATUS[inv.status] || inv.status)),
+      cell("Email", inv.delivery ? h("span", { class: "tag " + mailTone, title: inv.delivery === "unknown" ? "The sender stopped while handing this email to the mail service: it may or may not have arrived. It is not sent again; resend if the invitee has nothing." : null }, mail) : mail),
       cell("Valid until", inv.expiresAt ? fmtDate(inv.expiresAt) : "No end"),
       cell("Created", fmtDate(inv.createdAt)),
       cell("", h("span", { class: "row-actions" }, resend, revoke)));

@@ -155,6 +155,29 @@ pub enum InvitationStatus {
     Expired,
 }
 
+/// Where an email invitation's mail is. The API records the invitation
+/// `Queued`; the sender takes it (`Sending`, with the URL's token made
+/// then) and records what SES answered. Only `Sent` means SES accepted the
+/// mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeliveryState {
+    /// Recorded; waiting for the sender.
+    Queued,
+    /// Taken by the sender, which is handing it to SES.
+    Sending,
+    /// SES accepted the mail.
+    Sent,
+    /// SES refused it, or it could not be sent before the sender gave up:
+    /// not sent, and the invitation was withdrawn.
+    Failed,
+    /// Withdrawn (revoked, or expired) before its turn: not sent.
+    NotSent,
+    /// The sender stopped between handing the mail to SES and hearing
+    /// back: it may or may not have gone out, and it is not sent again.
+    Unknown,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvitationRecord {
     pub invitation_id: InvitationId,
@@ -171,6 +194,11 @@ pub struct InvitationRecord {
     pub valid_days: Option<u32>,
     /// The inviter's display name (never an address), shown to the invitee.
     pub invited_by: Option<String>,
+    /// Its mail, for an email invitation sent through the queue; `None`
+    /// for open links (and for invitations mailed before the queue).
+    pub delivery: Option<DeliveryState>,
+    /// When `delivery` last changed.
+    pub delivery_at: Option<Timestamp>,
 }
 
 impl InvitationRecord {
@@ -214,6 +242,7 @@ impl InvitationRecord {
             invitation_id: self.invitation_id.clone(),
             license_id: self.license_id.clone(),
             status: self.status_at(now),
+            delivery: if full { self.delivery } else { None },
             email,
             expires_at: self.expires_at,
             created_at: self.created_at,
@@ -406,6 +435,8 @@ pub struct Invitation {
     pub invitation_id: InvitationId,
     pub license_id: LicenseId,
     pub status: InvitationStatus,
+    /// Its mail (admins only; `null` for open links and for others).
+    pub delivery: Option<DeliveryState>,
     pub email: Option<String>,
     pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,

@@ -74,6 +74,7 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
             "close_invitation",
             "reissue_invitation",
             "members_among",
+            "pending_invitations",
             "suppression",
             "limit_acquire",
             "limit_release",
@@ -87,7 +88,23 @@ pub fn store_methods(function: Function) -> &'static [&'static str] {
 pub const EVENT_FUNCTIONS: &[(&str, &[&str])] = &[
     // SES bounce and complaint events from SNS: `service::mail_events`.
     ("mail-events", &["suppress"]),
+    // Queued invitation mail from SQS: `service::delivery`.
+    (
+        "invitation-sender",
+        &[
+            "invitation_by_id",
+            "invitation",
+            "license",
+            "claim_delivery",
+            "set_delivery",
+            "close_invitation",
+            "limit_release",
+        ],
+    ),
 ];
+
+/// The event-triggered functions that send mail (need `ses:SendEmail`).
+pub const EVENT_FUNCTIONS_SENDING_MAIL: &[&str] = &["invitation-sender"];
 
 /// Whether `function` sends mail (needs `ses:SendEmail`).
 pub fn sends_mail(function: Function) -> bool {

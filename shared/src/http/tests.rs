@@ -91,6 +91,7 @@ async fn a_failed_request_is_logged_once_by_its_route() {
     let app = App {
         store: store.clone(),
         mailer: Arc::new(RefusingMailer),
+        queue: Arc::new(crate::mail::LocalQueue::default()),
         clock: system_clock(),
         config: Arc::new(Config::defaults(Profile::Local)),
         known_codes: Arc::default(),

@@ -1,12 +1,20 @@
 //! The mail port and its adapters: an in-process outbox (local default)
-//! and Amazon SES; the emails themselves in [`templates`].
+//! and Amazon SES; the emails themselves in [`templates`]; the queue the
+//! invitation sender reads ([`queue`]: SQS, or in-process).
 
 mod outbox;
+pub mod queue;
 mod ses;
+mod sqs;
 pub mod templates;
 
 pub use outbox::Outbox;
-pub use ses::{SesMailer, sdk_timeout_config as ses_timeout_config, suppressions_in_event};
+pub use queue::{DeliveryJob, DeliveryQueue, EnqueueError, LocalQueue};
+pub use ses::{
+    SesMailer, sdk_retry_config as ses_retry_config, sdk_timeout_config as ses_timeout_config,
+    suppressions_in_event,
+};
+pub use sqs::SqsQueue;
 
 use async_trait::async_trait;
 use serde::Serialize;

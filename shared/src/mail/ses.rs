@@ -72,13 +72,17 @@ impl Mailer for SesMailer {
                 // Only the error code: SES messages can quote addresses.
                 let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
                 match code {
-                    // Refused (never retried): not sent.
-                    Some(code) if !RETRIED_CODES.contains(&code) => {
+                    // The client makes one attempt (`sdk_retry_config`), so
+                    // a throttled answer means this very send was refused.
+                    Some(code) if THROTTLED_CODES.contains(&code) => MailError::Throttled {
+                        operation: "SES SendEmail",
+                    },
+                    // Refused: not sent.
+                    Some(code) if !UNKNOWN_OUTCOME_CODES.contains(&code) => {
                         MailError::unavailable("SES SendEmail", code.to_owned())
                     }
-                    // Failed inside SES, throttled, or no answer at all,
-                    // after the SDK's retries: an earlier attempt may have
-                    // sent it.
+                    // Failed inside SES, or no answer at all: it may have
+                    // been sent.
                     code => MailError::outcome_unknown(
                         "SES SendEmail",
                         code.unwrap_or("no service response").to_owned(),
@@ -99,15 +103,19 @@ pub fn sdk_timeout_config() -> aws_sdk_ses::config::timeout::TimeoutConfig {
         .build()
 }
 
-/// SES error codes the SDK retries: after them, one of its earlier
-/// attempts may have sent the message.
-const RETRIED_CODES: &[&str] = &[
-    "InternalFailure",
-    "ServiceUnavailable",
-    "Throttling",
-    "ThrottlingException",
-    "RequestTimeout",
-];
+/// The SES client's retries: none. Every answer is then about the one
+/// send that was made, so a throttled send is known not to have gone out
+/// (the invitation sender tries it again later), and a mail that may have
+/// gone out is never sent twice by the SDK either.
+pub fn sdk_retry_config() -> aws_sdk_ses::config::retry::RetryConfig {
+    aws_sdk_ses::config::retry::RetryConfig::disabled()
+}
+
+/// SES's answers for a send over the account's rate.
+const THROTTLED_CODES: &[&str] = &["Throttling", "ThrottlingException"];
+
+/// SES error codes after which the message may have been sent.
+const UNKNOWN_OUTCOME_CODES: &[&str] = &["InternalFailure", "ServiceUnavailable", "RequestTimeout"];
 
 // ---- bounce and complaint events -------------------------------------------
 

@@ -228,6 +228,8 @@ mod tests {
             created_at: at,
             valid_days: None,
             invited_by: None,
+            delivery: None,
+            delivery_at: None,
         };
         let mail = |name| invitation_email("s@x.example", name, &license, &invitation, "u");
         let injected = mail(Some("Eve\r\nSubject: <b>win</b>"));

@@ -29,7 +29,50 @@ impl Taken {
         app.store.limit_release(&self.key, self.window).await?;
         Ok(())
     }
+
+    /// When its window opened: what the sender needs to give it back later.
+    pub(crate) fn window_start(&self) -> i64 {
+        self.window.start
+    }
 }
+
+/// Gives back a unit taken in the window that opened at `start` (by
+/// another process: the API took it, the sender gives it back).
+pub(crate) async fn give_back_later(app: &App, key: &str, start: i64) -> Result<(), ApiError> {
+    let window = LimitWindow { start, count: 0 };
+    app.store.limit_release(key, window).await?;
+    Ok(())
+}
+
+/// The key of a license's invitation-mail quota.
+pub(crate) fn invitation_mail_key(license_id: &LicenseId) -> String {
+    format!("invitation-mail#{license_id}")
+}
+
+/// The key of one address's invitation slot on a license (see
+/// [`address_slot`]).
+pub(crate) fn address_key(license_id: &LicenseId, email: &Email) -> String {
+    format!("invite-address#{license_id}#{}", email.hash().as_str())
+}
+
+/// One bulk invitation per address and license per window
+/// ([`ADDRESS_WINDOW_SECS`]), taken atomically: a retried or doubled bulk
+/// call finds the slot taken and mails nobody twice. `None`: taken.
+pub(crate) async fn address_slot(
+    app: &App,
+    license_id: &LicenseId,
+    email: &Email,
+) -> Result<Option<Taken>, ApiError> {
+    Ok(
+        take(app, address_key(license_id, email), 1, ADDRESS_WINDOW_SECS)
+            .await?
+            .ok(),
+    )
+}
+
+/// How long one address cannot be invited again to the same license by a
+/// bulk call (unless its invitation fails: then the slot is given back).
+pub const ADDRESS_WINDOW_SECS: u64 = 24 * 3600;
 
 /// Counts one event under `key`, or the seconds until its window closes.
 async fn take(
@@ -56,7 +99,7 @@ pub(crate) async fn invitation_mail(
     let limits = &app.config.limits;
     take(
         app,
-        format!("invitation-mail#{license_id}"),
+        invitation_mail_key(license_id),
         limits.invitation_mail_quota,
         limits.invitation_mail_window_secs,
     )

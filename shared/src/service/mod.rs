@@ -5,6 +5,7 @@ pub mod admin;
 mod claim;
 pub mod contact;
 pub mod cursor;
+pub mod delivery;
 pub mod invites;
 pub mod mail_events;
 mod mail_guard;

@@ -2,8 +2,8 @@
 //! admin use cases, the seed loader, the devserver demo and the tests.
 
 use crate::domain::{
-    CodeId, CodeRecord, Email, Event, EventKind, HashKeys, InvitationId, InvitationRecord,
-    InvitationStatus, InviteCode, InviteToken, LicenseId, Timestamp,
+    CodeId, CodeRecord, DeliveryState, Email, Event, EventKind, HashKeys, InvitationId,
+    InvitationRecord, InvitationStatus, InviteCode, InviteToken, LicenseId, Timestamp,
 };
 use crate::error::StoreResult;
 use crate::store::{Codes, Invitations};
@@ -49,6 +49,8 @@ pub struct InvitationOptions {
     pub valid_days: Option<u32>,
     pub status: InvitationStatus,
     pub invited_by: Option<String>,
+    /// `Queued` for an email invitation the sender is to mail.
+    pub delivery: Option<DeliveryState>,
 }
 
 impl Default for InvitationOptions {
@@ -59,6 +61,7 @@ impl Default for InvitationOptions {
             valid_days: None,
             status: InvitationStatus::Pending,
             invited_by: None,
+            delivery: None,
         }
     }
 }
@@ -82,6 +85,8 @@ pub async fn add_invitation(
         created_at: now,
         valid_days: options.valid_days,
         invited_by: options.invited_by,
+        delivery: options.delivery,
+        delivery_at: options.delivery.map(|_| now),
     };
     let mut event = Event::new(license_id, EventKind::InvitationCreated, actor, now);
     event.invitation_id = Some(record.invitation_id.clone());

@@ -7,9 +7,9 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Suppression, Timestamp,
-    TurnedAway, TurnedAwayReason, UserId, Waits,
+    CodeId, CodeRecord, Counter, DeliveryState, Email, Event, InvitationId, InvitationRecord,
+    InvitationStatus, JoinedVia, LicenseId, LicenseRecord, SeatRecord, SecretHash, Suppression,
+    Timestamp, TurnedAway, TurnedAwayReason, UserId, Waits,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Page, Paging};
@@ -283,6 +283,28 @@ pub trait Invitations: Send + Sync {
         old: &InvitationRecord,
         fresh: &InvitationRecord,
         event: &Event,
+    ) -> StoreResult<Transition>;
+
+    /// The sender's claim on a queued invitation: replaces `queued` with
+    /// `fresh` (its new token, delivery `Sending`) only while it is stored
+    /// pending and `Queued`. However often the queue delivers one message,
+    /// and however many senders take it at once, one claim wins: the mail
+    /// goes out at most once.
+    async fn claim_delivery(
+        &self,
+        queued: &InvitationRecord,
+        fresh: &InvitationRecord,
+    ) -> StoreResult<Transition>;
+
+    /// Sets the delivery of the invitation stored as `invitation` (by its
+    /// token hash) from `from` to `to`, at `at`; `NotPending` when it is not
+    /// `from` (or gone).
+    async fn set_delivery(
+        &self,
+        invitation: &InvitationRecord,
+        from: DeliveryState,
+        to: DeliveryState,
+        at: Timestamp,
     ) -> StoreResult<Transition>;
 }
 

@@ -7,8 +7,8 @@ use integration_tests::{Backend, RefusingOne, TestApp, email, token_in, user};
 use seat_invitations::ApiError;
 use seat_invitations::config::{Config, Profile};
 use seat_invitations::domain::{
-    Caller, CodeId, Event, EventKind, InvitationId, InvitationStatus, LicenseId, Principal, Role,
-    UserId,
+    Caller, CodeId, DeliveryState, Event, EventKind, InvitationId, InvitationStatus, LicenseId,
+    Principal, Role, UserId,
 };
 use seat_invitations::mail::Outbox;
 use seat_invitations::service::admin::{self, Delivery, NewCode};
@@ -192,6 +192,7 @@ async fn bob_invited(backend: Backend, days: Option<u32>) -> (TestApp, LicenseId
     let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], days)
         .await
         .expect("invited");
+    assert_eq!(t.deliver().await.sent, 1);
     let invitation_id = outcome[0].invitation_id.clone().expect("id");
     (t, id, invitation_id)
 }
@@ -463,11 +464,16 @@ async fn email_invitations_are_sent_merged_and_skip_members(backend: Backend) {
     assert_eq!(
         deliveries,
         vec![
-            ("bob@demo.edu".to_owned(), Delivery::Sent),
+            ("bob@demo.edu".to_owned(), Delivery::Queued),
             ("ann@demo.edu".to_owned(), Delivery::AlreadyMember),
-            ("cy@demo.edu".to_owned(), Delivery::Sent),
+            ("cy@demo.edu".to_owned(), Delivery::Queued),
         ]
     );
+    assert!(
+        t.outbox.messages().is_empty(),
+        "the sender mails, not the call"
+    );
+    assert_eq!(t.deliver().await.sent, 2);
     let sent = t.outbox.messages();
     assert_eq!(sent.len(), 2);
     let to_bob = &sent[0];
@@ -524,23 +530,31 @@ async fn a_partial_mail_failure_is_reported_per_address(backend: Backend) {
     let outcomes = admin::invite_emails(&t.app, &owner(), &id, &emails, None)
         .await
         .expect("invited");
-    let summary: Vec<(Delivery, Option<InvitationStatus>)> =
-        outcomes.iter().map(|o| (o.delivery, o.status)).collect();
-    assert_eq!(
-        summary,
-        vec![
-            (Delivery::Sent, Some(InvitationStatus::Pending)),
-            (Delivery::Failed, Some(InvitationStatus::Revoked)),
-            (Delivery::Sent, Some(InvitationStatus::Pending)),
-        ]
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| (o.delivery, o.status) == (Delivery::Queued, Some(InvitationStatus::Pending)))
     );
+    let drained = t.deliver().await;
+    assert_eq!((drained.sent, drained.not_sent), (2, 1));
     assert_eq!(outbox.messages().len(), 2);
     let pending = invitations_in(&t, &id, InvitationStatus::Pending).await;
     assert_eq!(
-        pending.items.len(),
-        2,
+        pending
+            .items
+            .iter()
+            .map(|i| (i.email.as_deref().unwrap_or(""), i.delivery))
+            .collect::<Vec<_>>(),
+        [
+            ("c@demo.edu", Some(DeliveryState::Sent)),
+            ("a@demo.edu", Some(DeliveryState::Sent)),
+        ],
         "nothing recorded as sent that was not"
     );
+    let revoked = invitations_in(&t, &id, InvitationStatus::Revoked).await;
+    assert_eq!(revoked.items.len(), 1);
+    assert_eq!(revoked.items[0].email.as_deref(), Some("bad@demo.edu"));
+    assert_eq!(revoked.items[0].delivery, Some(DeliveryState::Failed));
     let mine = t.mine(&user("bad", "bad@demo.edu")).await;
     assert!(mine.pending.is_empty());
 }
@@ -675,6 +689,7 @@ async fn the_audit_trail_holds_one_event_per_change(backend: Backend) {
     let outcome = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
         .await
         .expect("invite");
+    t.deliver().await;
     let invitation_id = outcome[0].invitation_id.clone().expect("id");
     t.advance_secs(1);
     admin::resend_invitation(&t.app, &owner(), &id, &invitation_id)

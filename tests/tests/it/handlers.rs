@@ -687,7 +687,7 @@ async fn admin_routes_answer_the_owner_through_their_functions() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["invitations"][0]["delivery"], "sent");
+    assert_eq!(body["invitations"][0]["delivery"], "queued");
     let (status, body, _) = call(
         &t,
         Function::InvitationAdmin,

@@ -78,6 +78,7 @@ async fn fifteen_resends_within_the_cooldown_send_one_mail(backend: Backend) {
         .await
         .expect("invited");
     let invitation_id = outcome[0].invitation_id.clone().expect("an invitation");
+    t.deliver().await;
     assert_eq!(t.outbox.messages().len(), 1, "the invitation itself");
     let mut sent = 0;
     let mut too_soon = Vec::new();
@@ -114,9 +115,9 @@ async fn a_bulk_invite_over_the_quota_mails_exactly_the_quota_and_reports_the_re
     assert_eq!(
         deliveries,
         [
-            Delivery::Sent,
-            Delivery::Sent,
-            Delivery::Sent,
+            Delivery::Queued,
+            Delivery::Queued,
+            Delivery::Queued,
             Delivery::QuotaExceeded,
             Delivery::QuotaExceeded
         ]
@@ -125,6 +126,7 @@ async fn a_bulk_invite_over_the_quota_mails_exactly_the_quota_and_reports_the_re
         assert_eq!(refused.invitation_id, None, "not invited");
         assert_eq!(refused.retry_after, Some(86_400));
     }
+    t.deliver().await;
     assert_eq!(t.outbox.messages().len(), 3, "exactly the quota");
     assert_eq!(
         pending(&t, &id).await,
@@ -149,7 +151,7 @@ async fn a_bulk_invite_over_the_quota_mails_exactly_the_quota_and_reports_the_re
     let outcomes = admin::invite_emails(&t.app, &owner(), &id, &addresses(1, "n"), None)
         .await
         .expect("a new window");
-    assert_eq!(outcomes[0].delivery, Delivery::Sent);
+    assert_eq!(outcomes[0].delivery, Delivery::Queued);
 }
 
 async fn resends_count_against_the_quota_too(backend: Backend) {
@@ -158,6 +160,7 @@ async fn resends_count_against_the_quota_too(backend: Backend) {
     let outcomes = admin::invite_emails(&t.app, &owner(), &id, &addresses(2, "r"), None)
         .await
         .expect("invited");
+    t.deliver().await;
     let invitation_id = outcomes[0].invitation_id.clone().expect("an invitation");
     assert!(matches!(
         admin::resend_invitation(&t.app, &owner(), &id, &invitation_id).await,
@@ -197,7 +200,23 @@ async fn a_mail_that_is_not_sent_gives_its_quota_and_cooldown_back(backend: Back
     .await
     .expect("invited");
     let deliveries: Vec<Delivery> = outcomes.iter().map(|o| o.delivery).collect();
-    assert_eq!(deliveries, [Delivery::Failed, Delivery::Sent]);
+    assert_eq!(deliveries, [Delivery::Queued, Delivery::QuotaExceeded]);
+    // The sender's refused mail gives the one unit back...
+    assert_eq!(broken.deliver().await.not_sent, 1);
+    assert!(sent.messages().is_empty());
+    // ...so the next call can use it, and the address may be invited again.
+    let outcomes = admin::invite_emails(
+        &broken.app,
+        &owner(),
+        &id,
+        &[email("good@demo.edu"), email("bad@demo.edu")],
+        None,
+    )
+    .await
+    .expect("invited");
+    let deliveries: Vec<Delivery> = outcomes.iter().map(|o| o.delivery).collect();
+    assert_eq!(deliveries, [Delivery::Queued, Delivery::QuotaExceeded]);
+    assert_eq!(broken.deliver().await.sent, 1);
     assert_eq!(
         sent.messages().len(),
         1,
@@ -212,7 +231,7 @@ async fn a_mail_that_is_not_sent_gives_its_quota_and_cooldown_back(backend: Back
         outbox: Arc::new(Outbox::default()),
     });
     let refused = TestApp::on_store(backend, t.app.store.clone(), config.clone(), Some(refusing));
-    let good = outcomes[1].invitation_id.clone().expect("an invitation");
+    let good = outcomes[0].invitation_id.clone().expect("an invitation");
     // A new quota window opens later on the shared store's clock.
     refused.advance_secs(120);
     assert!(matches!(
@@ -251,7 +270,7 @@ async fn concurrent_bulk_invites_never_exceed_the_quota(backend: Backend) {
             Ok(outcomes) => {
                 for o in outcomes {
                     match o.delivery {
-                        Delivery::Sent => sent += 1,
+                        Delivery::Queued => sent += 1,
                         Delivery::QuotaExceeded => refused += 1,
                         other => panic!("unexpected {other:?}"),
                     }
@@ -262,6 +281,7 @@ async fn concurrent_bulk_invites_never_exceed_the_quota(backend: Backend) {
         }
     }
     assert_eq!((sent, refused), (12, 12));
+    assert_eq!(t.deliver().await.sent, 12);
     assert_eq!(t.outbox.messages().len(), 12);
     assert_eq!(pending(&t, &id).await, 12);
 }
@@ -273,6 +293,7 @@ async fn a_suppressed_invitee_is_neither_invited_nor_mailed(backend: Backend) {
     let outcomes = admin::invite_emails(&t.app, &owner(), &id, &[email("bob@demo.edu")], None)
         .await
         .expect("invited");
+    t.deliver().await;
     let bobs = outcomes[0].invitation_id.clone().expect("an invitation");
     suppress(&t, "bob@demo.edu", SuppressionReason::Bounce).await;
     let outcomes = admin::invite_emails(
@@ -286,7 +307,8 @@ async fn a_suppressed_invitee_is_neither_invited_nor_mailed(backend: Backend) {
     .expect("invited");
     assert_eq!(outcomes[0].delivery, Delivery::Suppressed);
     assert_eq!(outcomes[0].invitation_id, None);
-    assert_eq!(outcomes[1].delivery, Delivery::Sent);
+    assert_eq!(outcomes[1].delivery, Delivery::Queued);
+    t.deliver().await;
     let to: Vec<String> = t.outbox.messages().iter().map(|m| m.to.join(",")).collect();
     assert_eq!(
         to,
@@ -370,7 +392,7 @@ async fn a_bounce_event_stops_mail_to_its_recipients(backend: Backend) {
     .await
     .expect("answered");
     let deliveries: Vec<Delivery> = outcomes.iter().map(|o| o.delivery).collect();
-    assert_eq!(deliveries, [Delivery::Suppressed, Delivery::Sent]);
+    assert_eq!(deliveries, [Delivery::Suppressed, Delivery::Queued]);
 }
 
 #[tokio::test]
@@ -403,7 +425,12 @@ async fn the_edge_answers_429_with_retry_after_and_per_address_outcomes() {
         .iter()
         .map(|o| o["delivery"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(deliveries, ["sent", "suppressed", "sent", "quotaExceeded"]);
+    assert_eq!(
+        deliveries,
+        ["queued", "suppressed", "queued", "quotaExceeded"]
+    );
+    assert_eq!(body["invitations"][0]["status"], "pending");
+    assert_eq!(t.deliver().await.sent, 2);
     assert_eq!(body["invitations"][3]["retryAfter"], 86_400);
     assert!(body["invitations"][3]["invitationId"].is_null());
     assert!(body["invitations"][0].get("retryAfter").is_none());

@@ -5,6 +5,7 @@
 
 mod admin;
 mod contract;
+mod delivery;
 mod dynamo_faults;
 mod handlers;
 mod keys;

@@ -361,6 +361,18 @@ async fn without_a_configured_portal_url_invite_urls_use_the_api_domain(backend:
         !body["url"].as_str().expect("url").contains("evil"),
         "{body}"
     );
+    // Mailed invitations too: the sender builds the URL from the domain
+    // the admin's request came in on, carried in the queued job.
+    let mailed = Event::signed_in("POST", &path, "owner-1", "owner@demo.edu")
+        .body(r#"{"emails":["bob@demo.edu"]}"#);
+    let (status, body) = call(&t, mailed).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(t.deliver().await.sent, 1);
+    let text = &t.outbox.messages()[0].text;
+    assert!(
+        text.contains("https://id.execute-api.us-east-1.amazonaws.com/invite/"),
+        "{text}"
+    );
 }
 
 async fn my_invitations_accepts_and_declines_by_id_for_the_invitee_only(backend: Backend) {

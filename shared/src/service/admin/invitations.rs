@@ -7,23 +7,35 @@ use serde::Serialize;
 use super::{Listing, authorize, cursor};
 use crate::App;
 use crate::domain::{
-    Caller, Email, Event, EventKind, Invitation, InvitationId, InvitationRecord, InvitationStatus,
-    InviteToken, LicenseId, LicenseRecord, Timestamp,
+    Caller, DeliveryState, Email, Event, EventKind, Invitation, InvitationId, InvitationRecord,
+    InvitationStatus, InviteToken, LicenseId, LicenseRecord, Timestamp,
 };
 use crate::error::ApiError;
-use crate::mail::{OutgoingEmail, templates};
-use crate::service::mail_guard;
+use crate::mail::{DeliveryJob, OutgoingEmail, templates};
+use crate::service::mail_guard::{self, Taken};
 use crate::service::provision::{InvitationOptions, add_invitation};
 use crate::store::{Paging, Transition};
 
 pub const MAX_EMAILS_PER_CALL: usize = 100;
 pub const DEFAULT_INVITE_DAYS: u32 = 14;
 pub const MAX_INVITE_DAYS: u32 = 365;
+/// What a resend of an invitation whose first mail is still queued is told
+/// to wait (`RESEND_TOO_SOON`).
+const FIRST_MAIL_WAIT_SECS: u64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Delivery {
-    Sent,
+    /// Invited: recorded, and its mail queued for the sender (the
+    /// invitation's `delivery` then says what became of it).
+    Queued,
+    /// Not invited again: the address has a pending invitation to this
+    /// license, or was invited by a bulk call within the last 24 hours (a
+    /// retried call). Nothing is mailed; `invitationId` names the earlier
+    /// invitation when it can be read.
+    AlreadyInvited,
+    /// The mail could not be queued: the invitation was withdrawn and
+    /// nothing was sent.
     Failed,
     AlreadyMember,
     /// The address bounced or complained before: not invited, not mailed.
@@ -52,6 +64,23 @@ pub struct InvitationOutcome {
 }
 
 impl InvitationOutcome {
+    fn of(record: &InvitationRecord, now: Timestamp, delivery: Delivery) -> Self {
+        Self {
+            invitation_id: Some(record.invitation_id.clone()),
+            license_id: record.license_id.clone(),
+            status: Some(record.status_at(now)),
+            email: record
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_default(),
+            expires_at: record.expires_at,
+            created_at: Some(record.created_at),
+            delivery,
+            retry_after: None,
+        }
+    }
+
     /// An address that was not invited.
     fn not_invited(license_id: &LicenseId, email: &Email, delivery: Delivery) -> Self {
         Self {
@@ -120,29 +149,30 @@ pub fn parse_emails(raw: &[String]) -> Result<Vec<Email>, ApiError> {
 }
 
 /// `PORTAL_BASE_URL`, or when a deployment leaves it empty, the origin the
-/// admin's request came in on (the portal is served on the API's domain).
-fn invite_url(app: &App, caller: &Caller, token: &InviteToken) -> String {
-    let base = match (app.config.portal_base_url.as_str(), &caller.site) {
-        ("", Some(site)) => site.as_str(),
+/// admin's request came in on (`site`; the portal is served on the API's
+/// domain).
+pub(crate) fn invite_url(app: &App, site: Option<&str>, token: &InviteToken) -> String {
+    let base = match (app.config.portal_base_url.as_str(), site) {
+        ("", Some(site)) => site,
         (configured, _) => configured,
     };
     format!("{base}/invite/{}", token.expose())
 }
 
 /// The invitee's email, with the inviter's display name and a fresh URL.
-fn invitation_email(
+pub(crate) fn invitation_email(
     app: &App,
-    caller: &Caller,
+    site: Option<&str>,
     license: &LicenseRecord,
     invitation: &InvitationRecord,
     token: &InviteToken,
 ) -> OutgoingEmail {
     templates::invitation_email(
         &app.config.sender_email,
-        caller.name.as_deref(),
+        invitation.invited_by.as_deref(),
         license,
         invitation,
-        &invite_url(app, caller, token),
+        &invite_url(app, site, token),
     )
 }
 
@@ -175,18 +205,20 @@ pub async fn create_link(
     .await?;
     Ok(OpenLink {
         invitation: record.view(now, None, true),
-        url: invite_url(app, caller, &token),
+        url: invite_url(app, caller.site.as_deref(), &token),
     })
 }
 
-/// Emails each address its own invite URL. An address that already holds a
-/// seat, or that is suppressed (it bounced or complained), is reported, not
-/// invited. Each email takes one unit of the license's invitation-mail
-/// quota; the addresses beyond it are reported `quotaExceeded` and not
-/// invited, and when that leaves nothing invited the whole call is
-/// `INVITATION_QUOTA_EXCEEDED`. An email that cannot be sent withdraws its
-/// invitation and gives its quota back, so nothing is recorded as sent that
-/// was not.
+/// Invites each address with its own invite URL, mailed by the sender
+/// (`service::delivery`): the invitations are recorded `Queued` and the
+/// call answers at once. An address that already holds a seat, is
+/// suppressed (it bounced or complained), or already has a pending
+/// invitation to the license (or one from a bulk call in the last 24
+/// hours: a retried call) is reported, not invited. Each mail takes one
+/// unit of the license's invitation-mail quota; the addresses beyond it are
+/// reported `quotaExceeded`, and when that leaves nothing invited the whole
+/// call is `INVITATION_QUOTA_EXCEEDED`. A mail that cannot be queued
+/// withdraws its invitation and gives its quota back.
 pub async fn invite_emails(
     app: &App,
     caller: &Caller,
@@ -194,10 +226,11 @@ pub async fn invite_emails(
     emails: &[Email],
     days: Option<u32>,
 ) -> Result<Vec<InvitationOutcome>, ApiError> {
-    let license = authorize(app, caller, license_id).await?;
+    authorize(app, caller, license_id).await?;
     let days = validate_days(days)?;
     let members = app.store.members_among(license_id, emails).await?;
     let mut outcomes = Vec::with_capacity(emails.len());
+    let mut jobs: Vec<(DeliveryJob, InvitationRecord, Taken, Taken)> = Vec::new();
     // Once the quota refuses, it refuses the rest of the call too.
     let mut quota_full: Option<u64> = None;
     for email in emails {
@@ -217,6 +250,30 @@ pub async fn invite_emails(
             ));
             continue;
         }
+        let now = app.now();
+        let pending = app
+            .store
+            .pending_invitations(email)
+            .await?
+            .into_iter()
+            .find(|i| i.license_id == *license_id && i.status_at(now) == InvitationStatus::Pending);
+        if let Some(earlier) = pending {
+            outcomes.push(InvitationOutcome::of(
+                &earlier,
+                now,
+                Delivery::AlreadyInvited,
+            ));
+            continue;
+        }
+        let Some(slot) = mail_guard::address_slot(app, license_id, email).await? else {
+            // Invited moments ago (the index may not show it yet).
+            outcomes.push(InvitationOutcome::not_invited(
+                license_id,
+                email,
+                Delivery::AlreadyInvited,
+            ));
+            continue;
+        };
         let quota = match quota_full {
             Some(retry_after) => Err(retry_after),
             None => mail_guard::invitation_mail(app, license_id).await?,
@@ -224,6 +281,7 @@ pub async fn invite_emails(
         let quota = match quota {
             Ok(taken) => taken,
             Err(retry_after) => {
+                slot.give_back(app).await?;
                 quota_full = Some(retry_after);
                 let mut outcome =
                     InvitationOutcome::not_invited(license_id, email, Delivery::QuotaExceeded);
@@ -232,63 +290,69 @@ pub async fn invite_emails(
                 continue;
             }
         };
-        let now = app.now();
-        let token = InviteToken::generate();
+        // A token nobody learns: the sender replaces it with the one it
+        // mails, so the queue carries no secret.
+        let placeholder = InviteToken::generate();
         let options = InvitationOptions {
             email: Some(email.clone()),
             expires_at: Some(now + TimeDelta::days(i64::from(days))),
             valid_days: Some(days),
             status: InvitationStatus::Pending,
             invited_by: caller.name.clone(),
+            delivery: Some(DeliveryState::Queued),
         };
-        let mut record = add_invitation(
+        let record = add_invitation(
             app.store.as_ref(),
             &app.config.hash_keys,
             license_id,
-            &token,
+            &placeholder,
             options,
             caller.user_id.as_str(),
             now,
         )
         .await?;
-        let delivery = match app
-            .mailer
-            .send(&invitation_email(app, caller, &license, &record, &token))
-            .await
-        {
-            Ok(_) => {
-                crate::metrics::count(crate::metrics::INVITATIONS_SENT, 1);
-                Delivery::Sent
-            }
-            Err(err) => {
-                crate::metrics::count(crate::metrics::INVITATIONS_FAILED, 1);
-                tracing::warn!(license_id = license_id.as_str(), invitation_id = %record.invitation_id, error = %err, "invitation email not sent");
-                quota.give_back(app).await?;
-                let mut event =
-                    Event::by(caller, license_id, EventKind::InvitationUndeliverable, now);
-                event.invitation_id = Some(record.invitation_id.clone());
-                event.detail = Some("the invitation email could not be sent".into());
-                if app
-                    .store
-                    .close_invitation(&record, InvitationStatus::Revoked, &event)
-                    .await?
-                    == Transition::Done
-                {
-                    record.status = InvitationStatus::Revoked;
-                }
-                Delivery::Failed
-            }
-        };
-        outcomes.push(InvitationOutcome {
-            invitation_id: Some(record.invitation_id.clone()),
+        let job = DeliveryJob {
             license_id: license_id.clone(),
-            status: Some(record.status_at(now)),
-            email: email.as_str().to_owned(),
-            expires_at: record.expires_at,
-            created_at: Some(record.created_at),
-            delivery,
-            retry_after: None,
-        });
+            invitation_id: record.invitation_id.clone(),
+            site: caller.site.clone(),
+            quota_window_start: Some(quota.window_start()),
+            address_window_start: Some(slot.window_start()),
+        };
+        outcomes.push(InvitationOutcome::of(&record, now, Delivery::Queued));
+        jobs.push((job, record, quota, slot));
+    }
+    let queued: Vec<DeliveryJob> = jobs.iter().map(|(job, ..)| job.clone()).collect();
+    if let Err(refused) = app.queue.enqueue(&queued).await {
+        tracing::warn!(license_id = license_id.as_str(), jobs = refused.failed.len(), error = %refused.cause, "invitation mail not queued");
+        for (job, record, quota, slot) in jobs {
+            if !refused.failed.contains(&job) {
+                continue;
+            }
+            quota.give_back(app).await?;
+            slot.give_back(app).await?;
+            let mut event = Event::by(
+                caller,
+                license_id,
+                EventKind::InvitationUndeliverable,
+                app.now(),
+            );
+            event.invitation_id = Some(record.invitation_id.clone());
+            event.detail = Some("the invitation email could not be queued".into());
+            // Revoked meanwhile by another admin is just as well.
+            let _closed = app
+                .store
+                .close_invitation(&record, InvitationStatus::Revoked, &event)
+                .await?;
+            if let Some(outcome) = outcomes
+                .iter_mut()
+                .find(|o| o.invitation_id.as_ref() == Some(&record.invitation_id))
+            {
+                outcome.status = Some(InvitationStatus::Revoked);
+                outcome.delivery = Delivery::Failed;
+            }
+        }
+    } else {
+        crate::metrics::count(crate::metrics::INVITATIONS_QUEUED, queued.len() as u64);
     }
     if let Some(retry_after_secs) = quota_full
         && outcomes.iter().all(|o| o.invitation_id.is_none())
@@ -412,6 +476,15 @@ pub async fn resend_invitation(
     if mail_guard::is_suppressed(app, address).await? {
         return Err(ApiError::RecipientSuppressed);
     }
+    if matches!(
+        old.delivery,
+        Some(DeliveryState::Queued | DeliveryState::Sending)
+    ) {
+        // Its first mail is still on its way: a resend now would mail twice.
+        return Err(ApiError::ResendTooSoon {
+            retry_after_secs: FIRST_MAIL_WAIT_SECS,
+        });
+    }
     let slot = mail_guard::resend_slot(app, license_id, invitation_id).await?;
     let quota = match mail_guard::invitation_mail(app, license_id).await? {
         Ok(taken) => taken,
@@ -427,6 +500,9 @@ pub async fn resend_invitation(
         token_hash: token.hash(&app.config.hash_keys),
         expires_at: Some(now + TimeDelta::days(i64::from(days))),
         valid_days: Some(days),
+        // Recorded only once the mail below is sent.
+        delivery: Some(DeliveryState::Sent),
+        delivery_at: Some(now),
         ..old.clone()
     };
     let mut event = Event::by(caller, license_id, EventKind::InvitationResent, now);
@@ -436,7 +512,13 @@ pub async fn resend_invitation(
     // URL in that email finds it used.)
     if let Err(err) = app
         .mailer
-        .send(&invitation_email(app, caller, &license, &fresh, &token))
+        .send(&invitation_email(
+            app,
+            caller.site.as_deref(),
+            &license,
+            &fresh,
+            &token,
+        ))
         .await
     {
         crate::metrics::count(crate::metrics::INVITATIONS_FAILED, 1);

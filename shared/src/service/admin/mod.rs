@@ -17,6 +17,7 @@ pub use codes::{
     validate_max_uses,
 };
 pub use demand::{DEMAND_DAYS, DemandDay, DemandView, RECENT_DAYS, TimeToSeat, demand};
+pub(crate) use invitations::invitation_email;
 pub use invitations::{
     DEFAULT_INVITE_DAYS, Delivery, InvitationOutcome, MAX_EMAILS_PER_CALL, MAX_INVITE_DAYS,
     OpenLink, create_link, invite_emails, list_invitations, parse_emails, resend_invitation,

@@ -66,6 +66,9 @@ pub const CODES_ACTIONS: &[Access] = &[GET, BATCH_GET, PUT, UPDATE, index(GSI_LI
 ///   (event).
 /// - `reissue_invitation`: TransactWriteItems of Delete (old invitation),
 ///   Put (new invitation, event).
+/// - `claim_delivery`: TransactWriteItems of Delete (queued invitation),
+///   Put (claimed invitation).
+/// - `set_delivery`: TransactWriteItems of Update (invitation).
 pub const INVITATIONS_ACTIONS: &[Access] = &[
     GET,
     PUT,
@@ -150,6 +153,8 @@ pub const METHOD_ACTIONS: &[(&str, &[Access])] = &[
     ("invitation_by_id", &[index(GSI_LICENSE), GET]),
     ("close_invitation", &[UPDATE, PUT]),
     ("reissue_invitation", &[DELETE, PUT]),
+    ("claim_delivery", &[DELETE, PUT]),
+    ("set_delivery", &[UPDATE]),
     // Directory
     ("license", &[GET]),
     ("licenses_with_usage", &[BATCH_GET]),
@@ -222,6 +227,8 @@ pub const METHOD_PARTITIONS: &[(&str, &[&str])] = &[
     ("invitation_by_id", &["INV#"]),
     ("close_invitation", &["INV#", "EVENTS#"]),
     ("reissue_invitation", &["INV#", "EVENTS#"]),
+    ("claim_delivery", &["INV#"]),
+    ("set_delivery", &["INV#"]),
     // Directory
     ("license", &["LIC#"]),
     ("licenses_with_usage", &["LIC#"]),
@@ -334,6 +341,8 @@ mod tests {
                     "invitation_by_id",
                     "close_invitation",
                     "reissue_invitation",
+                    "claim_delivery",
+                    "set_delivery",
                 ],
             ),
             (

@@ -12,8 +12,8 @@ use super::schema::{
 };
 use super::tx::{Expr, Guard, Tx};
 use crate::domain::{
-    Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
-    Timestamp,
+    DeliveryState, Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId,
+    SecretHash, Timestamp,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Invitations, Page, PagePosition, Paging, Transition};
@@ -240,6 +240,65 @@ impl Invitations for DynamoStore {
                         )
                         .create(&self.table, fresh.clone())
                         .create(&self.table, event.clone())
+                },
+            )
+            .await?;
+        Ok(transition(done))
+    }
+
+    async fn claim_delivery(
+        &self,
+        queued: &InvitationRecord,
+        fresh: &InvitationRecord,
+    ) -> StoreResult<Transition> {
+        let expr = pending()?
+            .name("#delivery", "delivery")
+            .value(":queued", value(&DeliveryState::Queued)?);
+        let fresh = invitation_item(fresh)?;
+        let done = self
+            .transact_guarded(
+                "TransactWriteItems claim invitation delivery",
+                Guard::AnyWrite,
+                || {
+                    Tx::new()
+                        .delete(
+                            &self.table,
+                            &keys::invitation(&queued.token_hash),
+                            "#status = :pending AND #delivery = :queued",
+                            expr.clone(),
+                        )
+                        .create(&self.table, fresh.clone())
+                },
+            )
+            .await?;
+        Ok(transition(done))
+    }
+
+    async fn set_delivery(
+        &self,
+        invitation: &InvitationRecord,
+        from: DeliveryState,
+        to: DeliveryState,
+        at: Timestamp,
+    ) -> StoreResult<Transition> {
+        let expr = Expr::default()
+            .name("#delivery", "delivery")
+            .name("#deliveryAt", "deliveryAt")
+            .value(":from", value(&from)?)
+            .value(":to", value(&to)?)
+            .value(":at", value(&at)?);
+        let done = self
+            .transact_guarded(
+                "TransactWriteItems invitation delivery",
+                Guard::AnyWrite,
+                || {
+                    Tx::new().update(
+                        &self.table,
+                        &keys::invitation(&invitation.token_hash),
+                        "SET #delivery = :to, #deliveryAt = :at",
+                        "#delivery = :from",
+                        expr.clone(),
+                    )
                 },
             )
             .await?;

@@ -15,9 +15,9 @@ use super::keys::{self, Key};
 use super::schema::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, LSI1SK};
 use super::tx::Expr;
 use crate::domain::{
-    CodeId, CodeRecord, Counter, Email, Event, InvitationId, InvitationRecord, InvitationStatus,
-    JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash, Suppression,
-    SuppressionReason, Timestamp, UserId,
+    CodeId, CodeRecord, Counter, DeliveryState, Email, Event, InvitationId, InvitationRecord,
+    InvitationStatus, JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash,
+    Suppression, SuppressionReason, Timestamp, UserId,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::LimitWindow;
@@ -273,6 +273,10 @@ struct InvitationItem {
     valid_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     invited_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery: Option<DeliveryState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery_at: Option<Timestamp>,
 }
 
 /// The update that moves an invitation from pending to `status`, with its
@@ -331,6 +335,8 @@ pub(super) fn invitation_item(inv: &InvitationRecord) -> StoreResult<Item> {
         created_at: inv.created_at,
         valid_days: inv.valid_days,
         invited_by: inv.invited_by.clone(),
+        delivery: inv.delivery,
+        delivery_at: inv.delivery_at,
     };
     let mut index_keys = vec![
         (GSI2PK, keys::invitations_of(&inv.license_id)),
@@ -361,6 +367,8 @@ pub(super) fn invitation_from(item: Item) -> StoreResult<InvitationRecord> {
         created_at: i.created_at,
         valid_days: i.valid_days,
         invited_by: i.invited_by,
+        delivery: i.delivery,
+        delivery_at: i.delivery_at,
     })
 }
 

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::{MemoryStore, newest_first, sortable};
 use crate::domain::{
-    Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId, SecretHash,
-    Timestamp,
+    DeliveryState, Email, Event, InvitationId, InvitationRecord, InvitationStatus, LicenseId,
+    SecretHash, Timestamp,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::store::{Invitations, Page, Paging, Transition};
@@ -128,6 +128,43 @@ impl Invitations for MemoryStore {
             .insert(fresh.token_hash.clone(), fresh.clone());
         state.events.push(event.clone());
         Ok(Transition::Done)
+    }
+
+    async fn claim_delivery(
+        &self,
+        queued: &InvitationRecord,
+        fresh: &InvitationRecord,
+    ) -> StoreResult<Transition> {
+        let mut state = self.lock();
+        let claimable = state.invitations.get(&queued.token_hash).is_some_and(|i| {
+            i.status == InvitationStatus::Pending && i.delivery == Some(DeliveryState::Queued)
+        });
+        if !claimable || state.invitations.contains_key(&fresh.token_hash) {
+            return Ok(Transition::NotPending);
+        }
+        state.invitations.remove(&queued.token_hash);
+        state
+            .invitations
+            .insert(fresh.token_hash.clone(), fresh.clone());
+        Ok(Transition::Done)
+    }
+
+    async fn set_delivery(
+        &self,
+        invitation: &InvitationRecord,
+        from: DeliveryState,
+        to: DeliveryState,
+        at: Timestamp,
+    ) -> StoreResult<Transition> {
+        let mut state = self.lock();
+        match state.invitations.get_mut(&invitation.token_hash) {
+            Some(stored) if stored.delivery == Some(from) => {
+                stored.delivery = Some(to);
+                stored.delivery_at = Some(at);
+                Ok(Transition::Done)
+            }
+            _ => Ok(Transition::NotPending),
+        }
     }
 }
 

@@ -33,6 +33,8 @@ fn invitation(status: InvitationStatus) -> InvitationRecord {
         created_at: at(),
         valid_days: Some(14),
         invited_by: None,
+        delivery: None,
+        delivery_at: None,
     }
 }
 
