@@ -545,7 +545,7 @@ async fn a_partial_mail_failure_is_reported_per_address(backend: Backend) {
         .iter()
         .map(|i| (i.email.as_deref().unwrap_or(""), i.delivery))
         .collect();
-    sent.sort();
+    sent.sort_by_key(|(email, _)| *email);
     assert_eq!(
         sent,
         [
