@@ -166,26 +166,9 @@ async fn the_back_office_creates_resizes_shows_and_seeds() {
 #[tokio::test]
 async fn the_stack_names_the_table_and_the_secret() {
     let endpoint = dynamodb_endpoint();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .http_client(seat_invitations::wiring::http_client())
-        .load()
-        .await;
+    let sdk = integration_tests::emulator_sdk_config().await;
     let table = random_id("stacktable").to_lowercase();
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(random_id("keys"))
-        .secret_string(r#"{"current":"s1","s1":"0123456789abcdef0123456789abcdef"}"#)
-        .send()
-        .await
-        .expect("secret")
-        .arn()
-        .expect("arn")
-        .to_owned();
+    let secret = integration_tests::emulator_hash_keys_secret(&sdk, "s1").await;
     let name = random_id("stack").to_lowercase().replace('_', "-");
     let template = serde_json::json!({
         "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},

@@ -6,27 +6,25 @@
 
 use std::collections::HashMap;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_ses::operation::get_identity_verification_attributes::GetIdentityVerificationAttributesOutput;
 use aws_sdk_ses::operation::get_send_quota::GetSendQuotaOutput;
 use aws_sdk_ses::types::{IdentityVerificationAttributes, VerificationStatus};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use integration_tests::dynamodb_endpoint;
 use seat_invitations::domain::random_id;
 use seat_invitations::store::DynamoStore;
 use seatctl::doctor::{self, Clients, Report, Target, Verdict};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn sdk() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(dynamodb_endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .http_client(seat_invitations::wiring::http_client())
-        .load()
-        .await
+    integration_tests::emulator_sdk_config().await
+}
+
+/// The doctor's report on `target`, printed (the test's output shows it).
+async fn diagnose(clients: &Clients, target: Target) -> (Report, String) {
+    let report = doctor::run(clients, target).await;
+    let text = report.render();
+    println!("{text}");
+    (report, text)
 }
 
 /// A local HTTP server: its base URL, and a listener to hand to [`answer`].
@@ -177,16 +175,7 @@ async fn a_good_stack_passes_with_only_the_local_issuer_warned() {
         .send()
         .await
         .expect("deletion protection on");
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(random_id("hash-keys"))
-        .secret_string(r#"{"current":"k1","k1":"0123456789abcdef0123456789abcdef"}"#)
-        .send()
-        .await
-        .expect("secret")
-        .arn()
-        .expect("arn")
-        .to_owned();
+    let secret = integration_tests::emulator_hash_keys_secret(&sdk, "k1").await;
 
     let api = api(401).await;
     let issuer = issuer(None).await;
@@ -208,7 +197,7 @@ async fn a_good_stack_passes_with_only_the_local_issuer_warned() {
         ses: production_ses(sender),
         sdk,
     };
-    let report = doctor::run(
+    let (report, text) = diagnose(
         &clients,
         Target {
             stack: Some(name),
@@ -216,7 +205,6 @@ async fn a_good_stack_passes_with_only_the_local_issuer_warned() {
         },
     )
     .await;
-    println!("{}", report.render());
     assert_eq!(
         verdicts(&report),
         [
@@ -232,8 +220,7 @@ async fn a_good_stack_passes_with_only_the_local_issuer_warned() {
             ("hash-keys", Verdict::Ok),
             ("api", Verdict::Ok),
         ],
-        "{}",
-        report.render()
+        "{text}"
     );
     assert!(!report.failed());
 }
@@ -268,7 +255,7 @@ async fn a_broken_setup_gets_every_fix_in_order() {
         ],
     )
     .await;
-    let report = doctor::run(
+    let (report, text) = diagnose(
         &Clients::new(sdk),
         Target {
             stack: Some(name),
@@ -276,8 +263,6 @@ async fn a_broken_setup_gets_every_fix_in_order() {
         },
     )
     .await;
-    let text = report.render();
-    println!("{text}");
     assert_eq!(
         verdicts(&report),
         [
@@ -331,7 +316,7 @@ async fn before_a_deploy_the_issuer_and_sender_are_checked_and_a_missing_stack_n
         .await
         .expect("verify in the emulator");
     let issuer = issuer(None).await;
-    let report = doctor::run(
+    let (report, text) = diagnose(
         &Clients::new(sdk),
         Target {
             stack: Some("not-deployed-yet".into()),
@@ -341,8 +326,6 @@ async fn before_a_deploy_the_issuer_and_sender_are_checked_and_a_missing_stack_n
         },
     )
     .await;
-    let text = report.render();
-    println!("{text}");
     assert_eq!(
         verdicts(&report),
         [

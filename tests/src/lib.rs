@@ -75,6 +75,38 @@ pub fn dynamodb_endpoint() -> String {
     })
 }
 
+/// The AWS SDK configuration for every service of the emulator (it serves
+/// them all on one port): test credentials, `us-east-1`.
+pub async fn emulator_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(dynamodb_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .http_client(seat_invitations::wiring::http_client())
+        .load()
+        .await
+}
+
+/// A hashing-keys secret in the emulator, as the stack's HashKeysSecret
+/// holds them; its ARN.
+pub async fn emulator_hash_keys_secret(sdk: &aws_config::SdkConfig, key_id: &str) -> String {
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(random_id("hash-keys"))
+        .secret_string(
+            serde_json::json!({"current": key_id, key_id: "0123456789abcdef0123456789abcdef"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("secret")
+        .arn()
+        .expect("arn")
+        .to_owned()
+}
+
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version_latest()

@@ -114,17 +114,12 @@ pub async fn deliver(app: &App, job: &DeliveryJob, attempt: u32) -> Result<Settl
         }
         _ => return Ok(Settled::Nothing),
     }
-    if record.status_at(now) != InvitationStatus::Pending {
-        return not_sent(
-            app,
-            job,
-            &record,
-            DeliveryState::Queued,
-            DeliveryState::NotSent,
-        )
-        .await;
-    }
-    let Some(license) = app.store.license(&job.license_id).await? else {
+    // Withdrawn meanwhile (revoked, expired), or its license is gone.
+    let license = match record.status_at(now) {
+        InvitationStatus::Pending => app.store.license(&job.license_id).await?,
+        _ => None,
+    };
+    let Some(license) = license else {
         return not_sent(
             app,
             job,

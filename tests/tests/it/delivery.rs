@@ -287,15 +287,7 @@ async fn a_sender_that_stopped_mid_send_leaves_unknown_after_its_lease(backend: 
 #[tokio::test]
 async fn the_sqs_queue_carries_every_job() {
     use seat_invitations::mail::{DeliveryJob, DeliveryQueue, SqsQueue};
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(integration_tests::dynamodb_endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .http_client(seat_invitations::wiring::http_client())
-        .load()
-        .await;
+    let sdk = integration_tests::emulator_sdk_config().await;
     let client = aws_sdk_sqs::Client::new(&sdk);
     let name = seat_invitations::domain::random_id("jobs");
     let url = client
