@@ -115,6 +115,9 @@ REQUIRED = {
     "InvitationSenderFunction": HTTP + MAILS + [
         ("PORTAL_BASE_URL", {"Ref": "PortalBaseUrl"}),
         ("MAIL_SEND_RATE", {"Ref": "SesMaxSendRate"}),
+        # One attempt per send (service/delivery.rs): with the SDK's
+        # retries a throttled send would be recorded `unknown`, not retried.
+        ("SES_MAX_ATTEMPTS", {"=": "1"}),
     ],
     # lambda::app() only: no metric lines, sends no mail. It hashes the
     # bounced address, hence the key.
@@ -146,6 +149,8 @@ AWS_ONLY_REQUIRED = {
     # Without it the bulk invitations' mail would wait in an in-process queue
     # that a deployed function never drains between requests (wiring.rs).
     "InvitationAdminFunction": [("INVITATION_QUEUE_URL", {"Ref": "InvitationQueue"})],
+    # Its backoff (ChangeMessageVisibility) names the queue.
+    "InvitationSenderFunction": [("INVITATION_QUEUE_URL", {"Ref": "InvitationQueue"})],
 }
 ENDPOINT_SHAPES = {"AWS": "", "sam local": "http://host.docker.internal:8000"}
 REQUIRED_PARAMETERS = {"SenderEmail": "sender@example.com"}  # no default in the template
@@ -351,6 +356,8 @@ def environment_checks(resources, conds, shape, rust_text):
                 names, expected = (need,), None
             elif isinstance(need[1], str):
                 names, expected = need, None  # one of these
+            elif set(need[1]) == {"="}:
+                names, expected = (need[0],), need[1]["="]  # a literal value
             else:
                 names, expected = (need[0],), need[1]
             present = [n for n in names if n in variables and variables[n] != ""]

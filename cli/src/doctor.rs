@@ -309,13 +309,27 @@ fn stack_finding(found: &Stack) -> Finding {
         "read the first failed event: `aws cloudformation describe-stack-events --stack-name {}`",
         found.name
     );
-    if status == "ROLLBACK_COMPLETE" || status == "ROLLBACK_FAILED" {
+    if status == "ROLLBACK_COMPLETE" {
         return Finding::fail(
             "stack",
             format!("{}: {status}{reason}: its first create failed", found.name),
             format!(
                 "{events}, fix it, then `sam delete --stack-name {}` and deploy again (nothing \
                  was kept: the table is RetainExceptOnCreate)",
+                found.name
+            ),
+        );
+    }
+    if status == "ROLLBACK_FAILED" {
+        return Finding::fail(
+            "stack",
+            format!(
+                "{}: {status}{reason}: its first create failed, and so did the clean-up",
+                found.name
+            ),
+            format!(
+                "{events}; delete what the events name as not deleted, then `sam delete \
+                 --stack-name {}` and deploy again",
                 found.name
             ),
         );

@@ -222,8 +222,13 @@ async fn resolve(
         let found = stack::describe(&client, name)
             .await
             .map_err(|e| format!("stack {name}: {e}"))?;
-        if table.is_none() {
-            table = Some(found.require(stack::TABLE_OUTPUT)?.to_owned());
+        let stacks = found.require(stack::TABLE_OUTPUT)?;
+        match &table {
+            None => table = Some(stacks.to_owned()),
+            Some(given) if given != stacks => eprintln!(
+                "seatctl: using table {given} (--table or TABLE_NAME), not the stack's {stacks}"
+            ),
+            Some(_) => {}
         }
         if secret_id.is_none() {
             secret_id = Some(found.require(stack::SECRET_OUTPUT)?.to_owned());

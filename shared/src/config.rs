@@ -120,6 +120,10 @@ pub struct Config {
     /// the devserver's worker drains (and a local Lambda loop drains
     /// before it answers).
     pub invitation_queue_url: Option<String>,
+    /// `SES_MAX_ATTEMPTS`: attempts per SES send, the SDK's retries
+    /// included (1 to 10). The invitation sender sets 1, so that a
+    /// throttled answer is known to be about the one send made.
+    pub ses_max_attempts: u32,
 }
 
 /// Where defaults differ: the local server embeds everything, a Lambda
@@ -167,6 +171,7 @@ impl Config {
                 TlsRoots::System
             },
             invitation_queue_url: None,
+            ses_max_attempts: 3,
         }
     }
 
@@ -244,6 +249,12 @@ impl Config {
             config.sender_email = v.to_owned();
         }
         config.outbox_file = get("OUTBOX_FILE").map(str::to_owned);
+        if let Some(v) = get("SES_MAX_ATTEMPTS") {
+            config.ses_max_attempts = match v.trim().parse::<u32>() {
+                Ok(n @ 1..=10) => n,
+                _ => return Err(invalid("SES_MAX_ATTEMPTS", v, "a number from 1 to 10")),
+            };
+        }
         config.invitation_queue_url = get("INVITATION_QUEUE_URL")
             .map(str::trim)
             .filter(|v| !v.is_empty())
@@ -430,6 +441,12 @@ mod tests {
     #[test]
     fn bad_values_are_reported() {
         assert!(Config::from_vars(Profile::Local, &vars(&[("STORE", "postgres")])).is_err());
+        assert!(Config::from_vars(Profile::Local, &vars(&[("SES_MAX_ATTEMPTS", "0")])).is_err());
+        assert_eq!(
+            Config::from_vars(Profile::Lambda, &vars(&[("SES_MAX_ATTEMPTS", "1")]))
+                .map(|c| c.ses_max_attempts),
+            Ok(1)
+        );
         assert!(Config::from_vars(Profile::Local, &vars(&[("REDEEM_MAX_FAILURES", "0")])).is_err());
         assert!(
             Config::from_vars(Profile::Local, &vars(&[("CONTACT_WINDOW_SECS", "soon")])).is_err()

@@ -350,6 +350,14 @@ pub enum MailError {
     /// mail may be tried again later.
     #[error("mail service throttled: {operation}")]
     Throttled { operation: &'static str },
+    /// The mail service refused the send for a reason that is not the
+    /// message's (sending paused, the deployment's set-up: permissions, a
+    /// missing configuration set): not sent; worth trying later.
+    #[error("mail service deferred the send: {operation}: {code}")]
+    Deferred {
+        operation: &'static str,
+        code: String,
+    },
     /// The message could not even be built: a bug.
     #[error("mail failure: {operation}: {source}")]
     Internal {
@@ -381,7 +389,9 @@ impl From<MailError> for ApiError {
         note_cause(&err);
         match err {
             MailError::Unavailable { outcome, .. } => ApiError::unavailable_with(outcome),
-            MailError::Throttled { .. } => ApiError::unavailable_with(Outcome::Unchanged),
+            MailError::Throttled { .. } | MailError::Deferred { .. } => {
+                ApiError::unavailable_with(Outcome::Unchanged)
+            }
             MailError::Internal { .. } => ApiError::Internal,
         }
     }

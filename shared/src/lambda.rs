@@ -131,7 +131,7 @@ pub async fn run(function: Function) -> Result<(), Error> {
                         crate::service::delivery::drain(
                             &app,
                             queue,
-                            crate::service::delivery::backoff,
+                            crate::service::delivery::wait_before_retry,
                         )
                         .await;
                     }

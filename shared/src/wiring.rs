@@ -65,7 +65,7 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
                 SesMailer::new(aws_sdk_ses::Client::from_conf(
                     aws_sdk_ses::config::Builder::from(aws)
                         .timeout_config(crate::mail::ses_timeout_config())
-                        .retry_config(crate::mail::ses_retry_config())
+                        .retry_config(crate::mail::ses_retry_config(config.ses_max_attempts))
                         .build(),
                 ))
                 .with_configuration_set(config.ses_configuration_set.clone()),

@@ -176,7 +176,7 @@ impl TestApp {
     /// Runs the invitation sender until the queue is empty, as SQS and the
     /// `invitation-sender` function would (without their waiting).
     pub async fn deliver(&self) -> seat_invitations::service::delivery::Drained {
-        seat_invitations::service::delivery::drain(&self.app, &self.queue, |_| {
+        seat_invitations::service::delivery::drain(&self.app, &self.queue, |_, _| {
             std::time::Duration::ZERO
         })
         .await

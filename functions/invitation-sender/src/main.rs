@@ -2,10 +2,13 @@
 //! queued (SQS, `INVITATION_QUEUE_URL`), one at a time at no more than its
 //! share of SES's send rate, through `seat_invitations::service::delivery`.
 //! A job to be tried again (throttled, not readable yet, held by another
-//! sender) is reported as a batch item failure: SQS delivers it again
-//! after the queue's visibility timeout, and moves it to the dead-letter
-//! queue after `delivery::MAX_ATTEMPTS` receives, on the last of which
-//! the sender gives it up (`failed`, withdrawn). Not an HTTP function.
+//! sender) is reported as a batch item failure, and hidden for its backoff
+//! (`delivery::wait_before_retry`: 2 s, 4 s, 8 s … for a throttled send)
+//! with `ChangeMessageVisibility`: SQS delivers it again then (after the
+//! queue's visibility timeout if that call fails), and moves it to the
+//! dead-letter queue after `delivery::MAX_ATTEMPTS` receives, on the last
+//! of which the sender gives it up (`failed`, withdrawn). Not an HTTP
+//! function.
 
 use std::time::Duration;
 
@@ -18,12 +21,21 @@ use seat_invitations::service::delivery::{self, Settled};
 async fn main() -> Result<(), Error> {
     let app = seat_invitations::lambda::app().await?;
     let pace = pace(std::env::var("MAIL_SEND_RATE").ok().as_deref());
+    let queue_url = std::env::var("INVITATION_QUEUE_URL").unwrap_or_default();
+    let sqs = aws_sdk_sqs::Client::new(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(seat_invitations::wiring::http_client_trusting(
+                app.config.tls_roots,
+            ))
+            .load()
+            .await,
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let app = app.clone();
+        let (app, sqs, queue_url) = (app.clone(), sqs.clone(), queue_url.clone());
         seat_invitations::lambda::with_metrics("invitation-sender", async move {
             let mut failures = Vec::new();
             let mut sent = 0;
-            for (i, record) in event.payload.records.iter().enumerate() {
+            for record in &event.payload.records {
                 let id = record.message_id.clone().unwrap_or_default();
                 let Some(job) = record
                     .body
@@ -39,16 +51,20 @@ async fn main() -> Result<(), Error> {
                     .get("ApproximateReceiveCount")
                     .and_then(|n| n.parse::<u32>().ok())
                     .unwrap_or(1);
-                if i > 0 {
-                    tokio::time::sleep(pace).await;
-                }
+                // Before every send, the first of a batch too: the batch
+                // before may have ended a moment ago.
+                tokio::time::sleep(pace).await;
                 match delivery::deliver(&app, &job, attempt).await {
                     Ok(Settled::Sent) => sent += 1,
                     Ok(settled) => {
                         tracing::info!(invitation_id = %job.invitation_id, ?settled, "delivery settled");
                     }
                     Err(later) => {
-                        tracing::info!(invitation_id = %job.invitation_id, attempt, ?later, "delivery later");
+                        let wait = delivery::wait_before_retry(&later, attempt);
+                        tracing::info!(invitation_id = %job.invitation_id, attempt, ?later, wait_secs = wait.as_secs(), "delivery later");
+                        if let Some(receipt) = record.receipt_handle.as_deref() {
+                            hide_for(&sqs, &queue_url, receipt, wait).await;
+                        }
                         let mut failure = BatchItemFailure::default();
                         failure.item_identifier = id;
                         failures.push(failure);
@@ -69,15 +85,36 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// The wait between two sends of one container: `MAIL_SEND_RATE` is the
+/// Hides a message for `wait` before SQS delivers it again; if that fails,
+/// the queue's own visibility timeout applies (logged, not an error: the
+/// job is tried again either way).
+async fn hide_for(sqs: &aws_sdk_sqs::Client, queue_url: &str, receipt: &str, wait: Duration) {
+    if queue_url.is_empty() {
+        return;
+    }
+    let secs = i32::try_from(wait.as_secs()).unwrap_or(i32::MAX);
+    if let Err(err) = sqs
+        .change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(receipt)
+        .visibility_timeout(secs)
+        .send()
+        .await
+    {
+        tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "ChangeMessageVisibility failed; the queue's visibility timeout applies");
+    }
+}
+
+/// The wait before each send of one container: `MAIL_SEND_RATE` is the
 /// account's SES send rate (messages a second), shared by the queue's at
-/// most 2 concurrent senders. Default: the sandbox's 1 a second.
+/// most 2 concurrent senders, of which they use 80 % (resends and Contact
+/// Owner send too). Default: the sandbox's 1 a second.
 fn pace(rate: Option<&str>) -> Duration {
     let rate = rate
         .and_then(|r| r.trim().parse::<f64>().ok())
-        .filter(|r| r.is_finite() && *r > 0.0)
+        .filter(|r| r.is_finite() && *r >= 0.01)
         .unwrap_or(1.0);
-    Duration::from_secs_f64(2.0 / rate)
+    Duration::from_secs_f64(2.0 / (0.8 * rate))
 }
 
 #[cfg(test)]
@@ -86,9 +123,13 @@ mod tests {
 
     #[test]
     fn two_senders_share_the_accounts_rate() {
-        assert_eq!(pace(None), Duration::from_secs(2));
-        assert_eq!(pace(Some("14")), Duration::from_secs_f64(2.0 / 14.0));
-        assert_eq!(pace(Some("0")), Duration::from_secs(2));
-        assert_eq!(pace(Some("fast")), Duration::from_secs(2));
+        assert_eq!(pace(None), Duration::from_millis(2500));
+        assert_eq!(
+            pace(Some("14")),
+            Duration::from_secs_f64(2.0 / (0.8 * 14.0))
+        );
+        assert_eq!(pace(Some("0")), Duration::from_millis(2500));
+        assert_eq!(pace(Some("1e-300")), Duration::from_millis(2500));
+        assert_eq!(pace(Some("fast")), Duration::from_millis(2500));
     }
 }

@@ -58,6 +58,12 @@ impl Mailer for SesMailer {
         let destination = Destination::builder()
             .set_to_addresses(Some(email.to.clone()))
             .build();
+        // One attempt: its answer is about this very send.
+        let single_attempt = self
+            .client
+            .config()
+            .retry_config()
+            .is_some_and(|r| r.max_attempts() == 1);
         let output = self
             .client
             .send_email()
@@ -72,13 +78,23 @@ impl Mailer for SesMailer {
                 // Only the error code: SES messages can quote addresses.
                 let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
                 match code {
-                    // The client makes one attempt (`sdk_retry_config`), so
-                    // a throttled answer means this very send was refused.
-                    Some(code) if THROTTLED_CODES.contains(&code) => MailError::Throttled {
+                    // With one attempt a throttled answer means this very
+                    // send was refused; after the SDK's retries, an earlier
+                    // attempt may have sent it.
+                    Some(code) if THROTTLED_CODES.contains(&code) && single_attempt => {
+                        MailError::Throttled {
+                            operation: "SES SendEmail",
+                        }
+                    }
+                    Some(code) if DEFERRED_CODES.contains(&code) => MailError::Deferred {
                         operation: "SES SendEmail",
+                        code: code.to_owned(),
                     },
                     // Refused: not sent.
-                    Some(code) if !UNKNOWN_OUTCOME_CODES.contains(&code) => {
+                    Some(code)
+                        if !UNKNOWN_OUTCOME_CODES.contains(&code)
+                            && !THROTTLED_CODES.contains(&code) =>
+                    {
                         MailError::unavailable("SES SendEmail", code.to_owned())
                     }
                     // Failed inside SES, or no answer at all: it may have
@@ -103,13 +119,24 @@ pub fn sdk_timeout_config() -> aws_sdk_ses::config::timeout::TimeoutConfig {
         .build()
 }
 
-/// The SES client's retries: none. Every answer is then about the one
-/// send that was made, so a throttled send is known not to have gone out
-/// (the invitation sender tries it again later), and a mail that may have
-/// gone out is never sent twice by the SDK either.
-pub fn sdk_retry_config() -> aws_sdk_ses::config::retry::RetryConfig {
-    aws_sdk_ses::config::retry::RetryConfig::disabled()
+/// The SES client's retries: the SDK's standard ones, or with
+/// `SES_MAX_ATTEMPTS=1` (the invitation sender's) none. With one attempt
+/// every answer is about the one send that was made, so a throttled send is
+/// known not to have gone out (the sender tries it again later), and a mail
+/// that may have gone out is never sent twice by the SDK either.
+pub fn sdk_retry_config(max_attempts: u32) -> aws_sdk_ses::config::retry::RetryConfig {
+    aws_sdk_ses::config::retry::RetryConfig::standard().with_max_attempts(max_attempts.max(1))
 }
+
+/// SES's answers for a send it refused for a reason that is not the
+/// message's: sending paused, or the deployment's set-up.
+const DEFERRED_CODES: &[&str] = &[
+    "AccountSendingPausedException",
+    "ConfigurationSetSendingPausedException",
+    "ConfigurationSetDoesNotExist",
+    "AccessDenied",
+    "AccessDeniedException",
+];
 
 /// SES's answers for a send over the account's rate.
 const THROTTLED_CODES: &[&str] = &["Throttling", "ThrottlingException"];

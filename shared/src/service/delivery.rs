@@ -112,6 +112,19 @@ pub async fn deliver(app: &App, job: &DeliveryJob, attempt: u32) -> Result<Settl
                 Transition::NotPending => Settled::Nothing,
             });
         }
+        // A withdrawal an earlier attempt recorded but could not finish.
+        Some(state @ (DeliveryState::Failed | DeliveryState::NotSent))
+            if record.status == InvitationStatus::Pending =>
+        {
+            withdraw(
+                app,
+                job,
+                &record,
+                withdrawal(&job.license_id, &record, state, now),
+            )
+            .await?;
+            return Ok(Settled::NotSent(state));
+        }
         _ => return Ok(Settled::Nothing),
     }
     // Withdrawn meanwhile (revoked, expired), or its license is gone.
@@ -161,6 +174,13 @@ pub async fn deliver(app: &App, job: &DeliveryJob, attempt: u32) -> Result<Settl
             settle(app, &claimed, DeliveryState::Queued).await?;
             Err(Later::Throttled)
         }
+        Err(err @ MailError::Deferred { .. }) if !last => {
+            // Sending paused, or the deployment's SES set-up refused it: not
+            // sent; the alarms and the dead-letter queue tell the operator.
+            tracing::warn!(invitation_id = %claimed.invitation_id, attempt, error = %err, "invitation mail deferred");
+            settle(app, &claimed, DeliveryState::Queued).await?;
+            Err(Later::Unavailable(err.to_string()))
+        }
         Err(err) if err.outcome_is_unknown() => {
             tracing::warn!(invitation_id = %claimed.invitation_id, error = %err, "invitation mail outcome unknown");
             settle(app, &claimed, DeliveryState::Unknown).await?;
@@ -197,8 +217,7 @@ async fn settle(app: &App, claimed: &InvitationRecord, to: DeliveryState) -> Res
     Ok(())
 }
 
-/// Records `to` (from `from`), withdraws the invitation if still pending,
-/// and gives back the quota unit and the address slot.
+/// Records `to` (from `from`), then withdraws the invitation.
 async fn not_sent(
     app: &App,
     job: &DeliveryJob,
@@ -210,23 +229,52 @@ async fn not_sent(
     if app.store.set_delivery(record, from, to, now).await? == Transition::NotPending {
         return Ok(Settled::Nothing);
     }
-    if record.status == InvitationStatus::Pending {
-        let mut event = Event::new(
-            &job.license_id,
-            EventKind::InvitationUndeliverable,
-            ACTOR,
-            now,
-        );
-        event.invitation_id = Some(record.invitation_id.clone());
-        event.detail = Some(match to {
-            DeliveryState::Failed => "the invitation email could not be sent".into(),
-            _ => "the invitation was withdrawn before its email was sent".into(),
-        });
-        // Already closed (revoked meanwhile) is just as well.
-        let _closed = app
+    withdraw(
+        app,
+        job,
+        record,
+        withdrawal(&job.license_id, record, to, now),
+    )
+    .await?;
+    Ok(Settled::NotSent(to))
+}
+
+/// The sender's audit event for an invitation withdrawn as `state`.
+fn withdrawal(
+    license_id: &crate::domain::LicenseId,
+    record: &InvitationRecord,
+    state: DeliveryState,
+    at: crate::domain::Timestamp,
+) -> Event {
+    let mut event = Event::new(license_id, EventKind::InvitationUndeliverable, ACTOR, at);
+    event.invitation_id = Some(record.invitation_id.clone());
+    event.detail = Some(match state {
+        DeliveryState::Failed => "the invitation email could not be sent".into(),
+        _ => "the invitation was withdrawn before its email was sent".into(),
+    });
+    event
+}
+
+/// Withdraws an invitation whose mail was not sent (its delivery already
+/// says so): revokes it if still pending, with `event`, then gives back its
+/// quota unit and its address slot. In that order, and only once: a retry
+/// after a failure here finds it still pending and finishes; one after it
+/// was revoked does nothing more.
+pub(crate) async fn withdraw(
+    app: &App,
+    job: &DeliveryJob,
+    record: &InvitationRecord,
+    event: Event,
+) -> Result<(), ApiError> {
+    if record.status == InvitationStatus::Pending
+        && app
             .store
             .close_invitation(record, InvitationStatus::Revoked, &event)
-            .await?;
+            .await?
+            == Transition::NotPending
+    {
+        // Revoked (or accepted) meanwhile by someone else: they did it.
+        return Ok(());
     }
     if let Some(start) = job.quota_window_start {
         mail_guard::give_back_later(
@@ -240,7 +288,7 @@ async fn not_sent(
         mail_guard::give_back_later(app, &mail_guard::address_key(&job.license_id, email), start)
             .await?;
     }
-    Ok(Settled::NotSent(to))
+    Ok(())
 }
 
 /// What draining a local queue did.
@@ -255,11 +303,12 @@ pub struct Drained {
 
 /// Runs the in-process queue until it is empty: each job as the SQS sender
 /// would, a job to be tried again put back with its next attempt number
-/// after `pause(attempt)` (the devserver waits; tests do not).
+/// after `pause(why, attempt)` (the devserver waits [`wait_before_retry`];
+/// tests do not wait).
 pub async fn drain(
     app: &App,
     queue: &LocalQueue,
-    pause: impl Fn(u32) -> std::time::Duration,
+    pause: impl Fn(&Later, u32) -> std::time::Duration,
 ) -> Drained {
     let mut report = Drained::default();
     loop {
@@ -276,7 +325,7 @@ pub async fn drain(
                 Err(later) => {
                     report.retried += 1;
                     tracing::debug!(invitation_id = %job.invitation_id, attempt, ?later, "delivery later");
-                    let wait = pause(attempt);
+                    let wait = pause(&later, attempt);
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                     }
@@ -287,8 +336,34 @@ pub async fn drain(
     }
 }
 
-/// The backoff before attempt `attempt + 1`: 1 s, doubling, at most 60 s.
-pub fn backoff(attempt: u32) -> std::time::Duration {
-    std::time::Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6))
-        .min(std::time::Duration::from_secs(60))
+/// How long a job waits before its next attempt, after attempt `attempt`
+/// answered `later`: a throttled (or failed) send backs off 2 s, 4 s, 8 s …
+/// up to 5 minutes (the eighth and last attempt comes about 4 minutes after
+/// the first); an invitation another sender holds is looked at again in
+/// 30 s, one not readable yet in 5 s.
+pub fn wait_before_retry(later: &Later, attempt: u32) -> std::time::Duration {
+    use std::time::Duration;
+    match later {
+        Later::NotReadable => Duration::from_secs(5),
+        Later::Held => Duration::from_secs(30),
+        Later::Throttled | Later::Unavailable(_) => {
+            Duration::from_secs(2u64 << attempt.saturating_sub(1).min(8))
+                .min(Duration::from_secs(300))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_sends_back_off_doubling_to_five_minutes() {
+        let secs: Vec<u64> = (1..=MAX_ATTEMPTS)
+            .map(|a| wait_before_retry(&Later::Throttled, a).as_secs())
+            .collect();
+        assert_eq!(secs, [2, 4, 8, 16, 32, 64, 128, 256]);
+        assert_eq!(wait_before_retry(&Later::Throttled, 20).as_secs(), 300);
+        assert_eq!(wait_before_retry(&Later::Held, 1).as_secs(), 30);
+    }
 }

@@ -20,6 +20,10 @@ on_both_stores!(
     a_send_that_may_have_gone_out_is_unknown_and_never_repeated,
     an_invitation_revoked_while_queued_is_not_sent_and_its_quota_comes_back,
     a_sender_that_stopped_mid_send_leaves_unknown_after_its_lease,
+    mail_that_cannot_be_queued_is_withdrawn_and_its_units_come_back,
+    a_first_mail_stuck_in_the_queue_can_be_resent_and_is_then_not_sent_again,
+    an_invitation_the_sender_has_claimed_can_still_be_revoked,
+    a_deferred_send_is_queued_again_and_given_up_on_the_last_attempt,
 );
 
 fn owner() -> Caller {
@@ -112,7 +116,7 @@ async fn throttled_duplicated_and_concurrent_deliveries_mail_each_address_exactl
         t.queue.put_back(job.clone(), attempt);
         t.queue.put_back(job, attempt);
     }
-    let no_wait = |_| std::time::Duration::ZERO;
+    let no_wait = |_: &delivery::Later, _| std::time::Duration::ZERO;
     let (a, b) = tokio::join!(
         delivery::drain(&t.app, &t.queue, no_wait),
         delivery::drain(&t.app, &t.queue, no_wait)
@@ -331,4 +335,169 @@ async fn the_sqs_queue_carries_every_job() {
     }
     received.sort_by(|a, b| a.invitation_id.as_str().cmp(b.invitation_id.as_str()));
     assert_eq!(received, jobs);
+}
+
+/// The queue refuses the batch: the invitations are withdrawn (`failed`,
+/// revoked), their quota units and address slots come back, nothing is
+/// mailed.
+async fn mail_that_cannot_be_queued_is_withdrawn_and_its_units_come_back(backend: Backend) {
+    struct Refusing;
+    #[async_trait::async_trait]
+    impl seat_invitations::mail::DeliveryQueue for Refusing {
+        async fn enqueue(
+            &self,
+            jobs: &[seat_invitations::mail::DeliveryJob],
+        ) -> Result<(), seat_invitations::mail::EnqueueError> {
+            Err(seat_invitations::mail::EnqueueError {
+                failed: jobs.to_vec(),
+                cause: seat_invitations::error::MailError::unavailable(
+                    "SQS SendMessageBatch",
+                    "AccessDenied",
+                ),
+            })
+        }
+    }
+    let mut config = Config::defaults(Profile::Local);
+    config.limits.invitation_mail_quota = 2;
+    let mut t = TestApp::with(backend, config, None).await;
+    let id = t.license(5).await.license_id;
+    let working = t.app.queue.clone();
+    t.app.queue = Arc::new(Refusing);
+    let outcomes = admin::invite_emails(&t.app, &owner(), &id, &addresses(2), None)
+        .await
+        .expect("answered");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| (o.delivery, o.status) == (Delivery::Failed, Some(InvitationStatus::Revoked))),
+        "{outcomes:?}"
+    );
+    let all = by_address(&t, &id).await;
+    assert!(
+        all.values()
+            .all(|v| *v == (InvitationStatus::Revoked, Some(DeliveryState::NotSent)))
+    );
+    // Both quota units and both addresses are free again.
+    t.app.queue = working;
+    let again = admin::invite_emails(&t.app, &owner(), &id, &addresses(2), None)
+        .await
+        .expect("invited");
+    assert!(again.iter().all(|o| o.delivery == Delivery::Queued));
+    assert_eq!(t.deliver().await.sent, 2);
+}
+
+/// A first mail the sender never settled (its message dead-lettered): the
+/// resend waits while it may still be on its way, then takes over; the late
+/// message then finds the invitation sent and mails nothing.
+async fn a_first_mail_stuck_in_the_queue_can_be_resent_and_is_then_not_sent_again(
+    backend: Backend,
+) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    let outcomes = admin::invite_emails(&t.app, &owner(), &id, &addresses(1), None)
+        .await
+        .expect("invited");
+    let invitation_id = outcomes[0].invitation_id.clone().expect("id");
+    assert!(matches!(
+        admin::resend_invitation(&t.app, &owner(), &id, &invitation_id).await,
+        Err(seat_invitations::ApiError::ResendTooSoon {
+            retry_after_secs: 60
+        })
+    ));
+    t.advance_secs(3_601);
+    let resent = admin::resend_invitation(&t.app, &owner(), &id, &invitation_id)
+        .await
+        .expect("taken over");
+    assert_eq!(resent.delivery, Some(DeliveryState::Sent));
+    assert_eq!(t.deliver().await, delivery::Drained::default());
+    assert_eq!(t.outbox.messages().len(), 1, "the resend's mail only");
+}
+
+/// The sender has claimed the invitation (it is under a new token, being
+/// sent): an admin's revoke by id still finds and revokes it. (The race
+/// where the revoke read it before the claim moved it retries under the
+/// new token; the emulator's index never lags, so it is not staged here.)
+async fn an_invitation_the_sender_has_claimed_can_still_be_revoked(backend: Backend) {
+    let t = TestApp::new(backend).await;
+    let id = t.license(5).await.license_id;
+    admin::invite_emails(&t.app, &owner(), &id, &addresses(1), None)
+        .await
+        .expect("invited");
+    let (job, _) = t.queue.take_all()[0].clone();
+    let queued = t
+        .store()
+        .invitation_by_id(&id, &job.invitation_id)
+        .await
+        .expect("read")
+        .expect("there");
+    let claimed = seat_invitations::domain::InvitationRecord {
+        token_hash: InviteToken::generate().hash(&t.app.config.hash_keys),
+        delivery: Some(DeliveryState::Sending),
+        delivery_at: Some(t.now()),
+        ..queued.clone()
+    };
+    assert_eq!(
+        t.store()
+            .claim_delivery(&queued, &claimed)
+            .await
+            .expect("claim"),
+        seat_invitations::store::Transition::Done
+    );
+    admin::revoke_invitation(&t.app, &owner(), &id, &job.invitation_id)
+        .await
+        .expect("revoked, not 409");
+    assert_eq!(
+        by_address(&t, &id).await["s00@demo.edu"].0,
+        InvitationStatus::Revoked
+    );
+}
+
+/// SES paused sending (or the deployment's set-up refused the send): not
+/// sent, queued again, and given up as `failed` on the last attempt.
+async fn a_deferred_send_is_queued_again_and_given_up_on_the_last_attempt(backend: Backend) {
+    struct Paused;
+    #[async_trait::async_trait]
+    impl seat_invitations::mail::Mailer for Paused {
+        async fn send(
+            &self,
+            _: &seat_invitations::mail::OutgoingEmail,
+        ) -> Result<String, seat_invitations::error::MailError> {
+            Err(seat_invitations::error::MailError::Deferred {
+                operation: "SES SendEmail",
+                code: "AccountSendingPausedException".into(),
+            })
+        }
+    }
+    let t = TestApp::with(
+        backend,
+        Config::defaults(Profile::Local),
+        Some(Arc::new(Paused)),
+    )
+    .await;
+    let id = t.license(5).await.license_id;
+    admin::invite_emails(&t.app, &owner(), &id, &addresses(1), None)
+        .await
+        .expect("invited");
+    let (job, _) = t.queue.take_all()[0].clone();
+    for attempt in 1..MAX_ATTEMPTS {
+        assert!(
+            matches!(
+                delivery::deliver(&t.app, &job, attempt).await,
+                Err(delivery::Later::Unavailable(_))
+            ),
+            "attempt {attempt}"
+        );
+        assert_eq!(
+            by_address(&t, &id).await["s00@demo.edu"].1,
+            Some(DeliveryState::Queued)
+        );
+    }
+    assert_eq!(
+        delivery::deliver(&t.app, &job, MAX_ATTEMPTS).await,
+        Ok(Settled::NotSent(DeliveryState::Failed))
+    );
+    assert_eq!(
+        by_address(&t, &id).await["s00@demo.edu"],
+        (InvitationStatus::Revoked, Some(DeliveryState::Failed))
+    );
 }

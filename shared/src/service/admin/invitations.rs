@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::mail::{DeliveryJob, OutgoingEmail, templates};
-use crate::service::mail_guard::{self, Taken};
+use crate::service::mail_guard;
 use crate::service::provision::{InvitationOptions, add_invitation};
 use crate::store::{Paging, Transition};
 
@@ -22,6 +22,23 @@ pub const MAX_INVITE_DAYS: u32 = 365;
 /// What a resend of an invitation whose first mail is still queued is told
 /// to wait (`RESEND_TOO_SOON`).
 const FIRST_MAIL_WAIT_SECS: u64 = 60;
+/// A first mail queued longer than this is stuck (the sender gives up
+/// within minutes; its message may be in the dead-letter queue): a resend
+/// takes over.
+const QUEUED_STUCK_SECS: i64 = 3600;
+
+/// Whether the invitation's first mail is still with the sender: queued
+/// within the hour, or being sent within the sender's lease.
+fn first_mail_on_its_way(invitation: &InvitationRecord, now: Timestamp) -> bool {
+    let since = invitation.delivery_at.unwrap_or(invitation.created_at);
+    match invitation.delivery {
+        Some(DeliveryState::Queued) => now - since < TimeDelta::seconds(QUEUED_STUCK_SECS),
+        Some(DeliveryState::Sending) => {
+            now - since < TimeDelta::seconds(crate::service::delivery::SENDING_LEASE_SECS)
+        }
+        _ => false,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -230,7 +247,50 @@ pub async fn invite_emails(
     let days = validate_days(days)?;
     let members = app.store.members_among(license_id, emails).await?;
     let mut outcomes = Vec::with_capacity(emails.len());
-    let mut jobs: Vec<(DeliveryJob, InvitationRecord, Taken, Taken)> = Vec::new();
+    let mut jobs = Vec::new();
+    let recorded = record_each(
+        app,
+        caller,
+        license_id,
+        emails,
+        days,
+        &members,
+        &mut outcomes,
+        &mut jobs,
+    )
+    .await;
+    // What was recorded is queued even if recording stopped halfway (a
+    // store failure): no invitation is left `queued` with nothing queued.
+    queue_mail(app, caller, license_id, jobs, &mut outcomes).await?;
+    if let Some(retry_after_secs) = recorded?
+        && outcomes.iter().all(|o| o.invitation_id.is_none())
+    {
+        // Nothing was invited: the call as a whole is refused.
+        return Err(ApiError::InvitationQuotaExceeded { retry_after_secs });
+    }
+    Ok(outcomes)
+}
+
+/// A recorded invitation whose mail is to be queued (the job names the
+/// limit windows it took units of).
+struct Recorded {
+    job: DeliveryJob,
+    record: InvitationRecord,
+}
+
+/// Records each address's invitation (or says why not), in order; the
+/// seconds until the quota allows mail again if it refused some.
+#[allow(clippy::too_many_arguments)]
+async fn record_each(
+    app: &App,
+    caller: &Caller,
+    license_id: &LicenseId,
+    emails: &[Email],
+    days: u32,
+    members: &[Email],
+    outcomes: &mut Vec<InvitationOutcome>,
+    jobs: &mut Vec<Recorded>,
+) -> Result<Option<u64>, ApiError> {
     // Once the quota refuses, it refuses the rest of the call too.
     let mut quota_full: Option<u64> = None;
     for email in emails {
@@ -276,7 +336,13 @@ pub async fn invite_emails(
         };
         let quota = match quota_full {
             Some(retry_after) => Err(retry_after),
-            None => mail_guard::invitation_mail(app, license_id).await?,
+            None => match mail_guard::invitation_mail(app, license_id).await {
+                Ok(quota) => quota,
+                Err(err) => {
+                    let _ = slot.give_back(app).await;
+                    return Err(err);
+                }
+            },
         };
         let quota = match quota {
             Ok(taken) => taken,
@@ -301,7 +367,7 @@ pub async fn invite_emails(
             invited_by: caller.name.clone(),
             delivery: Some(DeliveryState::Queued),
         };
-        let record = add_invitation(
+        let record = match add_invitation(
             app.store.as_ref(),
             &app.config.hash_keys,
             license_id,
@@ -310,7 +376,18 @@ pub async fn invite_emails(
             caller.user_id.as_str(),
             now,
         )
-        .await?;
+        .await
+        {
+            Ok(record) => record,
+            Err(err) => {
+                // Not recorded (or unknown: then a pending invitation no
+                // mail will reach, which the admin can resend): the units
+                // go back so the address can be invited again.
+                let _ = quota.give_back(app).await;
+                let _ = slot.give_back(app).await;
+                return Err(err.into());
+            }
+        };
         let job = DeliveryJob {
             license_id: license_id.clone(),
             invitation_id: record.invitation_id.clone(),
@@ -319,48 +396,56 @@ pub async fn invite_emails(
             address_window_start: Some(slot.window_start()),
         };
         outcomes.push(InvitationOutcome::of(&record, now, Delivery::Queued));
-        jobs.push((job, record, quota, slot));
+        jobs.push(Recorded { job, record });
     }
-    let queued: Vec<DeliveryJob> = jobs.iter().map(|(job, ..)| job.clone()).collect();
-    if let Err(refused) = app.queue.enqueue(&queued).await {
-        tracing::warn!(license_id = license_id.as_str(), jobs = refused.failed.len(), error = %refused.cause, "invitation mail not queued");
-        for (job, record, quota, slot) in jobs {
-            if !refused.failed.contains(&job) {
-                continue;
-            }
-            quota.give_back(app).await?;
-            slot.give_back(app).await?;
-            let mut event = Event::by(
-                caller,
-                license_id,
-                EventKind::InvitationUndeliverable,
-                app.now(),
-            );
-            event.invitation_id = Some(record.invitation_id.clone());
-            event.detail = Some("the invitation email could not be queued".into());
-            // Revoked meanwhile by another admin is just as well.
-            let _closed = app
-                .store
-                .close_invitation(&record, InvitationStatus::Revoked, &event)
-                .await?;
-            if let Some(outcome) = outcomes
-                .iter_mut()
-                .find(|o| o.invitation_id.as_ref() == Some(&record.invitation_id))
-            {
-                outcome.status = Some(InvitationStatus::Revoked);
-                outcome.delivery = Delivery::Failed;
-            }
-        }
-    } else {
+    Ok(quota_full)
+}
+
+/// Queues the recorded invitations' mail. A job that could not be queued
+/// is withdrawn, unless the sender already took it (the batch did reach the
+/// queue): `Queued` → `NotSent` is the one write that decides.
+async fn queue_mail(
+    app: &App,
+    caller: &Caller,
+    license_id: &LicenseId,
+    jobs: Vec<Recorded>,
+    outcomes: &mut [InvitationOutcome],
+) -> Result<(), ApiError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let queued: Vec<DeliveryJob> = jobs.iter().map(|r| r.job.clone()).collect();
+    let Err(refused) = app.queue.enqueue(&queued).await else {
         crate::metrics::count(crate::metrics::INVITATIONS_QUEUED, queued.len() as u64);
+        return Ok(());
+    };
+    tracing::warn!(license_id = license_id.as_str(), jobs = refused.failed.len(), error = %refused.cause, "invitation mail not queued");
+    for Recorded { job, record } in jobs {
+        if !refused.failed.contains(&job) {
+            continue;
+        }
+        let now = app.now();
+        let withdrawn = app
+            .store
+            .set_delivery(&record, DeliveryState::Queued, DeliveryState::NotSent, now)
+            .await?;
+        if withdrawn == Transition::NotPending {
+            // The sender has it: the batch reached the queue after all.
+            continue;
+        }
+        let mut event = Event::by(caller, license_id, EventKind::InvitationUndeliverable, now);
+        event.invitation_id = Some(record.invitation_id.clone());
+        event.detail = Some("the invitation email could not be queued".into());
+        crate::service::delivery::withdraw(app, &job, &record, event).await?;
+        if let Some(outcome) = outcomes
+            .iter_mut()
+            .find(|o| o.invitation_id.as_ref() == Some(&record.invitation_id))
+        {
+            outcome.status = Some(InvitationStatus::Revoked);
+            outcome.delivery = Delivery::Failed;
+        }
     }
-    if let Some(retry_after_secs) = quota_full
-        && outcomes.iter().all(|o| o.invitation_id.is_none())
-    {
-        // Nothing was invited: the call as a whole is refused.
-        return Err(ApiError::InvitationQuotaExceeded { retry_after_secs });
-    }
-    Ok(outcomes)
+    Ok(())
 }
 
 /// One page of the license's invitations: all of them newest first, or
@@ -429,13 +514,23 @@ pub async fn revoke_invitation(
         == Transition::NotPending
     {
         // Another admin may have revoked it a moment ago: that is success.
-        let now_status = app
+        // Or the sender (or a resend) gave it a new token meanwhile: then it
+        // is under that one, still pending, and revoked there.
+        let now = app
             .store
-            .invitation(&invitation.token_hash)
-            .await?
-            .map(|i| i.status);
-        if now_status != Some(InvitationStatus::Revoked) {
-            return Err(ApiError::InviteAlreadyUsed);
+            .invitation_by_id(license_id, invitation_id)
+            .await?;
+        match now {
+            Some(i) if i.status == InvitationStatus::Revoked => {}
+            Some(i)
+                if i.status == InvitationStatus::Pending
+                    && i.token_hash != invitation.token_hash
+                    && app
+                        .store
+                        .close_invitation(&i, InvitationStatus::Revoked, &event)
+                        .await?
+                        == Transition::Done => {}
+            _ => return Err(ApiError::InviteAlreadyUsed),
         }
     }
     tracing::info!(
@@ -476,11 +571,8 @@ pub async fn resend_invitation(
     if mail_guard::is_suppressed(app, address).await? {
         return Err(ApiError::RecipientSuppressed);
     }
-    if matches!(
-        old.delivery,
-        Some(DeliveryState::Queued | DeliveryState::Sending)
-    ) {
-        // Its first mail is still on its way: a resend now would mail twice.
+    if first_mail_on_its_way(&old, app.now()) {
+        // A resend now would mail twice.
         return Err(ApiError::ResendTooSoon {
             retry_after_secs: FIRST_MAIL_WAIT_SECS,
         });
