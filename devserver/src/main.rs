@@ -175,7 +175,7 @@ async fn serve(port: u16) -> Result<(), String> {
                 seat_invitations::service::delivery::drain(
                     &app,
                     &queue,
-                    seat_invitations::service::delivery::backoff,
+                    seat_invitations::service::delivery::wait_before_retry,
                 )
                 .await;
             }
