@@ -23,6 +23,7 @@ use seat_invitations::service::redeem;
 use seat_invitations::store::{DynamoStore, MemoryStore, Store};
 
 pub mod events;
+pub mod sim;
 
 /// Runs each named `async fn(Backend)` as two tests: `memory::<name>` on the
 /// embedded store and `dynamodb::<name>` on the DynamoDB emulator.

@@ -13,4 +13,5 @@ mod listing_cost;
 mod mail_guard;
 mod portal_api;
 mod ses;
+mod sim;
 mod template;

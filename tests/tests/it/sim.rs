@@ -1,0 +1,167 @@
+//! The DynamoDB contention model (`integration_tests::sim`) held against
+//! the closed forms it must reproduce, then one short semester start. The
+//! model runs the real `redeem` use case in virtual time.
+
+use std::time::Duration;
+
+use integration_tests::sim::{self, Arrivals, Dist, Model, Scenario, fits_mix};
+
+/// A model with no capacity limits and fixed times: only conflicts act.
+fn conflicts_only(w_ms: u64) -> Model {
+    Model {
+        hold: Dist::Fixed(Duration::from_millis(w_ms)),
+        read_latency: Dist::Fixed(Duration::from_millis(5)),
+        partition_rru: f64::INFINITY,
+        partition_wru: f64::INFINITY,
+        table_rru: f64::INFINITY,
+        table_wru: f64::INFINITY,
+        counters_as_one_item: false,
+        seed: 11,
+    }
+}
+
+#[test]
+fn a_partition_budget_is_a_linear_mix_of_reads_and_writes() {
+    assert!(fits_mix(2_999.0, 0.0, 1.0, 0.0, 3_000.0, 1_000.0));
+    assert!(!fits_mix(3_000.0, 0.0, 1.0, 0.0, 3_000.0, 1_000.0));
+    assert!(
+        fits_mix(1_500.0, 499.0, 0.0, 1.0, 3_000.0, 1_000.0),
+        "half of each"
+    );
+    assert!(!fits_mix(1_500.0, 500.0, 1.0, 0.0, 3_000.0, 1_000.0));
+    // A new table: 12,000 RRU or 4,000 WRU, as a mix.
+    assert!(!fits_mix(6_000.0, 2_000.0, 0.0, 1.0, 12_000.0, 4_000.0));
+}
+
+/// One transacted item (every counter shard one item): it serves one
+/// transaction per hold time `w` at most, and as a loss system fed at
+/// `λ` attempts a second it commits `λ/(1+λw)` and cancels a share
+/// `λw/(1+λw)` of the attempts.
+#[tokio::test(start_paused = true)]
+async fn one_transacted_counter_serves_about_one_claim_per_hold_time() {
+    let w = 0.010;
+    let report = sim::run(&Scenario {
+        model: Model {
+            counters_as_one_item: true,
+            ..conflicts_only(10)
+        },
+        arrivals: Arrivals::Constant(300.0),
+        duration: Duration::from_secs(10),
+        seats: 100_000,
+        max_uses: None,
+    })
+    .await;
+    println!("one item, w = 10 ms, 300 arrivals/s: {}", report.summary());
+    let lambda = report.tally.transactions as f64 / report.seconds;
+    let committed = report.tally.committed as f64 / report.seconds;
+    assert!(committed <= 1.0 / w * 1.01, "{committed}/s over 1/w");
+    let expected = lambda / (1.0 + lambda * w);
+    assert!(
+        (committed - expected).abs() / expected < 0.15,
+        "committed {committed:.1}/s, λ/(1+λw) = {expected:.1}/s at λ = {lambda:.0}/s"
+    );
+    let blocked = report.tally.conflicts as f64 / report.tally.transactions as f64;
+    let erlang = lambda * w / (1.0 + lambda * w);
+    assert!(
+        (blocked - erlang).abs() < 0.06,
+        "conflict share {blocked:.3}, λw/(1+λw) = {erlang:.3}"
+    );
+    assert_eq!(
+        u64::from(report.seats_used),
+        report.claimed,
+        "one seat per claim"
+    );
+}
+
+/// Sixteen seat shards and sixteen use shards: a claim's transaction
+/// touches one of each, picked at random, and is cancelled unless both
+/// are free. Only committed transactions hold items, so each item is held
+/// a share `ρ = c·w/16` of the time at `c` commits a second (the loss
+/// system's carried load), and a claim is cancelled with probability
+/// `1 − (1 − ρ)²`.
+#[tokio::test(start_paused = true)]
+async fn conflicts_per_shard_follow_the_loss_formula() {
+    let w = 0.015;
+    let report = sim::run(&Scenario {
+        model: conflicts_only(15),
+        arrivals: Arrivals::Constant(400.0),
+        duration: Duration::from_secs(10),
+        seats: 100_000,
+        max_uses: Some(100_000),
+    })
+    .await;
+    println!("16 shards, w = 15 ms, 400 arrivals/s: {}", report.summary());
+    let commits = report.tally.committed as f64 / report.seconds;
+    let rho = commits * w / 16.0;
+    let expected = 1.0 - (1.0 - rho) * (1.0 - rho);
+    let blocked = report.tally.conflicts as f64 / report.tally.transactions as f64;
+    assert!(
+        (blocked - expected).abs() < 0.05,
+        "conflict share {blocked:.3}, expected {expected:.3} at {commits:.0} commits/s"
+    );
+    assert_eq!(u64::from(report.seats_used), report.claimed);
+}
+
+/// Without contention the units a claim uses are the per-claim
+/// arithmetic: one BatchGetItem of the license, the caller's seat and
+/// 32 counter shards (0.5 RRU each, eventually consistent), the code
+/// (1 RRU, strongly consistent); the guessing guard's slot (an UpdateItem,
+/// 1 WRU), a transaction of the seat, its seat shard, its use shard, the
+/// guard slot given back and the event (2 WRU each), and the seat's two
+/// index entries (1 WRU each).
+#[tokio::test(start_paused = true)]
+async fn units_per_claim_are_the_per_claim_arithmetic() {
+    let report = sim::run(&Scenario {
+        model: conflicts_only(10),
+        arrivals: Arrivals::Constant(10.0),
+        duration: Duration::from_secs(20),
+        seats: 10_000,
+        max_uses: None,
+    })
+    .await;
+    println!("no contention: {}", report.summary());
+    assert_eq!(report.claimed, report.arrivals);
+    // Per redemption: the code and the guard slot; per attempt (a rare
+    // conflict repeats it): the batch read and the transaction.
+    let (tx, students) = (report.tally.transactions as f64, report.arrivals as f64);
+    assert!(
+        tx < 1.05 * students,
+        "nearly no contention: {tx} transactions"
+    );
+    assert_eq!(report.tally.rru, 0.5 * 34.0 * tx + 1.0 * students);
+    let committed = report.tally.committed as f64;
+    assert_eq!(
+        report.tally.wru,
+        2.0 * 5.0 * tx + 2.0 * committed + 1.0 * students
+    );
+}
+
+/// A short semester start on a warm table at `w` = 15 ms: arrivals ramp
+/// from 0 to 1,000 a second over 10 s and stay there for 5 s. Every
+/// student gets an answer, and seats taken equal claims answered.
+#[tokio::test(start_paused = true)]
+async fn a_short_semester_start_answers_everyone_and_takes_one_seat_per_claim() {
+    let report = sim::run(&Scenario {
+        model: Model::warm_table(Duration::from_millis(15), 40_000.0),
+        arrivals: Arrivals::Ramp {
+            from: 0.0,
+            to: 1_000.0,
+            over: 10.0,
+        },
+        duration: Duration::from_secs(15),
+        seats: 100_000,
+        max_uses: None,
+    })
+    .await;
+    println!(
+        "semester start, w = 15 ms, warm table: {}",
+        report.summary()
+    );
+    assert_eq!(
+        report.claimed + report.no_seats + report.unavailable + report.other,
+        report.arrivals
+    );
+    assert_eq!(report.other, 0);
+    assert_eq!(u64::from(report.seats_used), report.claimed);
+    assert_eq!(report.tally.committed, report.claimed);
+}
