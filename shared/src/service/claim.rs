@@ -18,7 +18,9 @@
 //! 5. On a full shard, re-read with strong consistency and pick again; only
 //!    a consistent read showing every shard full answers "no seats". On
 //!    contention or throttling, back off with full jitter, a bounded number
-//!    of times, then answer `503`.
+//!    of times, then answer `503`; after a conflict, pick again from what
+//!    was read (the transaction's conditions guard anything that moved)
+//!    rather than reading every counter again.
 //! 6. An unknown outcome (the transaction's answer was lost) is first
 //!    resolved by the store, which sends the same transaction again with
 //!    the same idempotency token; if it stays unknown, the next consistent
@@ -258,7 +260,18 @@ pub(crate) async fn claim_seat(
                 refund.take_if(|_| plan.refund.is_some());
                 return Ok(claim.claimed(ctx, &plan)?);
             }
-            Err(err) => claim.failed(err, refund, license_id).await?,
+            Err(err) => {
+                let contended = matches!(err, ClaimError::Rejected(Rejection::Contended));
+                claim.failed(err, refund, license_id).await?;
+                // Another transaction held one of our items: nothing we read
+                // is refuted (the membership, the rules and every counter's
+                // cap are still true, and the transaction's conditions guard
+                // what may have moved), so the next attempt picks again from
+                // it instead of reading all the counters again.
+                if contended && !claim.uncertain && !claim.consistent {
+                    prefetched = Some(ctx);
+                }
+            }
         }
     }
     tracing::warn!(license_id = license_id.as_str(), "claim attempts exhausted");

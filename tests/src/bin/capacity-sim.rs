@@ -4,8 +4,10 @@
 //! a second and the share of `503` answers. Prints a Markdown table and
 //! writes two SVG charts.
 //!
-//! Usage: cargo run -p integration-tests --bin capacity-sim [--release] -- [OUT_DIR]
-//!   OUT_DIR: where the charts go (default docs/img).
+//! Usage: cargo run -p integration-tests --bin capacity-sim [--release] -- [OUT_DIR [NAME]]
+//!   OUT_DIR: where the charts go (default docs/img); NAME: their file
+//!   names' stem (default capacity: capacity-claims.svg, capacity-503.svg)
+//!   and the charts' subtitle.
 
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "docs/img".to_owned());
+    let name = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "capacity".to_owned());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -54,22 +59,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     chart(
-        &format!("{out}/capacity-claims.svg"),
-        "Claims a second, one license (today's claim path)",
+        &format!("{out}/{name}-claims.svg"),
+        &format!("Claims a second, one license ({name})"),
         "claims/s",
         2_000.0,
         &rows,
         |r| r.claims_per_sec(),
     )?;
     chart(
-        &format!("{out}/capacity-503.svg"),
-        "Share of 503 answers, one license (today's claim path)",
+        &format!("{out}/{name}-503.svg"),
+        &format!("Share of 503 answers, one license ({name})"),
         "503 share (%)",
         100.0,
         &rows,
         |r| 100.0 * r.unavailable_rate(),
     )?;
-    eprintln!("charts in {out}/capacity-claims.svg and {out}/capacity-503.svg");
+    eprintln!("charts in {out}/{name}-claims.svg and {out}/{name}-503.svg");
     Ok(())
 }
 
