@@ -543,8 +543,12 @@ impl Demand for SimStore {
         at: Timestamp,
     ) -> StoreResult<()> {
         {
+            // Two UpdateItems (the student's record, the day's count) on the
+            // student's demand shard, as the DynamoDB adapter writes them.
+            let partition =
+                seat_invitations::store::dynamo::turned_away_partition(license_id, user_id);
             let mut state = self.lock();
-            let _ = self.charge(&mut state, &[(format!("DEMAND#{license_id}"), 0.0, 2.0)]);
+            let _ = self.charge(&mut state, &[(partition, 0.0, 2.0)]);
         }
         self.inner
             .record_turned_away(license_id, user_id, reason, at)

@@ -167,3 +167,58 @@ async fn a_short_semester_start_answers_everyone_and_takes_one_seat_per_claim() 
     assert_eq!(u64::from(report.seats_used), report.claimed);
     assert_eq!(report.tally.committed, report.claimed);
 }
+
+/// Filling a license to its last seat under a crowd: 500 seats, 1,000
+/// arrivals a second for 2 s, `w` = 15 ms. Exactly 500 seats are taken,
+/// the last one once; everyone after is told there are none (or 503, never
+/// a seat beyond the cap).
+#[tokio::test(start_paused = true)]
+async fn a_crowd_fills_a_license_to_its_last_seat_exactly() {
+    let report = sim::run(&Scenario {
+        model: Model::warm_table(Duration::from_millis(15), 40_000.0),
+        arrivals: Arrivals::Constant(1_000.0),
+        duration: Duration::from_secs(2),
+        seats: 500,
+        max_uses: None,
+    })
+    .await;
+    println!(
+        "last seat, 500 seats, 1,000 arrivals/s: {}",
+        report.summary()
+    );
+    assert_eq!(report.seats_used, 500);
+    assert_eq!(report.claimed, 500);
+    assert_eq!(report.tally.committed, 500);
+    assert_eq!(
+        report.claimed + report.no_seats + report.unavailable + report.other,
+        report.arrivals
+    );
+    assert!(report.no_seats > 0, "the rest are told there are none");
+}
+
+/// The same semester start on a brand-new table (12,000 RRU or 4,000 WRU
+/// as a mix) and on one warmed to 40,000 WRU: the new table throttles.
+#[tokio::test(start_paused = true)]
+async fn a_new_table_carries_less_than_a_warmed_one() {
+    let start = |model| Scenario {
+        model,
+        arrivals: Arrivals::Ramp {
+            from: 0.0,
+            to: 1_000.0,
+            over: 10.0,
+        },
+        duration: Duration::from_secs(15),
+        seats: 100_000,
+        max_uses: None,
+    };
+    let w = Duration::from_millis(15);
+    let fresh = sim::run(&start(Model::new_table(w))).await;
+    let warm = sim::run(&start(Model::warm_table(w, 40_000.0))).await;
+    println!("new table: {}", fresh.summary());
+    println!("warm table: {}", warm.summary());
+    assert!(fresh.claimed < warm.claimed);
+    assert!(fresh.tally.throttled_by.get("table").copied().unwrap_or(0) > 0);
+    for r in [&fresh, &warm] {
+        assert_eq!(u64::from(r.seats_used), r.claimed);
+    }
+}

@@ -92,6 +92,12 @@ pub(super) fn demand_partition(license_id: &LicenseId, shard: u16) -> String {
     format!("DEMAND#{license_id}#{shard}")
 }
 
+/// The partition a student's refusals of `license_id` are written to (for
+/// models of the table's load, such as the tests' contention simulator).
+pub fn turned_away_partition(license_id: &LicenseId, user_id: &UserId) -> String {
+    demand_partition(license_id, demand_shard(user_id))
+}
+
 /// Which demand shard a student's refusals are counted on (FNV-1a of the
 /// user id: stable, spread evenly).
 pub(super) fn demand_shard(user_id: &UserId) -> u16 {
