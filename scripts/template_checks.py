@@ -109,7 +109,7 @@ REQUIRED = {
         ("INVITATION_MAIL_WINDOW_SECS", {"Ref": "InvitationMailWindowSecs"}),
         ("RESEND_COOLDOWN_SECS", {"Ref": "ResendCooldownSecs"}),
     ],
-    # lambda::app(), one metrics line per batch (lambda::with_metrics: the
+    # lambda::app(), one metrics line per batch (lambda::MetricsLine: the
     # dashboard's mail figures), the mail it sends (service/delivery.rs): the
     # invite URL's base, and its share of the account's SES rate (its main.rs).
     "InvitationSenderFunction": HTTP + MAILS + [

@@ -159,24 +159,40 @@ pub async fn run(function: Function) -> Result<(), Error> {
     .await
 }
 
-/// One invocation of an event-triggered function, counted as [`run`]
-/// counts an HTTP one: what `f` counts goes out as one metrics line.
-pub async fn with_metrics<F: std::future::Future>(function: &str, f: F) -> F::Output {
-    let started = std::time::Instant::now();
-    let (out, counted) = crate::metrics::scope(f).await;
-    println!(
-        "{}",
-        crate::metrics::emf_line(
-            &metrics_namespace(|name| std::env::var(name).ok()),
-            function,
-            &counted,
-            started.elapsed(),
-            200,
-            chrono::Utc::now(),
-            metrics_log_level(|name| std::env::var(name).ok()),
-        )
-    );
-    out
+/// Where an event-triggered function's metrics lines go: read once, at
+/// start, like [`run`]'s.
+pub struct MetricsLine {
+    namespace: String,
+    level: &'static str,
+}
+
+impl MetricsLine {
+    pub fn from_env() -> Self {
+        Self {
+            namespace: metrics_namespace(|name| std::env::var(name).ok()),
+            level: metrics_log_level(|name| std::env::var(name).ok()),
+        }
+    }
+
+    /// One invocation of `function`, counted as [`run`] counts an HTTP
+    /// one: what `f` counts goes out as one metrics line.
+    pub async fn around<F: std::future::Future>(&self, function: &str, f: F) -> F::Output {
+        let started = std::time::Instant::now();
+        let (out, counted) = crate::metrics::scope(f).await;
+        println!(
+            "{}",
+            crate::metrics::emf_line(
+                &self.namespace,
+                function,
+                &counted,
+                started.elapsed(),
+                200,
+                chrono::Utc::now(),
+                self.level,
+            )
+        );
+        out
+    }
 }
 
 /// The CloudWatch namespace of the functions' metrics: `METRICS_NAMESPACE`

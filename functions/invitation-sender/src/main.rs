@@ -21,18 +21,11 @@ use seat_invitations::service::delivery::{self, Settled};
 async fn main() -> Result<(), Error> {
     let app = seat_invitations::lambda::app().await?;
     let pace = pace(std::env::var("MAIL_SEND_RATE").ok().as_deref());
-    let queue_url = std::env::var("INVITATION_QUEUE_URL").unwrap_or_default();
-    let sqs = aws_sdk_sqs::Client::new(
-        &aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(seat_invitations::wiring::http_client_trusting(
-                app.config.tls_roots,
-            ))
-            .load()
-            .await,
-    );
+    let metrics = std::sync::Arc::new(seat_invitations::lambda::MetricsLine::from_env());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let (app, sqs, queue_url) = (app.clone(), sqs.clone(), queue_url.clone());
-        seat_invitations::lambda::with_metrics("invitation-sender", async move {
+        let (app, metrics) = (app.clone(), metrics.clone());
+        async move {
+            metrics.around("invitation-sender", async move {
             let mut failures = Vec::new();
             let mut sent = 0;
             for record in &event.payload.records {
@@ -63,7 +56,7 @@ async fn main() -> Result<(), Error> {
                         let wait = delivery::wait_before_retry(&later, attempt);
                         tracing::info!(invitation_id = %job.invitation_id, attempt, ?later, wait_secs = wait.as_secs(), "delivery later");
                         if let Some(receipt) = record.receipt_handle.as_deref() {
-                            hide_for(&sqs, &queue_url, receipt, wait).await;
+                            app.queue.hide(receipt, wait).await;
                         }
                         let mut failure = BatchItemFailure::default();
                         failure.item_identifier = id;
@@ -80,29 +73,11 @@ async fn main() -> Result<(), Error> {
             let mut response = SqsBatchResponse::default();
             response.batch_item_failures = failures;
             Ok::<_, Error>(response)
-        })
+            })
+            .await
+        }
     }))
     .await
-}
-
-/// Hides a message for `wait` before SQS delivers it again; if that fails,
-/// the queue's own visibility timeout applies (logged, not an error: the
-/// job is tried again either way).
-async fn hide_for(sqs: &aws_sdk_sqs::Client, queue_url: &str, receipt: &str, wait: Duration) {
-    if queue_url.is_empty() {
-        return;
-    }
-    let secs = i32::try_from(wait.as_secs()).unwrap_or(i32::MAX);
-    if let Err(err) = sqs
-        .change_message_visibility()
-        .queue_url(queue_url)
-        .receipt_handle(receipt)
-        .visibility_timeout(secs)
-        .send()
-        .await
-    {
-        tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "ChangeMessageVisibility failed; the queue's visibility timeout applies");
-    }
 }
 
 /// The wait before each send of one container: `MAIL_SEND_RATE` is the

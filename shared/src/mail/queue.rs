@@ -40,6 +40,12 @@ pub trait DeliveryQueue: Send + Sync {
     /// Queues every job, or fails having queued none it reports: on an
     /// error the caller withdraws the invitations of the jobs it names.
     async fn enqueue(&self, jobs: &[DeliveryJob]) -> Result<(), EnqueueError>;
+
+    /// Hides a received job (by the queue's receipt for it) for `wait`
+    /// before it is delivered again: the sender's backoff. Best effort: if
+    /// it fails, the queue's own visibility timeout applies. The in-process
+    /// queue has no receipts; its drain waits itself.
+    async fn hide(&self, _receipt: &str, _wait: std::time::Duration) {}
 }
 
 /// Which jobs were not queued, and why.

@@ -92,4 +92,19 @@ impl DeliveryQueue for SqsQueue {
             Some(cause) => Err(EnqueueError { failed, cause }),
         }
     }
+
+    async fn hide(&self, receipt: &str, wait: std::time::Duration) {
+        let secs = i32::try_from(wait.as_secs()).unwrap_or(i32::MAX);
+        if let Err(err) = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(secs)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "ChangeMessageVisibility failed; the queue's visibility timeout applies");
+        }
+    }
 }
