@@ -150,6 +150,12 @@ enum DataCommand {
     /// code's first claim in a container needs no extra round trip.
     /// Idempotent; run once after upgrading.
     BackfillShardRules,
+    /// Give licenses and codes created with 16 counter shards the rest (64
+    /// now), spreading their free seats and unused uses over all of them,
+    /// so their claims conflict as rarely as new ones'. Codes first, then
+    /// licenses. Idempotent and safe while the service runs; run once after
+    /// upgrading.
+    WidenCounters,
     /// Load a seed file (the devserver's format, e.g. examples/seed.json).
     LoadSeed {
         /// The seed file (JSON).
@@ -339,6 +345,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "{} license(s): rules copied to {} seat counter shard(s)",
                 done.licenses, done.shards
+            );
+        }
+        DataCommand::WidenCounters => {
+            let done = store.widen_counters().await.map_err(store_err)?;
+            println!(
+                "widened {} code(s) and {} license(s) to {} counter shards",
+                done.codes,
+                done.licenses,
+                seat_invitations::domain::COUNTER_SHARDS
             );
         }
         DataCommand::CreateLicense {

@@ -10,6 +10,7 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use crate::config::Config;
 use crate::domain::{CodeId, CodeRecord, LicenseId, SecretHash, Timestamp};
 use crate::mail::{DeliveryQueue, Mailer};
+use crate::service::claim_views::ClaimViews;
 use crate::store::Store;
 
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -33,6 +34,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// Which license each code seen by this process belongs to (immutable).
     pub known_codes: Arc<KnownCodes>,
+    /// What this process last read of hot licenses' counters.
+    pub claim_views: Arc<ClaimViews>,
 }
 
 impl App {
@@ -43,16 +46,22 @@ impl App {
 
 const KNOWN_CODES_MAX: usize = 10_000;
 
-/// Which license and code id a code hash belongs to. That never changes
-/// once a code exists, so remembering it is always safe; everything that
-/// can change (revocation, expiry, counters, seats) is still read fresh.
+/// A code this process has seen: its license, its id, and whether it has a
+/// use limit (then a claim reads its use counters).
+pub(crate) type KnownCode = (LicenseId, CodeId, bool);
+
+/// Which license and code id a code hash belongs to, and whether the code
+/// has a use limit. That never changes once a code exists, so remembering
+/// it is always safe; everything that can change (revocation, expiry,
+/// counters, seats) is still read fresh, or kept a second at most
+/// (`service::claim_views`).
 #[derive(Default)]
 pub struct KnownCodes {
-    codes: Mutex<HashMap<SecretHash, (LicenseId, CodeId)>>,
+    codes: Mutex<HashMap<SecretHash, KnownCode>>,
 }
 
 impl KnownCodes {
-    pub(crate) fn get(&self, hash: &SecretHash) -> Option<(LicenseId, CodeId)> {
+    pub(crate) fn get(&self, hash: &SecretHash) -> Option<KnownCode> {
         self.lock().get(hash).cloned()
     }
 
@@ -63,11 +72,15 @@ impl KnownCodes {
         }
         codes.insert(
             record.code_hash.clone(),
-            (record.license_id.clone(), record.code_id.clone()),
+            (
+                record.license_id.clone(),
+                record.code_id.clone(),
+                record.max_uses.is_some(),
+            ),
         );
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, (LicenseId, CodeId)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SecretHash, KnownCode>> {
         self.codes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

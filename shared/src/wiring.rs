@@ -99,6 +99,7 @@ pub async fn build(mut config: Config) -> Result<Parts, String> {
             clock: system_clock(),
             config: Arc::new(config),
             known_codes: Arc::default(),
+            claim_views: Arc::default(),
         },
         memory,
         outbox,

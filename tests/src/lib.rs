@@ -164,6 +164,7 @@ impl TestApp {
             clock,
             config: Arc::new(config),
             known_codes: Arc::default(),
+            claim_views: Arc::default(),
         };
         Self {
             app,

@@ -375,8 +375,9 @@ impl Claims for SimStore {
         code_id: Option<&CodeId>,
         consistent: bool,
     ) -> StoreResult<ClaimContext> {
-        // One BatchGetItem: the license, the caller's seat, 16 seat counters
-        // and (with a code) 16 use counters, each item on its own.
+        // One BatchGetItem: the license, the caller's seat, the seat
+        // counters and (for a code with a use limit) its use counters, each
+        // item on its own.
         let mut partitions = vec![format!("LIC#{license_id}"), format!("USER#{user_id}")];
         for i in 0..seat_invitations::domain::COUNTER_SHARDS {
             partitions.push(self.counter_key(&format!("LIC#{license_id}#SEATS"), i));
@@ -415,7 +416,11 @@ impl Claims for SimStore {
             .map(|i| (i.split('/').next().unwrap_or(i).to_owned(), 0.0, 2.0))
             .collect();
         charges.push((
-            format!("EVENTS#{}#{}", seat.license_id, seat.shard),
+            format!(
+                "EVENTS#{}#{}",
+                seat.license_id,
+                seat.shard % seat_invitations::domain::LISTING_SHARDS
+            ),
             0.0,
             2.0,
         ));
@@ -796,6 +801,8 @@ pub struct Report {
     pub seconds: f64,
     /// Each redemption's time, arrival to answer, in ms.
     pub latencies_ms: Vec<f64>,
+    /// Containers that served the requests (most at once).
+    pub containers: usize,
     pub tally: Tally,
 }
 
@@ -834,7 +841,7 @@ impl Report {
         format!(
             "{} arrivals in {:.1} s: {} claimed ({:.0}/s), {} no seats, {} 503 ({:.1} %), {} other; \
              {:.2} transactions per claim, {} conflicts, {} throttled transactions, {} throttled reads; \
-             p50 {:.0} ms, p99 {:.0} ms; {:.1} RRU and {:.1} WRU per claim",
+             p50 {:.0} ms, p99 {:.0} ms; {:.1} RRU and {:.1} WRU per claim; {} containers",
             self.arrivals,
             self.seconds,
             self.claimed,
@@ -851,6 +858,7 @@ impl Report {
             self.percentile_ms(99.0),
             self.tally.rru / self.claimed.max(1) as f64,
             self.tally.wru / self.claimed.max(1) as f64,
+            self.containers,
         ) + &self.throttles()
     }
 }
@@ -880,7 +888,12 @@ pub async fn run(scenario: &Scenario) -> Report {
     let horizon = scenario.duration.as_secs_f64();
     let mut at = 0.0;
     let mut tasks = Vec::new();
-    let app = Arc::new(t.app.clone());
+    // Containers, as Lambda runs them: a request goes to an idle one, or
+    // to a new one (nothing cached; its cold start is not modelled) when
+    // every one is busy.
+    let template = t.app.clone();
+    let idle: Arc<Mutex<Vec<seat_invitations::App>>> = Arc::default();
+    let containers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // A Poisson process whose rate changes with time, by thinning: draw at
     // the peak rate, keep each arrival with probability rate(t) / peak.
     let peak = scenario.arrivals.peak().max(1e-3);
@@ -894,12 +907,28 @@ pub async fn run(scenario: &Scenario) -> Report {
         }
         tokio::time::sleep_until(start + Duration::from_secs_f64(at)).await;
         let i = tasks.len();
-        let (app, code) = (app.clone(), code.clone());
+        let (template, idle, containers, code) = (
+            template.clone(),
+            idle.clone(),
+            containers.clone(),
+            code.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let student = crate::user(&format!("s{i}"), &format!("s{i}@uni.example"));
             let arrived = Instant::now();
+            let taken = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let app = taken.unwrap_or_else(|| {
+                containers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                seat_invitations::App {
+                    known_codes: Arc::default(),
+                    claim_views: Arc::default(),
+                    ..template
+                }
+            });
             let result = redeem::redeem(&app, &student, &code).await;
-            (result, arrived.elapsed())
+            let took = arrived.elapsed();
+            idle.lock().unwrap_or_else(|p| p.into_inner()).push(app);
+            (result, took)
         }));
     }
     let mut report = Report {
@@ -920,6 +949,7 @@ pub async fn run(scenario: &Scenario) -> Report {
         }
     }
     report.seconds = start.elapsed().as_secs_f64();
+    report.containers = containers.load(std::sync::atomic::Ordering::Relaxed);
     report.seats_used = store
         .inner
         .claim_context(&license.license_id, &"nobody".into(), None, true)

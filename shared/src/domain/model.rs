@@ -10,8 +10,27 @@ pub type Timestamp = DateTime<Utc>;
 
 /// Seat counters per license and use counters per code are spread over this
 /// many items, each on its own partition key, so one hot license or code
-/// never funnels every claim through one item (see `docs/capacity.md`).
-pub const COUNTER_SHARDS: u16 = 16;
+/// never funnels every claim through one item: claims that touch the same
+/// shard within a transaction's hold time conflict, so a license tops out
+/// near `COUNTER_SHARDS / w` (see `docs/capacity.md`, where the simulator
+/// chose this figure). A claim reads none of them on its hot path (see
+/// `service/claim_view.rs`).
+///
+/// Licenses and codes created before this was raised have
+/// [`LEGACY_COUNTER_SHARDS`]: a shard that does not exist reads as absent
+/// and refuses a claim like a full one, until `seatctl widen-counters`
+/// gives them the rest.
+pub const COUNTER_SHARDS: u16 = 64;
+
+/// The shard count of licenses and codes created before [`COUNTER_SHARDS`]
+/// was raised (and the range a claim that has read nothing picks from).
+pub const LEGACY_COUNTER_SHARDS: u16 = 16;
+
+/// Listings sharded by seat shard (the audit trail's partitions, a
+/// license's members in its index) spread over this many partitions: seat
+/// shard `i` lists on partition `i % LISTING_SHARDS`, so a listing stays 16
+/// queries however many counter shards there are.
+pub const LISTING_SHARDS: u16 = 16;
 
 /// Splits `total` into `COUNTER_SHARDS` capacities that differ by at most one.
 pub fn split_capacity(total: u32) -> Vec<u32> {

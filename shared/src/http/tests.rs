@@ -95,6 +95,7 @@ async fn a_failed_request_is_logged_once_by_its_route() {
         clock: system_clock(),
         config: Arc::new(Config::defaults(Profile::Local)),
         known_codes: Arc::default(),
+        claim_views: Arc::default(),
     };
     seed.load(store.as_ref(), &app.config.hash_keys, app.now())
         .await

@@ -1,26 +1,32 @@
 //! The seat-claim algorithm, shared by code redemption and invite
 //! acceptance. Read this file top to bottom to know how a seat is taken.
 //!
-//! 1. Read the license, the caller's seat on it, and the sharded seat
-//!    counters (plus the code's use counters) in one round trip — for a
-//!    code this container has seen before, in the same round trip as the
-//!    code itself.
+//! 1. Know the license, the caller's seat on it, and its seat counter
+//!    shards (plus the use counters of a code with a use limit). On a hot
+//!    license this process has read them within the last second
+//!    (`claim_views.rs`): then nothing is read (the caller's seat is
+//!    checked by the transaction). Otherwise one round trip reads them —
+//!    for a code this container has seen before, in the same round trip as
+//!    the code itself; for a code it has not, beside a first attempt that
+//!    claims at once, the license's rules checked on the shard's copy.
 //! 2. Already a member? Answer with that seat: never a second one. A seat
 //!    this very claim wrote (its `claim_id`, found after an answer was
 //!    lost) is answered as claimed (`201`), not as "already a member".
 //! 3. Check the license (expiry, email domains), pick a seat counter shard
-//!    with free capacity (weighted by what it has free) and, for a code, a
-//!    use counter shard.
+//!    with free capacity (weighted by what it has free) and, for a code
+//!    with a use limit, a use counter shard the same way; an uncapped code
+//!    counts on the use shard with the seat's index.
 //! 4. Apply the claim atomically (one DynamoDB transaction: seat item with
 //!    `attribute_not_exists`, counter `used < cap`, code use or invitation
 //!    status). The per-user seat item is what makes retries, duplicates and
 //!    code-plus-invite races take at most one seat.
-//! 5. On a full shard, re-read with strong consistency and pick again; only
-//!    a consistent read showing every shard full answers "no seats". On
-//!    contention or throttling, back off with full jitter, a bounded number
-//!    of times, then answer `503`; after a conflict, pick again from what
-//!    was read (the transaction's conditions guard anything that moved)
-//!    rather than reading every counter again.
+//! 5. On a full shard, note it full and pick again from what is known, a
+//!    few times; then, or when nothing known has room, read with strong
+//!    consistency; only a strongly consistent read showing every shard
+//!    full answers "no seats". On contention or throttling, back off with
+//!    full jitter, a bounded number of times, then answer `503`; after a
+//!    conflict, pick again from what was known (the transaction's
+//!    conditions guard anything that moved) rather than reading again.
 //! 6. An unknown outcome (the transaction's answer was lost) is first
 //!    resolved by the store, which sends the same transaction again with
 //!    the same idempotency token; if it stays unknown, the next consistent
@@ -32,9 +38,9 @@ use std::time::Duration;
 
 use crate::App;
 use crate::domain::{
-    COUNTER_SHARDS, Caller, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord,
-    InvitationStatus, License, LicenseId, LicenseRecord, LicenseSummary, Seat, SeatRecord,
-    TurnedAwayReason, random_id,
+    Caller, CodeId, CodeRecord, Counter, Email, Event, EventKind, InvitationRecord,
+    InvitationStatus, LEGACY_COUNTER_SHARDS, License, LicenseId, LicenseRecord, LicenseSummary,
+    Seat, SeatRecord, TurnedAwayReason, random_id,
 };
 use crate::error::{ApiError, Outcome, StoreError};
 use crate::metrics;
@@ -48,6 +54,8 @@ const MAX_ATTEMPTS: u32 = 40;
 const MAX_CONTENTION_RETRIES: u32 = 6;
 const BACKOFF_BASE_MS: u64 = 10;
 const BACKOFF_CAP_MS: u64 = 400;
+/// Full shards found from one read or view before reading again.
+const MAX_FULL_PICKS: u32 = 4;
 
 /// What the caller is joining through.
 pub(crate) enum Through<'a> {
@@ -112,10 +120,12 @@ pub(crate) async fn claim_seat(
     refund: &mut Option<GuardSlot>,
 ) -> Result<Claimed, Refusal> {
     let user_id = &caller.user_id;
-    let code_id = match &through {
-        Through::Code(code) => Some(&code.code_id),
-        Through::Invitation(_) => None,
+    // The use counters a claim reads: those of a code with a use limit.
+    let counted = match &through {
+        Through::Code(code) if code.max_uses.is_some() => Some(&code.code_id),
+        _ => None,
     };
+    let views = &app.claim_views;
     let started = std::time::Instant::now();
     let mut claim = Claim {
         app,
@@ -127,7 +137,23 @@ pub(crate) async fn claim_seat(
         uncertain: false,
         consistent: false,
         contention: 0,
+        legacy_uses: false,
     };
+    // What this process read of the license within the last second serves
+    // instead of a read; a read made for this claim renews it.
+    // Whether the context at hand is a strongly consistent read, as read:
+    // only that may answer "no seats" or "code used up".
+    let mut proven = false;
+    // A view says nothing of the caller's seat (the transaction checks it).
+    let mut seat_unknown = false;
+    match &prefetched {
+        Some(ctx) => views.put(license_id, counted, ctx, false),
+        None => {
+            if let Some((view, consistent)) = views.get(license_id, counted) {
+                (prefetched, proven, seat_unknown) = (Some(view), consistent, true);
+            }
+        }
+    }
     // A code whose license this container has not read yet: claim at once,
     // the license's rules checked in the transaction on the seat shard's
     // copy of them, and read the claim context alongside, for the answer
@@ -146,8 +172,11 @@ pub(crate) async fn claim_seat(
         let plan = claim.plan(license_id, shard, via, refund, true);
         let (result, ctx) = tokio::join!(
             app.store.claim(&plan),
-            app.store.claim_context(license_id, user_id, code_id, false)
+            app.store.claim_context(license_id, user_id, counted, false)
         );
+        if let Ok(ctx) = &ctx {
+            views.put(license_id, counted, ctx, false);
+        }
         match result {
             Ok(()) => {
                 refund.take_if(|_| plan.refund.is_some());
@@ -156,12 +185,12 @@ pub(crate) async fn claim_seat(
                     // Read again, now that the seat is there.
                     _ => app
                         .store
-                        .claim_context(license_id, user_id, code_id, true)
+                        .claim_context(license_id, user_id, counted, true)
                         .await
                         // The seat is ours, but there is nothing to show.
                         .map_err(|_| unavailable(true))?,
                 };
-                return Ok(claim.claimed(ctx, &plan)?);
+                return Ok(claim.claimed(ctx, &plan, counted)?);
             }
             Err(err) => {
                 // What was read alongside serves the next attempt, unless
@@ -173,6 +202,7 @@ pub(crate) async fn claim_seat(
             }
         }
     }
+    let mut full_picks = 0;
     for _ in 0..MAX_ATTEMPTS {
         // The request must end with our answer, not the function's timeout
         // (the arithmetic is in `store/dynamo/tx.rs`, "Timeouts").
@@ -184,15 +214,20 @@ pub(crate) async fn claim_seat(
             tracing::warn!(license_id = license_id.as_str(), "claim ran out of time");
             return Err(unavailable(claim.uncertain).into());
         }
-        let ctx = match prefetched.take() {
-            // Read speculatively alongside the code (see redeem.rs) or the
-            // first attempt.
+        let mut ctx = match prefetched.take() {
+            // Read speculatively alongside the code (see redeem.rs), kept
+            // from the last attempt, or this process's recent view.
             Some(ctx) => ctx,
-            None => app
-                .store
-                .claim_context(license_id, user_id, code_id, claim.consistent)
-                .await
-                .map_err(|err| settled(err.into(), claim.uncertain))?,
+            None => {
+                let ctx = app
+                    .store
+                    .claim_context(license_id, user_id, counted, claim.consistent)
+                    .await
+                    .map_err(|err| settled(err.into(), claim.uncertain))?;
+                views.put(license_id, counted, &ctx, claim.consistent);
+                (proven, full_picks, seat_unknown) = (claim.consistent, 0, false);
+                ctx
+            }
         };
         let Some(license) = &ctx.license else {
             return Err(match through {
@@ -216,11 +251,28 @@ pub(crate) async fn claim_seat(
                 already_member: !ours,
             });
         }
+        if seat_unknown
+            && (license.refusal(email, app.now()).is_some() || !has_room(&ctx, &through))
+        {
+            // About to refuse on a view: a member is answered with their
+            // seat instead (one read of it), as a read would have shown.
+            seat_unknown = false;
+            if let Some(seat) = app
+                .store
+                .seat(user_id, license_id)
+                .await
+                .map_err(|err| settled(err.into(), claim.uncertain))?
+            {
+                ctx.seat = Some(seat);
+                prefetched = Some(ctx);
+                continue;
+            }
+        }
         if let Some(refusal) = license.refusal(email, app.now()) {
             return Err(Refusal::about(refusal, license));
         }
         let Some(shard) = pick_shard(&ctx.seat_counters) else {
-            if claim.consistent {
+            if proven {
                 turned_away(app, user_id, license, TurnedAwayReason::NoSeats).await;
                 return Err(Refusal::about(ApiError::NoSeatsAvailable, license));
             }
@@ -229,16 +281,18 @@ pub(crate) async fn claim_seat(
         };
         let via = match &through {
             Through::Code(code) => {
-                // Unlimited codes count on the shard with the seat's index, so
-                // two claims only ever collide on one pair of items.
-                let uncapped = ctx.use_counters.iter().all(|c| c.cap.is_none());
-                let use_shard = if uncapped && !ctx.use_counters.is_empty() {
-                    Some(shard)
-                } else {
+                let use_shard = if code.max_uses.is_some() {
                     pick_shard(&ctx.use_counters)
+                } else if claim.legacy_uses {
+                    Some(shard % LEGACY_COUNTER_SHARDS)
+                } else {
+                    // Unlimited codes count on the shard with the seat's
+                    // index, so two claims only ever collide on one pair
+                    // of items.
+                    Some(shard)
                 };
                 let Some(use_shard) = use_shard else {
-                    if claim.consistent {
+                    if proven {
                         turned_away(app, user_id, license, TurnedAwayReason::CodeUsedUp).await;
                         return Err(Refusal::about(ApiError::CodeUsedUp, license));
                     }
@@ -258,7 +312,25 @@ pub(crate) async fn claim_seat(
         match app.store.claim(&plan).await {
             Ok(()) => {
                 refund.take_if(|_| plan.refund.is_some());
-                return Ok(claim.claimed(ctx, &plan)?);
+                return Ok(claim.claimed(ctx, &plan, counted)?);
+            }
+            // A full shard refutes only itself: note it, here and in this
+            // process's view, and pick again from the rest, a few times.
+            Err(ClaimError::Rejected(
+                full @ (Rejection::SeatShardFull | Rejection::UseShardFull),
+            )) if full_picks < MAX_FULL_PICKS => {
+                full_picks += 1;
+                proven = false;
+                if full == Rejection::UseShardFull && counted.is_none() {
+                    // An uncapped code made before counters were widened
+                    // has use shards 0..16 only.
+                    claim.legacy_uses = true;
+                } else {
+                    let note = |ctx: &mut ClaimContext| note_full(ctx, &plan, full);
+                    note(&mut ctx);
+                    views.update(license_id, counted, note);
+                }
+                prefetched = Some(ctx);
             }
             Err(err) => {
                 let contended = matches!(err, ClaimError::Rejected(Rejection::Contended));
@@ -278,6 +350,41 @@ pub(crate) async fn claim_seat(
     Err(unavailable(claim.uncertain).into())
 }
 
+/// Whether `ctx` shows room for a claim through `through`: a seat shard
+/// with room and, for a code with a use limit, a use shard with room.
+fn has_room(ctx: &ClaimContext, through: &Through<'_>) -> bool {
+    let capped = matches!(through, Through::Code(code) if code.max_uses.is_some());
+    pick_shard(&ctx.seat_counters).is_some() && (!capped || pick_shard(&ctx.use_counters).is_some())
+}
+
+/// Notes in `ctx` the shard that `plan`'s transaction found full.
+fn note_full(ctx: &mut ClaimContext, plan: &ClaimPlan, full: Rejection) {
+    let (counters, index) = match (&plan.via, full) {
+        (ClaimVia::Code { use_shard, .. }, Rejection::UseShardFull) => {
+            (&mut ctx.use_counters, *use_shard)
+        }
+        _ => (&mut ctx.seat_counters, plan.seat.shard),
+    };
+    for counter in counters.iter_mut().filter(|c| c.index == index) {
+        counter.used = counter.cap.unwrap_or(counter.used).max(counter.used);
+    }
+    // A shard the context did not know of (none, for a view) stays unknown.
+}
+
+/// Counts `plan`'s committed seat (and code use) in `ctx`.
+fn count_claim(ctx: &mut ClaimContext, plan: &ClaimPlan) {
+    let bump = |counters: &mut Vec<Counter>, index: u16| {
+        counters
+            .iter_mut()
+            .filter(|c| c.index == index)
+            .for_each(|c| c.used += 1);
+    };
+    bump(&mut ctx.seat_counters, plan.seat.shard);
+    if let ClaimVia::Code { use_shard, .. } = &plan.via {
+        bump(&mut ctx.use_counters, *use_shard);
+    }
+}
+
 /// One claim in progress: who claims, through what, and what its failed
 /// attempts have taught it.
 struct Claim<'a> {
@@ -295,6 +402,9 @@ struct Claim<'a> {
     consistent: bool,
     /// Contended or unavailable attempts so far.
     contention: u32,
+    /// The code's use shards are the 16 of a code made before counters
+    /// were widened (one of the others turned out absent).
+    legacy_uses: bool,
 }
 
 impl Claim<'_> {
@@ -347,15 +457,22 @@ impl Claim<'_> {
 
     /// The answer to a claim whose `plan` committed, with the license as
     /// `ctx` shows it. A context read before the seat was written (the
-    /// normal path; the first attempt's read, usually) is counted on: our
-    /// seat is added to its shard.
-    fn claimed(&self, mut ctx: ClaimContext, plan: &ClaimPlan) -> Result<Claimed, ApiError> {
+    /// normal path: a view, or the first attempt's read) is counted on: our
+    /// seat is added to its shard, there and in this process's view.
+    fn claimed(
+        &self,
+        mut ctx: ClaimContext,
+        plan: &ClaimPlan,
+        counted: Option<&CodeId>,
+    ) -> Result<Claimed, ApiError> {
         if ctx.seat.is_none() {
             ctx.seat = Some(plan.seat.clone());
-            ctx.seat_counters
-                .iter_mut()
-                .filter(|c| c.index == plan.seat.shard)
-                .for_each(|c| c.used += 1);
+            count_claim(&mut ctx, plan);
+            self.app
+                .claim_views
+                .update(&plan.seat.license_id, counted, |view| {
+                    count_claim(view, plan)
+                });
         }
         let license = ctx.license.as_ref().ok_or(ApiError::Internal)?;
         metrics::count(metrics::SEATS_CLAIMED, 1);
@@ -439,8 +556,10 @@ fn seats_used(ctx: &ClaimContext) -> u32 {
         .map_or(counted, |l| counted.min(l.seats_total))
 }
 
+/// A shard for a claim that has read nothing: one every license and code
+/// has, old or new.
 fn random_shard() -> u16 {
-    u16::try_from(random_u64() % u64::from(COUNTER_SHARDS)).unwrap_or(0)
+    u16::try_from(random_u64() % u64::from(LEGACY_COUNTER_SHARDS)).unwrap_or(0)
 }
 
 /// A 503 after this claim's writes: `unknown` when one of them may have

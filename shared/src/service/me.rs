@@ -130,6 +130,7 @@ pub async fn leave(app: &App, caller: &Caller, license_id: &LicenseId) -> Result
     // leave's own transaction whose first answer was lost. Either way the
     // caller no longer holds it, which is what they asked for.
     let release = app.store.release_seat(&seat, &event).await?;
+    app.claim_views.forget(license_id);
     tracing::info!(license_id = license_id.as_str(), user_id = %caller.user_id, ?release, "seat released");
     Ok(())
 }

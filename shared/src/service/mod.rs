@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod claim;
+pub mod claim_views;
 pub mod contact;
 pub mod cursor;
 pub mod delivery;

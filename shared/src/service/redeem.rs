@@ -216,14 +216,17 @@ pub async fn redeem_explained(
             }
         },
         async {
-            match &known {
-                Some((license_id, code_id)) => Some(
-                    app.store
-                        .claim_context(license_id, &caller.user_id, Some(code_id), false)
-                        .await,
-                ),
-                None => None,
+            let (license_id, code_id, capped) = known.as_ref()?;
+            let counted = capped.then_some(code_id);
+            if app.claim_views.get(license_id, counted).is_some() {
+                // Read within the last second: the claim needs no read.
+                return None;
             }
+            Some(
+                app.store
+                    .claim_context(license_id, &caller.user_id, counted, false)
+                    .await,
+            )
         }
     );
     let mut guard = guard?;
@@ -232,7 +235,7 @@ pub async fn redeem_explained(
             app.known_codes.remember(&record);
             // A speculative read that failed, or was for another code, is
             // simply done again.
-            let same_code = known.as_ref().is_some_and(|(license_id, code_id)| {
+            let same_code = known.as_ref().is_some_and(|(license_id, code_id, _)| {
                 *license_id == record.license_id && *code_id == record.code_id
             });
             let prefetched = prefetched.and_then(Result::ok).filter(|_| same_code);

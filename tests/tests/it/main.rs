@@ -15,3 +15,4 @@ mod portal_api;
 mod ses;
 mod sim;
 mod template;
+mod widen;

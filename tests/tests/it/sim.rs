@@ -73,26 +73,31 @@ async fn one_transacted_counter_serves_about_one_claim_per_hold_time() {
     );
 }
 
-/// Sixteen seat shards and sixteen use shards: a claim's transaction
-/// touches one of each, picked at random, and is cancelled unless both
-/// are free. Only committed transactions hold items, so each item is held
-/// a share `ρ = c·w/16` of the time at `c` commits a second (the loss
-/// system's carried load), and a claim is cancelled with probability
-/// `1 − (1 − ρ)²`.
+/// `COUNTER_SHARDS` seat shards and as many use shards (a code with a use
+/// limit): a claim's transaction touches one of each, picked at random
+/// (weighted by what each has free, nearly uniform here), and is cancelled
+/// unless both are free. Only committed transactions hold items, so each
+/// item is held a share `ρ = c·w/n` of the time at `c` commits a second
+/// (the loss system's carried load), and a claim is cancelled with
+/// probability `1 − (1 − ρ)²`.
 #[tokio::test(start_paused = true)]
 async fn conflicts_per_shard_follow_the_loss_formula() {
     let w = 0.015;
     let report = sim::run(&Scenario {
         model: conflicts_only(15),
-        arrivals: Arrivals::Constant(400.0),
+        arrivals: Arrivals::Constant(1_000.0),
         duration: Duration::from_secs(10),
         seats: 100_000,
         max_uses: Some(100_000),
     })
     .await;
-    println!("16 shards, w = 15 ms, 400 arrivals/s: {}", report.summary());
+    let n = f64::from(seat_invitations::domain::COUNTER_SHARDS);
+    println!(
+        "{n} shards, w = 15 ms, 1,000 arrivals/s: {}",
+        report.summary()
+    );
     let commits = report.tally.committed as f64 / report.seconds;
-    let rho = commits * w / 16.0;
+    let rho = commits * w / n;
     let expected = 1.0 - (1.0 - rho) * (1.0 - rho);
     let blocked = report.tally.conflicts as f64 / report.tally.transactions as f64;
     assert!(
@@ -103,12 +108,14 @@ async fn conflicts_per_shard_follow_the_loss_formula() {
 }
 
 /// Without contention the units a claim uses are the per-claim
-/// arithmetic: one BatchGetItem of the license, the caller's seat and
-/// 32 counter shards (0.5 RRU each, eventually consistent), the code
-/// (1 RRU, strongly consistent); the guessing guard's slot (an UpdateItem,
-/// 1 WRU), a transaction of the seat, its seat shard, its use shard, the
-/// guard slot given back and the event (2 WRU each), and the seat's two
-/// index entries (1 WRU each).
+/// arithmetic: the code (1 RRU, strongly consistent); the guessing guard's
+/// slot (an UpdateItem, 1 WRU), a transaction of the seat, its seat shard,
+/// its use shard, the guard slot given back and the event (2 WRU each), and
+/// the seat's two index entries (1 WRU each). The license, its seat
+/// counters and the caller's seat (one BatchGetItem of `2 + COUNTER_SHARDS`
+/// items, 0.5 RRU each) are read only when the container's view is over a
+/// second old: at most once a second per container, and once more per
+/// container for its first claim.
 #[tokio::test(start_paused = true)]
 async fn units_per_claim_are_the_per_claim_arithmetic() {
     let report = sim::run(&Scenario {
@@ -129,8 +136,19 @@ async fn units_per_claim_are_the_per_claim_arithmetic() {
         tx < 1.05 * students,
         "nearly no contention: {tx} transactions"
     );
-    let reads = tx - (report.tally.conflicts + report.tally.throttled_transactions) as f64;
-    assert_eq!(report.tally.rru, 0.5 * 34.0 * reads + 1.0 * students);
+    let context_reads = report.tally.read_requests as f64 - students;
+    let items = 2.0 + f64::from(seat_invitations::domain::COUNTER_SHARDS);
+    assert_eq!(
+        report.tally.rru,
+        0.5 * items * context_reads + 1.0 * students
+    );
+    let most = report.containers as f64 * (report.seconds + 2.0);
+    assert!(
+        context_reads <= most,
+        "{context_reads} context reads by {} containers in {:.1} s",
+        report.containers,
+        report.seconds
+    );
     let committed = report.tally.committed as f64;
     assert_eq!(
         report.tally.wru,

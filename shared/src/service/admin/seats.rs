@@ -41,7 +41,9 @@ pub async fn remove_seat(
     let mut event = Event::by(caller, license_id, EventKind::SeatRemoved, app.now());
     event.user_id = Some(user_id.clone());
     event.shard = seat.shard;
-    if app.store.release_seat(&seat, &event).await? == Release::AlreadyGone {
+    let release = app.store.release_seat(&seat, &event).await?;
+    app.claim_views.forget(license_id);
+    if release == Release::AlreadyGone {
         return Err(ApiError::SeatNotFound);
     }
     tracing::info!(

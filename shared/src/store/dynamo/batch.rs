@@ -7,7 +7,7 @@ use std::hash::Hash;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::error::{build_err, classify};
-use super::items::counter_from;
+use super::items::counters_in;
 use super::keys::Key;
 use super::tx::{Attempt, RETRY};
 use super::{DynamoStore, Item};
@@ -88,7 +88,7 @@ impl DynamoStore {
 
     /// The counters of several sharded counters in as few requests as the
     /// keys allow: `shard_keys(owner, i)` is shard `i` of `owner` (a license
-    /// or a code); every shard must exist.
+    /// or a code); those that exist (see [`counters_in`]).
     pub(super) async fn counters_of<'a, Id: Eq + Hash + ?Sized>(
         &self,
         owners: &[&'a Id],
@@ -102,9 +102,7 @@ impl DynamoStore {
         let mut found = self.batch_get(&keys, consistent).await?;
         let mut counters = HashMap::with_capacity(owners.len());
         for owner in owners {
-            let shards = (0..COUNTER_SHARDS)
-                .map(|i| counter_from(i, found.remove(&shard_keys(owner, i))))
-                .collect::<Result<Vec<_>, _>>()?;
+            let shards = counters_in(&mut found, |i| shard_keys(owner, i))?;
             counters.insert(*owner, shards);
         }
         Ok(counters)

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use super::DynamoStore;
 use super::error::Cancelled;
 use super::items::{
-    SHARD_RULES, counter_from, departed_at_from, departure_item, event_item, leave_pending,
+    SHARD_RULES, counters_in, departed_at_from, departure_item, event_item, leave_pending,
     license_from, n, seat_from, seat_item, value,
 };
 use super::keys;
@@ -197,14 +197,9 @@ impl Claims for DynamoStore {
             .remove(&keys::seat(user_id, license_id))
             .map(seat_from)
             .transpose()?;
-        let mut counters = |key: &dyn Fn(u16) -> keys::Key| {
-            (0..COUNTER_SHARDS)
-                .map(|i| counter_from(i, found.remove(&key(i))))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let seat_counters = counters(&seat_counters)?;
+        let seat_counters = counters_in(&mut found, seat_counters)?;
         let use_counters = match code_id {
-            Some(code_id) => counters(&|i| use_counters(code_id, i))?,
+            Some(code_id) => counters_in(&mut found, |i| use_counters(code_id, i))?,
             None => Vec::new(),
         };
         Ok(ClaimContext {

@@ -147,6 +147,7 @@ impl Demand for DynamoStore {
     }
 
     async fn seat_waits(&self, license_id: &LicenseId) -> StoreResult<Waits> {
+        // A license with fewer shards has fewer items: the rest read as none.
         let keys: Vec<Key> = (0..COUNTER_SHARDS)
             .map(|i| keys::seat_counter(license_id, i))
             .collect();

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::DynamoStore;
 use super::error::Cancelled;
 use super::items::{
-    admin_from, admin_item, counter_from, event_item, license_from, license_item, n,
+    admin_from, admin_item, counters_in, event_item, license_from, license_item, n,
     seat_counter_item, seat_from,
 };
 use super::keys;
@@ -48,10 +48,10 @@ impl DynamoStore {
         // A claim between the read and this write can only make a shard
         // fail `used <= cap`; then read again.
         let mut tx = Tx::new();
-        for (i, cap) in (0..COUNTER_SHARDS).zip(&caps) {
+        for (counter, cap) in counters.iter().zip(&caps) {
             tx = tx.update(
                 &self.table,
-                &keys::seat_counter(license_id, i),
+                &keys::seat_counter(license_id, counter.index),
                 "SET #cap = :cap",
                 "#used <= :cap",
                 Expr::default()
@@ -71,7 +71,7 @@ impl DynamoStore {
             .create(&self.table, event_item(event)?);
         match self.transact(SET_SEATS, tx).await {
             Ok(()) => Ok(Attempt::Done(SeatsChange::Changed)),
-            Err(TxFailure::Cancelled(c)) if counter_raced(&c) || c.contended() => {
+            Err(TxFailure::Cancelled(c)) if counter_raced(&c, counters.len()) || c.contended() => {
                 Ok(Attempt::again("seat counters changed meanwhile"))
             }
             Err(TxFailure::Cancelled(c)) => Err(c.unexpected(SET_SEATS)),
@@ -81,9 +81,9 @@ impl DynamoStore {
 }
 
 /// Whether a seat counter's condition failed: a claim took a seat between
-/// the read and the write.
-fn counter_raced(cancelled: &Cancelled) -> bool {
-    (0..usize::from(COUNTER_SHARDS)).any(|i| cancelled.failed(i))
+/// the read and the write (the transaction's first `shards` writes).
+fn counter_raced(cancelled: &Cancelled, shards: usize) -> bool {
+    (0..shards).any(|i| cancelled.failed(i))
 }
 
 #[async_trait]
@@ -111,18 +111,24 @@ impl Directory for DynamoStore {
                     .chain((0..COUNTER_SHARDS).map(|i| keys::seat_counter(id, i)))
             })
             .collect();
-        let found = self.batch_get(&request, false).await?;
+        let mut found = self.batch_get(&request, false).await?;
         let mut out = Vec::new();
         for id in license_ids {
             let Some(item) = found.get(&keys::license(id)) else {
                 continue;
             };
             let license = license_from(item.clone())?;
-            let mut used = 0;
-            for i in 0..COUNTER_SHARDS {
-                let counter = found.get(&keys::seat_counter(id, i)).cloned();
-                used += counter_from(i, counter)?.used;
-            }
+            // A license listed twice: its counters were taken the first time.
+            let used = match out
+                .iter()
+                .find(|(l, _): &&(LicenseRecord, u32)| l.license_id == *id)
+            {
+                Some((_, used)) => *used,
+                None => counters_in(&mut found, |i| keys::seat_counter(id, i))?
+                    .iter()
+                    .map(|c| c.used)
+                    .sum(),
+            };
             out.push((license, used));
         }
         Ok(out)

@@ -19,7 +19,7 @@ use crate::domain::{
     InvitationStatus, JoinedVia, LicenseId, LicenseRecord, Principal, SeatRecord, SecretHash,
     Suppression, SuppressionReason, Timestamp, UserId,
 };
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::store::LimitWindow;
 
 /// The item: `value`'s attributes, its key and its index keys.
@@ -194,17 +194,26 @@ pub(super) fn seat_counter_item(key: &Key, cap: u32, license: &LicenseRecord) ->
     encode("encode counter", &counter, key, vec![])
 }
 
-/// Counter shard `index`; every shard of a license or code must exist.
-pub(super) fn counter_from(index: u16, item: Option<Item>) -> StoreResult<Counter> {
-    let item = item.ok_or_else(|| {
-        StoreError::internal("read counters", format!("missing counter shard {index}"))
-    })?;
-    let c: CounterItem = decode("decode counter", item)?;
-    Ok(Counter {
-        index,
-        cap: c.cap,
-        used: c.used,
-    })
+/// The counter shards of one license or code that exist, taken out of
+/// `found` (`key(i)` is shard `i`'s key). A license or code created with
+/// fewer than `COUNTER_SHARDS` shards has fewer: the others are absent, not
+/// full and not empty.
+pub(super) fn counters_in(
+    found: &mut std::collections::HashMap<keys::Key, Item>,
+    key: impl Fn(u16) -> keys::Key,
+) -> StoreResult<Vec<Counter>> {
+    let mut counters = Vec::new();
+    for index in 0..crate::domain::COUNTER_SHARDS {
+        if let Some(item) = found.remove(&key(index)) {
+            let c: CounterItem = decode("decode counter", item)?;
+            counters.push(Counter {
+                index,
+                cap: c.cap,
+                used: c.used,
+            });
+        }
+    }
+    Ok(counters)
 }
 
 // ---- codes -------------------------------------------------------------------

@@ -168,7 +168,9 @@ pub(super) const ADMIN_PREFIX: &str = "ADMIN#";
 pub(super) const SEAT_PREFIX: &str = "SEAT#";
 
 /// One shard of a license's audit trail (table `pk`).
+/// Seat shard `shard` lists on partition `shard % LISTING_SHARDS`.
 pub(super) fn events(license_id: &LicenseId, shard: u16) -> String {
+    let shard = shard % crate::domain::LISTING_SHARDS;
     format!("EVENTS#{license_id}#{shard}")
 }
 
@@ -189,6 +191,7 @@ pub(super) fn invitations_of(license_id: &LicenseId) -> String {
 
 /// gsi2 partition: one shard of a license's seats.
 pub(super) fn seats_of(license_id: &LicenseId, shard: u16) -> String {
+    let shard = shard % crate::domain::LISTING_SHARDS;
     format!("SEATS#{license_id}#{shard}")
 }
 

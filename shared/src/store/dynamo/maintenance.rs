@@ -10,6 +10,9 @@
 //!   their copy (until then a code new to a container costs its first claim
 //!   one more round trip: the shard refuses, and the claim reads the
 //!   license);
+//! - [`DynamoStore::widen_counters`]: gives licenses and codes made with
+//!   16 counter shards the rest of `COUNTER_SHARDS` (until then their
+//!   claims spread over 16 shards only, and conflict sooner);
 //! - [`DynamoStore::import_unchecked`]: writes seats and invitations in
 //!   bulk, 25 per `BatchWriteItem`, without counters, events or conditions
 //!   (for load tests on an emulator or a scratch table).
@@ -20,14 +23,25 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use super::DynamoStore;
 use super::error::{build_err, classify, condition_failed};
 use super::items::{
-    SHARD_RULES, invitation_from, invitation_item, invitation_lookup_keys, license_from, n,
-    seat_from, seat_item, seat_lookup_keys, shard_rules, value,
+    SHARD_RULES, code_from, counter_item, counters_in, invitation_from, invitation_item,
+    invitation_lookup_keys, license_from, n, seat_counter_item, seat_from, seat_item,
+    seat_lookup_keys, shard_rules, value,
 };
 use super::keys::{self, Key};
 use super::schema::{GSI3PK, SK};
-use super::tx::{Attempt, Expr, RETRY};
-use crate::domain::{COUNTER_SHARDS, InvitationRecord, LicenseRecord, SeatRecord};
+use super::tx::{Attempt, Expr, RETRY, Tx, TxFailure};
+use crate::domain::{COUNTER_SHARDS, Counter, InvitationRecord, LicenseRecord, SeatRecord};
 use crate::error::StoreResult;
+use crate::store::resplit_capacity;
+
+/// What [`DynamoStore::widen_counters`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Widened {
+    /// Codes that got the rest of their use counter shards.
+    pub codes: usize,
+    /// Licenses that got the rest of their seat counter shards.
+    pub licenses: usize,
+}
 
 /// The most writes one `BatchWriteItem` may carry.
 const BATCH_WRITE_MAX: usize = 25;
@@ -172,14 +186,152 @@ impl DynamoStore {
             for item in output.items.unwrap_or_default() {
                 let license = license_from(item)?;
                 done.licenses += 1;
-                for shard in 0..COUNTER_SHARDS {
-                    done.shards += usize::from(self.copy_rules_to(&license, shard).await?);
+                // One read of the shards, then a write to those without.
+                let keys: Vec<Key> = (0..COUNTER_SHARDS)
+                    .map(|i| keys::seat_counter(&license.license_id, i))
+                    .collect();
+                let found = self.batch_get(&keys, false).await?;
+                for (shard, key) in (0..COUNTER_SHARDS).zip(&keys) {
+                    if found
+                        .get(key)
+                        .is_some_and(|item| !item.contains_key("rules"))
+                    {
+                        done.shards += usize::from(self.copy_rules_to(&license, shard).await?);
+                    }
                 }
             }
             Ok(())
         })
         .await?;
         Ok(done)
+    }
+
+    /// Gives every license and code made with fewer than `COUNTER_SHARDS`
+    /// counter shards the rest, and spreads what is left of its capacity
+    /// over all of them (a license's free seats; a use-limited code's
+    /// unused uses; an uncapped code's shards are uncapped). Codes first,
+    /// so a seat on a new shard always finds its code's use shard of the
+    /// same index. Idempotent, and safe while the service runs: each
+    /// license's or code's change is one transaction that holds only if no
+    /// shard moved past its new cap and no new shard exists yet (else it
+    /// reads again and retries).
+    pub async fn widen_counters(&self) -> StoreResult<Widened> {
+        let mut done = Widened::default();
+        let codes = |scan: ScanFluentBuilder| {
+            scan.filter_expression("#sk = :code")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":code", AttributeValue::S("CODE".into()))
+        };
+        self.scan_pages("Scan codes", codes, async |output| {
+            for item in output.items.unwrap_or_default() {
+                let code = code_from(item)?;
+                done.codes += usize::from(
+                    self.widen(
+                        "TransactWriteItems widen code",
+                        |i| keys::use_counter(&code.code_id, i),
+                        code.max_uses,
+                        counter_item,
+                    )
+                    .await?,
+                );
+            }
+            Ok(())
+        })
+        .await?;
+        let licenses = |scan: ScanFluentBuilder| {
+            scan.filter_expression("#sk = :license")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":license", AttributeValue::S(LICENSE_SK.into()))
+        };
+        self.scan_pages("Scan licenses", licenses, async |output| {
+            for item in output.items.unwrap_or_default() {
+                let license = license_from(item)?;
+                done.licenses += usize::from(
+                    self.widen(
+                        "TransactWriteItems widen license",
+                        |i| keys::seat_counter(&license.license_id, i),
+                        Some(license.seats_total),
+                        |key, cap| seat_counter_item(key, cap.unwrap_or(0), &license),
+                    )
+                    .await?,
+                );
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(done)
+    }
+
+    /// Widens one sharded counter (`key(i)` is shard `i`) to
+    /// `COUNTER_SHARDS` shards, `total` spread over them (none: uncapped);
+    /// `item` makes a new shard. `false` if it had them all.
+    async fn widen(
+        &self,
+        op: &'static str,
+        key: impl Fn(u16) -> Key,
+        total: Option<u32>,
+        item: impl Fn(&Key, Option<u32>) -> StoreResult<super::Item>,
+    ) -> StoreResult<bool> {
+        RETRY
+            .run(op, || async {
+                let keys: Vec<Key> = (0..COUNTER_SHARDS).map(&key).collect();
+                let mut found = self.batch_get(&keys, true).await?;
+                let existing = counters_in(&mut found, &key)?;
+                if existing.len() == usize::from(COUNTER_SHARDS) || existing.is_empty() {
+                    return Ok(Attempt::Done(false));
+                }
+                // Every shard, the missing ones empty.
+                let all: Vec<Counter> = (0..COUNTER_SHARDS)
+                    .map(|index| {
+                        existing
+                            .iter()
+                            .find(|c| c.index == index)
+                            .copied()
+                            .unwrap_or(Counter {
+                                index,
+                                cap: Some(0),
+                                used: 0,
+                            })
+                    })
+                    .collect();
+                let caps: Vec<Option<u32>> = match total {
+                    // Never below what is in use: a total under it (seats
+                    // cut below the members) keeps each shard's `used`.
+                    Some(total) => {
+                        let used: u32 = all.iter().map(|c| c.used).sum();
+                        resplit_capacity(&all, total.max(used))
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(Some)
+                            .collect()
+                    }
+                    None => vec![None; all.len()],
+                };
+                let mut tx = Tx::new();
+                for (counter, cap) in all.iter().zip(caps) {
+                    let key = key(counter.index);
+                    if !existing.iter().any(|c| c.index == counter.index) {
+                        tx = tx.create(&self.table, item(&key, cap)?);
+                    } else if let Some(cap) = cap {
+                        tx = tx.update(
+                            &self.table,
+                            &key,
+                            "SET #cap = :cap",
+                            "#used <= :cap",
+                            Expr::default()
+                                .name("#cap", "cap")
+                                .name("#used", "used")
+                                .value(":cap", n(cap)),
+                        );
+                    }
+                }
+                match self.transact(op, tx).await {
+                    Ok(()) => Ok(Attempt::Done(true)),
+                    Err(TxFailure::Cancelled(_)) => Ok(Attempt::again("counters moved meanwhile")),
+                    Err(TxFailure::Store(err)) => Err(err),
+                }
+            })
+            .await
     }
 
     /// Gives seat counter `shard` of `license` the license's rules, if it

@@ -42,7 +42,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use keys::turned_away_partition;
-pub use maintenance::{Backfill, ShardRules};
+pub use maintenance::{Backfill, ShardRules, Widened};
 pub use rekey::{HashCensus, Rekeyed};
 pub use schema::{IndexSchema, TableSchema, table_schema};
 

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::error::classify;
 use super::schema::{PK, SK};
 use super::{DynamoStore, Item};
-use crate::domain::COUNTER_SHARDS;
+use crate::domain::LISTING_SHARDS;
 use crate::error::StoreResult;
 use crate::store::Page;
 
@@ -179,7 +179,7 @@ impl DynamoStore {
         Ok(Page::from_lookahead(items, limit, position))
     }
 
-    /// One newest-first page of a listing sharded over `COUNTER_SHARDS`
+    /// One newest-first page of a listing sharded over `LISTING_SHARDS`
     /// partitions (`shard` gives each one's query): each shard's first
     /// `limit + 1` items hold the listing's first `limit + 1`, which are
     /// merged by `position` (the sort key).
@@ -192,7 +192,7 @@ impl DynamoStore {
         position: impl Fn(&T) -> String,
     ) -> StoreResult<Page<T>> {
         let mut all = Vec::new();
-        for i in 0..COUNTER_SHARDS {
+        for i in 0..LISTING_SHARDS {
             for item in self.query(op, shard(i), Some(limit + 1)).await? {
                 let item = decode(item)?;
                 all.push((position(&item), item));
