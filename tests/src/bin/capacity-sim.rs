@@ -4,6 +4,10 @@
 //! a second and the share of `503` answers. Prints a Markdown table and
 //! writes two SVG charts.
 //!
+//! Then the scenarios at `w` = 15 ms: semester starts (0 → 1,000 and
+//! 0 → 2,000 arrivals a second) on a warmed and on a brand-new table, a
+//! code with a use limit, and a crowd filling a license to its last seat.
+//!
 //! Usage: cargo run -p integration-tests --bin capacity-sim [--release] -- [OUT_DIR [NAME]]
 //!   OUT_DIR: where the charts go (default docs/img); NAME: their file
 //!   names' stem (default capacity: capacity-claims.svg, capacity-503.svg)
@@ -47,16 +51,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rows.push((w, rate, report));
         }
     }
-    println!("| w | arrivals/s | claims/s | 503 | transactions per claim | p99 |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| w | arrivals/s | {COLUMNS}");
+    println!("| --- | --- |{}", " --- |".repeat(8));
     for (w, rate, r) in &rows {
-        println!(
-            "| {w} ms | {rate:.0} | {:.0} | {:.1} % | {:.2} | {:.0} ms |",
-            r.claims_per_sec(),
-            100.0 * r.unavailable_rate(),
-            r.attempts_per_claim(),
-            r.percentile_ms(99.0)
-        );
+        println!("| {w} ms | {rate:.0} | {}", row(r));
     }
     chart(
         &format!("{out}/{name}-claims.svg"),
@@ -75,7 +73,98 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |r| 100.0 * r.unavailable_rate(),
     )?;
     eprintln!("charts in {out}/{name}-claims.svg and {out}/{name}-503.svg");
+
+    let w = Duration::from_millis(15);
+    let ramp = |to: f64| Arrivals::Ramp {
+        from: 0.0,
+        to,
+        over: 10.0,
+    };
+    let scenarios: [(&str, Scenario); 7] = [
+        (
+            "semester start 0 → 1,000/s, warm table",
+            start(Model::warm_table(w, WARM_WRU), ramp(1_000.0), 100_000, None),
+        ),
+        (
+            "semester start 0 → 2,000/s, warm table",
+            start(Model::warm_table(w, WARM_WRU), ramp(2_000.0), 100_000, None),
+        ),
+        (
+            "semester start 0 → 1,000/s, new table",
+            start(Model::new_table(w), ramp(1_000.0), 100_000, None),
+        ),
+        (
+            "constant 250/s, new table",
+            start(
+                Model::new_table(w),
+                Arrivals::Constant(250.0),
+                100_000,
+                None,
+            ),
+        ),
+        (
+            "constant 1,000/s, warm table",
+            start(
+                Model::warm_table(w, WARM_WRU),
+                Arrivals::Constant(1_000.0),
+                100_000,
+                None,
+            ),
+        ),
+        (
+            "constant 1,000/s, code limited to 100,000 uses",
+            start(
+                Model::warm_table(w, WARM_WRU),
+                Arrivals::Constant(1_000.0),
+                100_000,
+                Some(100_000),
+            ),
+        ),
+        (
+            "last seat: 2,000 seats, 1,000/s",
+            start(
+                Model::warm_table(w, WARM_WRU),
+                Arrivals::Constant(1_000.0),
+                2_000,
+                None,
+            ),
+        ),
+    ];
+    println!();
+    println!("| scenario (w = 15 ms, 15 s) | {COLUMNS}");
+    println!("| --- |{}", " --- |".repeat(8));
+    for (label, scenario) in scenarios {
+        let report = runtime.block_on(sim::run(&scenario));
+        eprintln!("{label}: {}", report.summary());
+        println!("| {label} | {}", row(&report));
+    }
     Ok(())
+}
+
+const COLUMNS: &str = "claims/s | 503 | no seats | transactions per claim | p50 | p99 | RRU per claim | WRU per claim |";
+
+fn row(r: &Report) -> String {
+    format!(
+        "{:.0} | {:.1} % | {} | {:.2} | {:.0} ms | {:.0} ms | {:.1} | {:.1} |",
+        r.claims_per_sec(),
+        100.0 * r.unavailable_rate(),
+        r.no_seats,
+        r.attempts_per_claim(),
+        r.percentile_ms(50.0),
+        r.percentile_ms(99.0),
+        r.tally.rru / r.claimed.max(1) as f64,
+        r.tally.wru / r.claimed.max(1) as f64,
+    )
+}
+
+fn start(model: Model, arrivals: Arrivals, seats: u32, max_uses: Option<u32>) -> Scenario {
+    Scenario {
+        model,
+        arrivals,
+        duration: Duration::from_secs(15),
+        seats,
+        max_uses,
+    }
 }
 
 fn chart(
