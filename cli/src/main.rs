@@ -156,6 +156,25 @@ enum DataCommand {
     /// licenses. Idempotent and safe while the service runs; run once after
     /// upgrading.
     WidenCounters,
+    /// The load-test kit (docs/load-test.md): one new license and code on
+    /// the table, then open-loop steps of redemptions through the real
+    /// claim code, each step's claims/s, p99, cancellation reasons,
+    /// throttles, consumed capacity and fitted hold time printed as it
+    /// ends. Writes to the table: point it at a scratch stack.
+    LoadTest {
+        /// Arrivals a second, one step each.
+        #[arg(long, value_delimiter = ',', default_value = "250,500,1000,1500,2000")]
+        rates: Vec<f64>,
+        /// Each step's length, in seconds.
+        #[arg(long, default_value_t = 60)]
+        step_secs: u64,
+        /// The license's seats (default: every arrival, and a tenth more).
+        #[arg(long)]
+        seats: Option<u32>,
+        /// The code's use limit (default: none, the usual campus code).
+        #[arg(long)]
+        max_uses: Option<u32>,
+    },
     /// Load a seed file (the devserver's format, e.g. examples/seed.json).
     LoadSeed {
         /// The seed file (JSON).
@@ -355,6 +374,30 @@ async fn run(cli: Cli) -> Result<(), String> {
                 done.licenses,
                 seat_invitations::domain::COUNTER_SHARDS
             );
+        }
+        DataCommand::LoadTest {
+            rates,
+            step_secs,
+            seats,
+            max_uses,
+        } => {
+            if rates.is_empty() || rates.iter().any(|r| !r.is_finite() || *r <= 0.0) {
+                return Err("--rates: give positive arrivals a second, e.g. 250,500".into());
+            }
+            let plan = seatctl::load_test::Plan {
+                rates,
+                step: std::time::Duration::from_secs(step_secs.max(1)),
+                seats,
+                max_uses,
+            };
+            let meter = seatctl::load_test::Meter::default();
+            let metered = seatctl::load_test::metered_store(&aws, &table, &meter);
+            let keys = hash_keys(&aws, secret).await?;
+            let capped = plan.max_uses.is_some();
+            seatctl::load_test::run(std::sync::Arc::new(metered), &meter, keys, &plan, |step| {
+                println!("{}", step.render(capped));
+            })
+            .await?;
         }
         DataCommand::CreateLicense {
             id,

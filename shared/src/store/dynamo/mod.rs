@@ -68,6 +68,12 @@ impl DynamoStore {
     /// with the SDK retry settings this adapter is designed around (see
     /// [`tx`]): what the application and the CLI use.
     pub fn from_sdk_config(aws: &aws_config::SdkConfig, table: &str) -> Self {
+        Self::new(Client::from_conf(Self::client_config(aws).build()), table)
+    }
+
+    /// The client configuration [`Self::from_sdk_config`] builds, for a
+    /// caller that adds to it (an interceptor, say) before building.
+    pub fn client_config(aws: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builder {
         let mut config =
             aws_sdk_dynamodb::config::Builder::from(aws).retry_config(tx::sdk_retry_config());
         // DynamoDB answers in milliseconds; an emulator on a busy laptop
@@ -79,7 +85,6 @@ impl DynamoStore {
         if !tx::is_local(endpoint.as_deref().or(aws.endpoint_url())) {
             config = config.timeout_config(tx::sdk_timeout_config());
         }
-        let config = config.build();
-        Self::new(Client::from_conf(config), table)
+        config
     }
 }
