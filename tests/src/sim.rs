@@ -841,7 +841,7 @@ impl Report {
         format!(
             "{} arrivals in {:.1} s: {} claimed ({:.0}/s), {} no seats, {} 503 ({:.1} %), {} other; \
              {:.2} transactions per claim, {} conflicts, {} throttled transactions, {} throttled reads; \
-             p50 {:.0} ms, p99 {:.0} ms; {:.1} RRU and {:.1} WRU per claim; {} containers",
+             p50 {:.0} ms, p99 {:.0} ms; {:.1} RRU and {:.1} WRU per claim; {} containers; {} seats used",
             self.arrivals,
             self.seconds,
             self.claimed,
@@ -859,6 +859,7 @@ impl Report {
             self.tally.rru / self.claimed.max(1) as f64,
             self.tally.wru / self.claimed.max(1) as f64,
             self.containers,
+            self.seats_used,
         ) + &self.throttles()
     }
 }

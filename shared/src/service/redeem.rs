@@ -3,8 +3,9 @@
 //! On the hot path (a code this container has redeemed before) a redemption
 //! is two round trips:
 //!
-//! 1. the guard's slots taken while the code and the claim context are
-//!    read;
+//! 1. the guard's slots taken while the code is read (and the claim
+//!    context, unless this container read it within the last second:
+//!    `claim_views.rs`);
 //! 2. the claim transaction, which also gives the account's slot back, while
 //!    the source address's slot is given back beside it.
 //!

@@ -39,7 +39,7 @@ impl Codes for DynamoStore {
     }
 
     /// The page's codes (one query), then the use counters of those codes
-    /// in as few `BatchGetItem`s as 100 keys each allow: 16 counters per
+    /// in as few `BatchGetItem`s as 100 keys each allow: 64 counters per
     /// code on the page, exact (docs/capacity.md, "Admin routes").
     async fn license_codes(
         &self,
