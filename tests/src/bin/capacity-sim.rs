@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         to,
         over: 10.0,
     };
-    let scenarios: [(&str, Scenario); 7] = [
+    let scenarios: [(&str, Scenario); 8] = [
         (
             "semester start 0 → 1,000/s, warm table",
             start(Model::warm_table(w, WARM_WRU), ramp(1_000.0), 100_000, None),
@@ -116,6 +116,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             start(
                 Model::warm_table(w, WARM_WRU),
                 Arrivals::Constant(1_000.0),
+                100_000,
+                Some(100_000),
+            ),
+        ),
+        (
+            "constant 1,250/s, code limited to 100,000 uses",
+            start(
+                Model::warm_table(w, WARM_WRU),
+                Arrivals::Constant(1_250.0),
                 100_000,
                 Some(100_000),
             ),
