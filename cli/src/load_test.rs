@@ -506,11 +506,7 @@ pub async fn run(
                 let taken = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
                 let app = taken.unwrap_or_else(|| {
                     containers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    App {
-                        known_codes: Arc::default(),
-                        claim_views: Arc::default(),
-                        ..template
-                    }
+                    template.another_container()
                 });
                 let result = redeem::redeem(&app, &who, &code).await;
                 let took = arrived.elapsed();

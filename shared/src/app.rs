@@ -42,6 +42,17 @@ impl App {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
+
+    /// The same app as another process would hold it: the same store,
+    /// mailer and configuration, nothing remembered yet (a new Lambda
+    /// container, in the simulator and the load-test kit).
+    pub fn another_container(&self) -> Self {
+        Self {
+            known_codes: Arc::default(),
+            claim_views: Arc::default(),
+            ..self.clone()
+        }
+    }
 }
 
 const KNOWN_CODES_MAX: usize = 10_000;

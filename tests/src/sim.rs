@@ -920,11 +920,7 @@ pub async fn run(scenario: &Scenario) -> Report {
             let taken = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let app = taken.unwrap_or_else(|| {
                 containers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                seat_invitations::App {
-                    known_codes: Arc::default(),
-                    claim_views: Arc::default(),
-                    ..template
-                }
+                template.another_container()
             });
             let result = redeem::redeem(&app, &student, &code).await;
             let took = arrived.elapsed();

@@ -519,12 +519,7 @@ async fn the_backfill_copies_license_rules_to_older_seat_counters() {
     let code = t.code(&license_id, None).await.formatted();
     let raw = integration_tests::dynamodb_client(&dynamodb_endpoint());
     // Each redemption in a container that has not seen the code yet.
-    let cold = || {
-        let mut app = t.app.clone();
-        app.known_codes = Default::default();
-        app.claim_views = Default::default();
-        app
-    };
+    let cold = || t.app.another_container();
     let redeem = |who: seat_invitations::domain::Caller| {
         let app = cold();
         let code = code.clone();

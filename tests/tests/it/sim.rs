@@ -203,7 +203,11 @@ async fn one_license_takes_a_thousand_claims_a_second_at_fifteen_milliseconds() 
     println!("target, w = 15 ms, 1,200 arrivals/s: {}", report.summary());
     assert!(report.claims_per_sec() >= 1_000.0, "{}", report.summary());
     assert!(report.unavailable_rate() <= 0.01, "{}", report.summary());
-    assert!(report.percentile_ms(99.0) <= 1_000.0, "{}", report.summary());
+    assert!(
+        report.percentile_ms(99.0) <= 1_000.0,
+        "{}",
+        report.summary()
+    );
     assert_eq!(u64::from(report.seats_used), report.claimed);
 }
 

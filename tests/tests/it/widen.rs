@@ -91,9 +91,7 @@ async fn old_sixteen_shard_licenses_and_codes_claim_and_widen_without_losing_a_s
     }
     // Each student in a container of their own, so nothing is remembered.
     let redeem_as = |n: u32, code: String| {
-        let mut app = t.app.clone();
-        app.known_codes = Arc::default();
-        app.claim_views = Arc::default();
+        let app = t.app.another_container();
         async move {
             let student = user(&format!("s{n}"), &format!("s{n}@demo.edu"));
             redeem::redeem(&app, &student, &code).await

@@ -49,15 +49,11 @@ impl DynamoStore {
         // fail `used <= cap`; then read again.
         let mut tx = Tx::new();
         for (counter, cap) in counters.iter().zip(&caps) {
-            tx = tx.update(
+            tx = set_cap(
+                tx,
                 &self.table,
                 &keys::seat_counter(license_id, counter.index),
-                "SET #cap = :cap",
-                "#used <= :cap",
-                Expr::default()
-                    .name("#cap", "cap")
-                    .name("#used", "used")
-                    .value(":cap", n(cap)),
+                *cap,
             );
         }
         tx = tx
@@ -78,6 +74,21 @@ impl DynamoStore {
             Err(TxFailure::Store(err)) => Err(err),
         }
     }
+}
+
+/// `tx` and a write of a counter shard's new cap, which holds only while
+/// the shard's `used` is at most the cap.
+pub(super) fn set_cap(tx: Tx, table: &str, key: &keys::Key, cap: u32) -> Tx {
+    tx.update(
+        table,
+        key,
+        "SET #cap = :cap",
+        "#used <= :cap",
+        Expr::default()
+            .name("#cap", "cap")
+            .name("#used", "used")
+            .value(":cap", n(cap)),
+    )
 }
 
 /// Whether a seat counter's condition failed: a claim took a seat between

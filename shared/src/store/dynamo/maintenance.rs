@@ -313,16 +313,7 @@ impl DynamoStore {
                     if !existing.iter().any(|c| c.index == counter.index) {
                         tx = tx.create(&self.table, item(&key, cap)?);
                     } else if let Some(cap) = cap {
-                        tx = tx.update(
-                            &self.table,
-                            &key,
-                            "SET #cap = :cap",
-                            "#used <= :cap",
-                            Expr::default()
-                                .name("#cap", "cap")
-                                .name("#used", "used")
-                                .value(":cap", n(cap)),
-                        );
+                        tx = super::directory::set_cap(tx, &self.table, &key, cap);
                     }
                 }
                 match self.transact(op, tx).await {
