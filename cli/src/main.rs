@@ -374,6 +374,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 done.licenses,
                 seat_invitations::domain::COUNTER_SHARDS
             );
+            if !done.skipped.is_empty() {
+                return Err(format!(
+                    "{} left as they were (busy through every attempt): {}; run the command again",
+                    done.skipped.len(),
+                    done.skipped.join(", ")
+                ));
+            }
         }
         DataCommand::LoadTest {
             rates,

@@ -126,6 +126,9 @@ pub(crate) async fn claim_seat(
         _ => None,
     };
     let views = &app.claim_views;
+    // Before any read of this claim (a prefetched one began earlier, but is
+    // never kept as proven).
+    let epoch = views.epoch();
     let started = std::time::Instant::now();
     let mut claim = Claim {
         app,
@@ -147,7 +150,7 @@ pub(crate) async fn claim_seat(
     // A view says nothing of the caller's seat (the transaction checks it).
     let mut seat_unknown = false;
     match &prefetched {
-        Some(ctx) => views.put(license_id, counted, ctx, false),
+        Some(ctx) => views.put(license_id, counted, ctx, false, epoch),
         None => {
             if let Some((view, consistent)) = views.get(license_id, counted) {
                 (prefetched, proven, seat_unknown) = (Some(view), consistent, true);
@@ -175,7 +178,7 @@ pub(crate) async fn claim_seat(
             app.store.claim_context(license_id, user_id, counted, false)
         );
         if let Ok(ctx) = &ctx {
-            views.put(license_id, counted, ctx, false);
+            views.put(license_id, counted, ctx, false, epoch);
         }
         match result {
             Ok(()) => {
@@ -219,12 +222,13 @@ pub(crate) async fn claim_seat(
             // from the last attempt, or this process's recent view.
             Some(ctx) => ctx,
             None => {
+                let epoch = views.epoch();
                 let ctx = app
                     .store
                     .claim_context(license_id, user_id, counted, claim.consistent)
                     .await
                     .map_err(|err| settled(err.into(), claim.uncertain))?;
-                views.put(license_id, counted, &ctx, claim.consistent);
+                views.put(license_id, counted, &ctx, claim.consistent, epoch);
                 (proven, full_picks, seat_unknown) = (claim.consistent, 0, false);
                 ctx
             }
@@ -252,7 +256,8 @@ pub(crate) async fn claim_seat(
             });
         }
         if seat_unknown
-            && (license.refusal(email, app.now()).is_some() || !has_room(&ctx, &through))
+            && (license.refusal(email, app.now()).is_some()
+                || (proven && !has_room(&ctx, &through)))
         {
             // About to refuse on a view: a member is answered with their
             // seat instead (one read of it), as a read would have shown.
@@ -340,7 +345,7 @@ pub(crate) async fn claim_seat(
                 // cap are still true, and the transaction's conditions guard
                 // what may have moved), so the next attempt picks again from
                 // it instead of reading all the counters again.
-                if contended && !claim.uncertain && !claim.consistent {
+                if contended && !claim.uncertain {
                     prefetched = Some(ctx);
                 }
             }

@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -49,6 +50,9 @@ struct View {
 #[derive(Default)]
 pub struct ClaimViews {
     views: Mutex<HashMap<ViewKey, View>>,
+    /// Seats freed by this process so far: a read begun before one is not
+    /// kept (it may show the freed seat taken).
+    freed: AtomicU64,
 }
 
 impl ClaimViews {
@@ -65,19 +69,29 @@ impl ClaimViews {
         (view.read_at.elapsed() < VIEW_TTL).then(|| (view.ctx.clone(), view.proven))
     }
 
-    /// Keeps what a claim has just read (never the caller's seat);
-    /// `consistent` if it was read strongly consistent.
+    /// Where a read begins: [`Self::put`] keeps it only if this process
+    /// has freed no seat since.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.freed.load(Ordering::SeqCst)
+    }
+
+    /// Keeps what a claim has just read (never the caller's seat), begun
+    /// at `epoch`; `consistent` if it was read strongly consistent.
     pub(crate) fn put(
         &self,
         license_id: &LicenseId,
         code_id: Option<&CodeId>,
         ctx: &ClaimContext,
         consistent: bool,
+        epoch: u64,
     ) {
         if ctx.license.is_none() {
             return;
         }
         let mut views = self.lock();
+        if self.epoch() != epoch {
+            return;
+        }
         if views.len() >= VIEWS_MAX {
             views.clear();
         }
@@ -110,7 +124,9 @@ impl ClaimViews {
     /// of its seats. (Another process learns of it when its views age out,
     /// within [`VIEW_TTL`].)
     pub(crate) fn forget(&self, license_id: &LicenseId) {
-        self.lock().retain(|(license, _), _| license != license_id);
+        let mut views = self.lock();
+        self.freed.fetch_add(1, Ordering::SeqCst);
+        views.retain(|(license, _), _| license != license_id);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ViewKey, View>> {
@@ -156,7 +172,7 @@ mod tests {
         let views = ClaimViews::default();
         let id: LicenseId = "l1".into();
         assert!(views.get(&id, None).is_none());
-        views.put(&id, None, &ctx(), true);
+        views.put(&id, None, &ctx(), true, views.epoch());
         assert!(views.get(&id, None).is_some_and(|(_, proven)| proven));
         views.update(&id, None, |ctx| ctx.seat_counters[0].used += 1);
         let (view, proven) = views.get(&id, None).expect("a fresh view");
@@ -165,8 +181,13 @@ mod tests {
         assert!(views.get(&id, Some(&"code_1".into())).is_none());
         tokio::time::advance(VIEW_TTL).await;
         assert!(views.get(&id, None).is_none());
-        views.put(&id, Some(&"code_1".into()), &ctx(), true);
+        views.put(&id, Some(&"code_1".into()), &ctx(), true, views.epoch());
         views.forget(&id);
         assert!(views.get(&id, Some(&"code_1".into())).is_none());
+        // A read begun before a seat was freed is not kept.
+        let before = views.epoch();
+        views.forget(&id);
+        views.put(&id, None, &ctx(), true, before);
+        assert!(views.get(&id, None).is_none());
     }
 }

@@ -8,9 +8,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::{Backend, TestApp, dynamodb_client, dynamodb_endpoint, user};
 use seat_invitations::ApiError;
 use seat_invitations::config::{Config, Profile};
-use seat_invitations::domain::{COUNTER_SHARDS, LEGACY_COUNTER_SHARDS, LicenseId, random_id};
+use seat_invitations::domain::{
+    COUNTER_SHARDS, Event, EventKind, LEGACY_COUNTER_SHARDS, LicenseId, random_id,
+};
 use seat_invitations::service::redeem;
-use seat_invitations::store::{Claims, DynamoStore};
+use seat_invitations::store::{Claims, Directory, DynamoStore, SeatsChange};
 
 /// Cuts a sharded counter back to the 16 shards of the old layout, `total`
 /// split over them as the old code split it.
@@ -117,8 +119,43 @@ async fn old_sixteen_shard_licenses_and_codes_claim_and_widen_without_losing_a_s
         assert!(shard_of(n).await < LEGACY_COUNTER_SHARDS);
     }
 
+    // The operator changes the seats on the old layout: the 16 shards get
+    // the new caps, the absent ones stay absent.
+    let seats_to = |total: u32| {
+        let (store, id) = (store.clone(), id.clone());
+        async move {
+            let event = Event::new(&id, EventKind::SeatsChanged, "operator", chrono::Utc::now());
+            assert_eq!(
+                store
+                    .set_seats_total(&id, total, &event)
+                    .await
+                    .expect("seats"),
+                SeatsChange::Changed
+            );
+        }
+    };
+    seats_to(45).await;
+    let caps = |ctx: &seat_invitations::store::ClaimContext| {
+        (
+            ctx.seat_counters.len(),
+            ctx.seat_counters.iter().filter_map(|c| c.cap).sum::<u32>(),
+        )
+    };
+    let read = |store: DynamoStore, id: LicenseId| async move {
+        store
+            .claim_context(&id, &"nobody".into(), None, true)
+            .await
+            .expect("read")
+    };
+    assert_eq!(
+        caps(&read(store.clone(), id.clone()).await),
+        (usize::from(LEGACY_COUNTER_SHARDS), 45)
+    );
+    seats_to(40).await;
+
     let done = store.widen_counters().await.expect("widened");
     assert_eq!((done.codes, done.licenses), (2, 1));
+    assert!(done.skipped.is_empty());
     let ctx = store
         .claim_context(&id, &"nobody".into(), None, true)
         .await
@@ -146,6 +183,13 @@ async fn old_sixteen_shard_licenses_and_codes_claim_and_widen_without_losing_a_s
         store.widen_counters().await.expect("again"),
         Default::default()
     );
+    // Seats changed after widening spread over every shard.
+    seats_to(48).await;
+    assert_eq!(
+        caps(&read(store.clone(), id.clone()).await),
+        (usize::from(COUNTER_SHARDS), 48)
+    );
+    seats_to(40).await;
 
     // The rest fill every seat exactly, on any shard; then none is left.
     let mut wide = 0;

@@ -37,53 +37,68 @@ impl DynamoStore {
     }
 
     /// The items found under `keys`, by key; missing items are left out.
+    /// Requests of 100 keys each, side by side: one round trip however many
+    /// keys.
     pub(super) async fn batch_get(
         &self,
         keys: &[Key],
         consistent: bool,
     ) -> StoreResult<HashMap<Key, Item>> {
+        let chunks = keys
+            .chunks(BATCH_GET_MAX_KEYS)
+            .map(|chunk| self.batch_get_chunk(chunk, consistent));
         let mut found = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
-            let pending: Vec<Item> = chunk.iter().map(Key::item).collect();
-            found = RETRY
-                .run_with(
-                    "BatchGetItem",
-                    (pending, found),
-                    |(pending, mut found)| async move {
-                        let request = KeysAndAttributes::builder()
-                            .set_keys(Some(pending))
-                            .consistent_read(consistent)
-                            .build()
-                            .map_err(build_err)?;
-                        let output = self
-                            .client
-                            .batch_get_item()
-                            .request_items(&self.table, request)
-                            .send()
-                            .await
-                            .map_err(|e| classify("BatchGetItem", &e))?;
-                        let responses = output.responses.unwrap_or_default().remove(&self.table);
-                        for item in responses.unwrap_or_default() {
-                            if let Some(key) = Key::of(&item) {
-                                found.insert(key, item);
-                            }
-                        }
-                        let pending = output
-                            .unprocessed_keys
-                            .unwrap_or_default()
-                            .remove(&self.table)
-                            .map(|k| k.keys)
-                            .unwrap_or_default();
-                        Ok(if pending.is_empty() {
-                            Attempt::Done(found)
-                        } else {
-                            Attempt::Again((pending, found), "keys left unprocessed")
-                        })
-                    },
-                )
-                .await?;
+        for part in futures_util::future::try_join_all(chunks).await? {
+            found.extend(part);
         }
         Ok(found)
+    }
+
+    /// One `BatchGetItem` of at most 100 keys, with its unprocessed keys
+    /// retried under the one retry policy.
+    async fn batch_get_chunk(
+        &self,
+        chunk: &[Key],
+        consistent: bool,
+    ) -> StoreResult<HashMap<Key, Item>> {
+        let pending: Vec<Item> = chunk.iter().map(Key::item).collect();
+        RETRY
+            .run_with(
+                "BatchGetItem",
+                (pending, HashMap::with_capacity(chunk.len())),
+                |(pending, mut found)| async move {
+                    let request = KeysAndAttributes::builder()
+                        .set_keys(Some(pending))
+                        .consistent_read(consistent)
+                        .build()
+                        .map_err(build_err)?;
+                    let output = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, request)
+                        .send()
+                        .await
+                        .map_err(|e| classify("BatchGetItem", &e))?;
+                    let responses = output.responses.unwrap_or_default().remove(&self.table);
+                    for item in responses.unwrap_or_default() {
+                        if let Some(key) = Key::of(&item) {
+                            found.insert(key, item);
+                        }
+                    }
+                    let pending = output
+                        .unprocessed_keys
+                        .unwrap_or_default()
+                        .remove(&self.table)
+                        .map(|k| k.keys)
+                        .unwrap_or_default();
+                    Ok(if pending.is_empty() {
+                        Attempt::Done(found)
+                    } else {
+                        Attempt::Again((pending, found), "keys left unprocessed")
+                    })
+                },
+            )
+            .await
     }
 
     /// The counters of several sharded counters in as few requests as the

@@ -56,6 +56,16 @@ impl DynamoStore {
                 *cap,
             );
         }
+        // A license made with fewer shards: the others must still be absent
+        // (`seatctl widen-counters` adds them with caps of its own).
+        for index in (0..COUNTER_SHARDS).filter(|i| !counters.iter().any(|c| c.index == *i)) {
+            tx = tx.check(
+                &self.table,
+                &keys::seat_counter(license_id, index),
+                "attribute_not_exists(pk)",
+                Expr::default(),
+            );
+        }
         tx = tx
             .update(
                 &self.table,
@@ -67,7 +77,9 @@ impl DynamoStore {
             .create(&self.table, event_item(event)?);
         match self.transact(SET_SEATS, tx).await {
             Ok(()) => Ok(Attempt::Done(SeatsChange::Changed)),
-            Err(TxFailure::Cancelled(c)) if counter_raced(&c, counters.len()) || c.contended() => {
+            Err(TxFailure::Cancelled(c))
+                if counter_raced(&c, usize::from(COUNTER_SHARDS)) || c.contended() =>
+            {
                 Ok(Attempt::again("seat counters changed meanwhile"))
             }
             Err(TxFailure::Cancelled(c)) => Err(c.unexpected(SET_SEATS)),

@@ -32,15 +32,32 @@ use super::schema::{GSI3PK, SK};
 use super::tx::{Attempt, Expr, RETRY, Tx, TxFailure};
 use crate::domain::{COUNTER_SHARDS, Counter, InvitationRecord, LicenseRecord, SeatRecord};
 use crate::error::StoreResult;
-use crate::store::resplit_capacity;
+use crate::store::{Directory, resplit_capacity};
 
 /// What [`DynamoStore::widen_counters`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Widened {
     /// Codes that got the rest of their use counter shards.
     pub codes: usize,
     /// Licenses that got the rest of their seat counter shards.
     pub licenses: usize,
+    /// Codes and licenses left as they were after every attempt failed (a
+    /// license under heavy claims, say): run the command again.
+    pub skipped: Vec<String>,
+}
+
+impl Widened {
+    fn skip(&mut self, id: &str, err: &crate::error::StoreError) {
+        tracing::warn!(id, error = %err, "not widened");
+        self.skipped.push(id.to_owned());
+    }
+}
+
+/// What [`DynamoStore::widen`] widens.
+#[derive(Clone, Copy)]
+enum Widening<'a> {
+    Code(&'a crate::domain::CodeRecord),
+    License(&'a crate::domain::LicenseId),
 }
 
 /// The most writes one `BatchWriteItem` may carry.
@@ -213,8 +230,9 @@ impl DynamoStore {
     /// so a seat on a new shard always finds its code's use shard of the
     /// same index. Idempotent, and safe while the service runs: each
     /// license's or code's change is one transaction that holds only if no
-    /// shard moved past its new cap and no new shard exists yet (else it
-    /// reads again and retries).
+    /// shard moved past its new cap, no new shard exists yet and the
+    /// license's seats are those it read (else it reads again and
+    /// retries). One that still fails is skipped and named; the rest go on.
     pub async fn widen_counters(&self) -> StoreResult<Widened> {
         let mut done = Widened::default();
         let codes = |scan: ScanFluentBuilder| {
@@ -225,15 +243,10 @@ impl DynamoStore {
         self.scan_pages("Scan codes", codes, async |output| {
             for item in output.items.unwrap_or_default() {
                 let code = code_from(item)?;
-                done.codes += usize::from(
-                    self.widen(
-                        "TransactWriteItems widen code",
-                        |i| keys::use_counter(&code.code_id, i),
-                        code.max_uses,
-                        counter_item,
-                    )
-                    .await?,
-                );
+                match self.widen(Widening::Code(&code)).await {
+                    Ok(widened) => done.codes += usize::from(widened),
+                    Err(err) => done.skip(code.code_id.as_str(), &err),
+                }
             }
             Ok(())
         })
@@ -246,15 +259,10 @@ impl DynamoStore {
         self.scan_pages("Scan licenses", licenses, async |output| {
             for item in output.items.unwrap_or_default() {
                 let license = license_from(item)?;
-                done.licenses += usize::from(
-                    self.widen(
-                        "TransactWriteItems widen license",
-                        |i| keys::seat_counter(&license.license_id, i),
-                        Some(license.seats_total),
-                        |key, cap| seat_counter_item(key, cap.unwrap_or(0), &license),
-                    )
-                    .await?,
-                );
+                match self.widen(Widening::License(&license.license_id)).await {
+                    Ok(widened) => done.licenses += usize::from(widened),
+                    Err(err) => done.skip(license.license_id.as_str(), &err),
+                }
             }
             Ok(())
         })
@@ -262,18 +270,38 @@ impl DynamoStore {
         Ok(done)
     }
 
-    /// Widens one sharded counter (`key(i)` is shard `i`) to
-    /// `COUNTER_SHARDS` shards, `total` spread over them (none: uncapped);
-    /// `item` makes a new shard. `false` if it had them all.
-    async fn widen(
-        &self,
-        op: &'static str,
-        key: impl Fn(u16) -> Key,
-        total: Option<u32>,
-        item: impl Fn(&Key, Option<u32>) -> StoreResult<super::Item>,
-    ) -> StoreResult<bool> {
+    /// Widens one code's or license's counters to `COUNTER_SHARDS` shards,
+    /// what is left of its capacity spread over them; `false` if it had
+    /// them all (or is gone).
+    async fn widen(&self, what: Widening<'_>) -> StoreResult<bool> {
+        let (op, key): (&'static str, Box<dyn Fn(u16) -> Key + Send + Sync>) = match what {
+            Widening::Code(code) => {
+                let id = code.code_id.clone();
+                (
+                    "TransactWriteItems widen code",
+                    Box::new(move |i| keys::use_counter(&id, i)),
+                )
+            }
+            Widening::License(id) => {
+                let id = id.clone();
+                (
+                    "TransactWriteItems widen license",
+                    Box::new(move |i| keys::seat_counter(&id, i)),
+                )
+            }
+        };
         RETRY
             .run(op, || async {
+                // A license's seats are read again at each attempt, and
+                // must still be the same when the transaction applies (a
+                // seat change meanwhile re-splits what it read).
+                let (total, license) = match what {
+                    Widening::Code(code) => (code.max_uses, None),
+                    Widening::License(id) => match self.license(id).await? {
+                        Some(license) => (Some(license.seats_total), Some(license)),
+                        None => return Ok(Attempt::Done(false)),
+                    },
+                };
                 let keys: Vec<Key> = (0..COUNTER_SHARDS).map(&key).collect();
                 let mut found = self.batch_get(&keys, true).await?;
                 let existing = counters_in(&mut found, &key)?;
@@ -295,8 +323,7 @@ impl DynamoStore {
                     })
                     .collect();
                 let caps: Vec<Option<u32>> = match total {
-                    // Never below what is in use: a total under it (seats
-                    // cut below the members) keeps each shard's `used`.
+                    // Never below what is in use.
                     Some(total) => {
                         let used: u32 = all.iter().map(|c| c.used).sum();
                         resplit_capacity(&all, total.max(used))
@@ -310,15 +337,33 @@ impl DynamoStore {
                 let mut tx = Tx::new();
                 for (counter, cap) in all.iter().zip(caps) {
                     let key = key(counter.index);
-                    if !existing.iter().any(|c| c.index == counter.index) {
-                        tx = tx.create(&self.table, item(&key, cap)?);
-                    } else if let Some(cap) = cap {
-                        tx = super::directory::set_cap(tx, &self.table, &key, cap);
+                    if existing.iter().any(|c| c.index == counter.index) {
+                        if let Some(cap) = cap {
+                            tx = super::directory::set_cap(tx, &self.table, &key, cap);
+                        }
+                    } else {
+                        let item = match &license {
+                            Some(license) => seat_counter_item(&key, cap.unwrap_or(0), license)?,
+                            None => counter_item(&key, cap)?,
+                        };
+                        tx = tx.create(&self.table, item);
                     }
+                }
+                if let Some(license) = &license {
+                    tx = tx.check(
+                        &self.table,
+                        &keys::license(&license.license_id),
+                        "#total = :total",
+                        Expr::default()
+                            .name("#total", "seatsTotal")
+                            .value(":total", n(license.seats_total)),
+                    );
                 }
                 match self.transact(op, tx).await {
                     Ok(()) => Ok(Attempt::Done(true)),
-                    Err(TxFailure::Cancelled(_)) => Ok(Attempt::again("counters moved meanwhile")),
+                    Err(TxFailure::Cancelled(_)) => {
+                        Ok(Attempt::again("counters or seats moved meanwhile"))
+                    }
                     Err(TxFailure::Store(err)) => Err(err),
                 }
             })

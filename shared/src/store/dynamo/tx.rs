@@ -74,7 +74,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
 
 use super::error::{Cancelled, build_err, classify_attempt};
 use super::keys::Key;
@@ -309,6 +311,23 @@ impl Tx {
         }
         let update = builder.build();
         self.push(update.map(|u| TransactWriteItem::builder().update(u).build()))
+    }
+
+    /// Writes nothing to `key`, but holds the transaction to `condition`
+    /// on it (`ConditionCheck`).
+    pub fn check(self, table: &str, key: &Key, condition: &str, e: Expr) -> Self {
+        let mut builder = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key.item()))
+            .condition_expression(condition);
+        for (placeholder, name) in e.names {
+            builder = builder.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in e.values {
+            builder = builder.expression_attribute_values(placeholder, value);
+        }
+        let check = builder.build();
+        self.push(check.map(|c| TransactWriteItem::builder().condition_check(c).build()))
     }
 
     /// Deletes `key` if `condition` holds.
