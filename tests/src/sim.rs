@@ -8,9 +8,13 @@
 //!   cancelled (`TransactionConflict`, which the claim code sees as
 //!   `Rejected(Contended)` and retries with its own backoff). Plain and
 //!   batch reads are not blocked by transactions (DynamoDB's documented
-//!   isolation for non-transactional reads).
-//! - **Partitions** (one per partition key) get 3,000 read units or 1,000
-//!   write units a second, as a linear mix; the **table** gets its own mix
+//!   isolation for non-transactional reads); a plain write to a held item
+//!   is refused (`TransactionConflict`) and retried as the SDK would.
+//! - **Partitions** (one per partition key, or the keys hashed onto a
+//!   number of physical partitions that share their budgets, which split
+//!   for heat after a delay: [`Model::physical_partitions`],
+//!   [`Model::split_after`]) get 3,000 read units or 1,000 write units a
+//!   second, as a linear mix; the **table** gets its own mix
 //!   (a new on-demand table: 12,000 RRU or 4,000 WRU; or what
 //!   `WarmThroughput` sets). A request that would go over in the current
 //!   second is throttled: a transaction as `Rejected(Contended)` (as the
@@ -80,6 +84,16 @@ pub struct Model {
     /// Validation only: every seat and use counter shard is one item (one
     /// partition), to check the model against one transacted counter.
     pub counters_as_one_item: bool,
+    /// Physical partitions: `None` gives every partition key a partition
+    /// of its own (the optimistic case); `Some(n)` hashes the keys onto
+    /// `n` partitions, which share their budgets (a new on-demand table
+    /// has about 4: 12,000 RRU / 3,000).
+    pub physical_partitions: Option<u32>,
+    /// Split for heat: a partition that throttled splits in two (its keys
+    /// spread by one more bit of their hash, each half with a full
+    /// partition's budget) this long after its first throttle since its
+    /// last split. `None`: never.
+    pub split_after: Option<Duration>,
     pub seed: u64,
 }
 
@@ -95,6 +109,8 @@ impl Model {
             table_rru: 12_000.0,
             table_wru: 4_000.0,
             counters_as_one_item: false,
+            physical_partitions: None,
+            split_after: None,
             seed: 7,
         }
     }
@@ -123,6 +139,8 @@ pub struct Tally {
     pub refused: u64,
     pub read_requests: u64,
     pub throttled_reads: u64,
+    /// Plain writes refused because a transaction held their item.
+    pub write_conflicts: u64,
     pub rru: f64,
     pub wru: f64,
     /// Throttled requests by what refused them: `table`, or a partition key.
@@ -153,6 +171,13 @@ impl Rng {
     pub fn exponential(&mut self, mean: f64) -> f64 {
         -mean * (1.0 - self.unit()).ln()
     }
+}
+
+/// FNV-1a, for hashing partition keys onto physical partitions.
+fn fnv1a(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Units used in the current second.
@@ -205,6 +230,10 @@ struct State {
     /// Item -> until when a transaction holds it.
     held: HashMap<String, Instant>,
     partitions: HashMap<String, Window>,
+    /// Physical partition -> how many times it has split.
+    splits: HashMap<u64, u32>,
+    /// Physical partition -> when its pending split happens.
+    splitting: HashMap<u64, Instant>,
     table: Window,
     tally: Tally,
     rng: Rng,
@@ -234,6 +263,8 @@ impl SimStore {
             state: Mutex::new(State {
                 held: HashMap::new(),
                 partitions: HashMap::new(),
+                splits: HashMap::new(),
+                splitting: HashMap::new(),
                 table: Window::default(),
                 tally: Tally::default(),
                 rng,
@@ -270,6 +301,7 @@ impl SimStore {
         // the shards are one item) is charged once per item.
         let mut per_partition: Vec<(String, f64, f64)> = Vec::with_capacity(partitions.len());
         for (key, r, w) in partitions {
+            let key = &self.physical(state, key);
             match per_partition.iter_mut().find(|p| &p.0 == key) {
                 Some(p) => {
                     p.1 += r;
@@ -282,6 +314,7 @@ impl SimStore {
         for (key, r, w) in per_partition {
             let mut window = state.partitions.get(&key).copied().unwrap_or_default();
             if !window.take(second, r, w, m.partition_rru, m.partition_wru) {
+                self.heat(state, &key);
                 *state.tally.throttled_by.entry(key).or_default() += 1;
                 return false;
             }
@@ -313,6 +346,40 @@ impl SimStore {
         Err(StoreError::unavailable(
             "simulated read",
             "ProvisionedThroughputExceededException",
+        ))
+    }
+
+    /// A plain write (1 WRU) to `item`: refused while a transaction holds
+    /// the item (DynamoDB cancels it with `TransactionConflict`) or when
+    /// throttled, and retried as the SDK's standard retry does (3 attempts,
+    /// full jitter from 25 ms; an assumption, as for reads).
+    async fn plain_write(&self, item: &str) -> StoreResult<()> {
+        for attempt in 0..3u32 {
+            let (done, wait) = {
+                let mut state = self.lock();
+                let latency = self.model.read_latency.draw(&mut state.rng);
+                let held = state
+                    .held
+                    .get(item)
+                    .is_some_and(|until| *until > Instant::now());
+                if held {
+                    state.tally.write_conflicts += 1;
+                }
+                if !held && self.charge(&mut state, &[(item.to_owned(), 0.0, 1.0)]) {
+                    (true, latency)
+                } else {
+                    let jitter = state.rng.next_u64() % ((25u64 << attempt) + 1);
+                    (false, Duration::from_millis(jitter) + latency)
+                }
+            };
+            tokio::time::sleep(wait).await;
+            if done {
+                return Ok(());
+            }
+        }
+        Err(StoreError::unavailable(
+            "simulated write",
+            "refused three times",
         ))
     }
 
@@ -355,6 +422,48 @@ impl SimStore {
             state.held.insert(item.clone(), now + hold);
         }
         (true, hold)
+    }
+
+    /// The physical partition serving partition key `key` (itself, unless
+    /// the model hashes keys onto partitions).
+    fn physical(&self, state: &mut State, key: &str) -> String {
+        let Some(n) = self.model.physical_partitions else {
+            return key.to_owned();
+        };
+        let now = Instant::now();
+        let due: Vec<u64> = state
+            .splitting
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            state.splitting.remove(&p);
+            *state.splits.entry(p).or_default() += 1;
+        }
+        let hash = fnv1a(key);
+        let base = hash % u64::from(n.max(1));
+        let level = state.splits.get(&base).copied().unwrap_or(0).min(16);
+        let half = (hash / u64::from(n.max(1))) % (1u64 << level);
+        format!("partition {base}.{half}/{level}")
+    }
+
+    /// A physical partition throttled: it splits `split_after` from now,
+    /// unless a split is already coming.
+    fn heat(&self, state: &mut State, physical: &str) {
+        let (Some(after), Some(base)) = (
+            self.model.split_after,
+            physical
+                .strip_prefix("partition ")
+                .and_then(|p| p.split('.').next())
+                .and_then(|p| p.parse::<u64>().ok()),
+        ) else {
+            return;
+        };
+        state
+            .splitting
+            .entry(base)
+            .or_insert_with(|| Instant::now() + after);
     }
 
     fn counter_key(&self, prefix: &str, shard: u16) -> String {
@@ -517,23 +626,12 @@ impl Limits for SimStore {
         now: Timestamp,
     ) -> StoreResult<Acquired> {
         // One conditional UpdateItem.
-        {
-            let mut state = self.lock();
-            if !self.charge(&mut state, &[(format!("LIMIT#{key}"), 0.0, 1.0)]) {
-                return Err(StoreError::unavailable(
-                    "simulated write",
-                    "ThrottlingException",
-                ));
-            }
-        }
+        self.plain_write(&format!("LIMIT#{key}")).await?;
         self.inner.limit_acquire(key, max, window_secs, now).await
     }
 
     async fn limit_release(&self, key: &str, window: LimitWindow) -> StoreResult<()> {
-        {
-            let mut state = self.lock();
-            let _ = self.charge(&mut state, &[(format!("LIMIT#{key}"), 0.0, 1.0)]);
-        }
+        self.plain_write(&format!("LIMIT#{key}")).await?;
         self.inner.limit_release(key, window).await
     }
 }
@@ -794,6 +892,9 @@ pub struct Report {
     pub no_seats: u64,
     /// `503` answers.
     pub unavailable: u64,
+    /// Of those, the ones that said `outcome: unknown` (a write of theirs
+    /// may have landed); the others promise nothing changed.
+    pub unknown: u64,
     pub other: u64,
     /// Seats the license's counters say are taken at the end.
     pub seats_used: u32,
@@ -839,7 +940,7 @@ impl Report {
 
     pub fn summary(&self) -> String {
         format!(
-            "{} arrivals in {:.1} s: {} claimed ({:.0}/s), {} no seats, {} 503 ({:.1} %), {} other; \
+            "{} arrivals in {:.1} s: {} claimed ({:.0}/s), {} no seats, {} 503 ({:.1} %, {} unknown), {} other; \
              {:.2} transactions per claim, {} conflicts, {} throttled transactions, {} throttled reads; \
              p50 {:.0} ms, p99 {:.0} ms; {:.1} RRU and {:.1} WRU per claim; {} containers; {} seats used",
             self.arrivals,
@@ -849,6 +950,7 @@ impl Report {
             self.no_seats,
             self.unavailable,
             100.0 * self.unavailable_rate(),
+            self.unknown,
             self.other,
             self.attempts_per_claim(),
             self.tally.conflicts,
@@ -941,7 +1043,12 @@ pub async fn run(scenario: &Scenario) -> Report {
         match result {
             Ok(claimed) if !claimed.already_member => report.claimed += 1,
             Err(ApiError::NoSeatsAvailable) => report.no_seats += 1,
-            Err(ApiError::ServiceUnavailable { .. }) => report.unavailable += 1,
+            Err(ApiError::ServiceUnavailable { outcome, .. }) => {
+                report.unavailable += 1;
+                if outcome == seat_invitations::error::Outcome::Unknown {
+                    report.unknown += 1;
+                }
+            }
             _ => report.other += 1,
         }
     }
@@ -962,6 +1069,7 @@ pub async fn run(scenario: &Scenario) -> Report {
         refused: after.refused - before.refused,
         read_requests: after.read_requests - before.read_requests,
         throttled_reads: after.throttled_reads - before.throttled_reads,
+        write_conflicts: after.write_conflicts - before.write_conflicts,
         rru: after.rru - before.rru,
         wru: after.wru - before.wru,
         throttled_by: after

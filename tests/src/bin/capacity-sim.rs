@@ -6,7 +6,8 @@
 //!
 //! Then the scenarios at `w` = 15 ms: semester starts (0 → 1,000 and
 //! 0 → 2,000 arrivals a second) on a warmed and on a brand-new table, a
-//! code with a use limit, and a crowd filling a license to its last seat.
+//! code with a use limit, the warmed table's keys hashed onto 40
+//! partitions, and a crowd filling a license to its last seat.
 //!
 //! Usage: cargo run -p integration-tests --bin capacity-sim [--release] -- [OUT_DIR [NAME]]
 //!   OUT_DIR: where the charts go (default docs/img); NAME: their file
@@ -80,7 +81,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         to,
         over: 10.0,
     };
-    let scenarios: [(&str, Scenario); 8] = [
+    // A warmed table's keys on as many partitions as its budget implies
+    // (40,000 WRU / 1,000), not one each.
+    let hashed = Model {
+        physical_partitions: Some(40),
+        ..Model::warm_table(w, WARM_WRU)
+    };
+    let scenarios: [(&str, Scenario); 9] = [
         (
             "semester start 0 → 1,000/s, warm table",
             start(Model::warm_table(w, WARM_WRU), ramp(1_000.0), 100_000, None),
@@ -128,6 +135,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 100_000,
                 Some(100_000),
             ),
+        ),
+        (
+            "constant 1,000/s, warm table, keys on 40 partitions",
+            start(hashed, Arrivals::Constant(1_000.0), 100_000, None),
         ),
         (
             "last seat: 2,000 seats, 1,000/s",
