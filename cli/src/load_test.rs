@@ -26,6 +26,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,8 +67,8 @@ pub struct Plan {
     /// Arrivals a second, one step each, in order.
     pub rates: Vec<f64>,
     pub step: Duration,
-    /// The license's seats (default: every arrival of every step, and a
-    /// tenth more, so no step runs out).
+    /// The license's seats (default: the arrivals every step expects, a
+    /// fifth more and 100, so Poisson arrivals never run out).
     pub seats: Option<u32>,
     /// The code's use limit (none: uncapped, the usual campus code).
     pub max_uses: Option<u32>,
@@ -77,7 +78,7 @@ impl Plan {
     fn seats(&self) -> u32 {
         self.seats.unwrap_or_else(|| {
             let all: f64 = self.rates.iter().map(|r| r * self.step.as_secs_f64()).sum();
-            (all * 1.1).ceil().clamp(1.0, f64::from(u32::MAX)) as u32
+            (all * 1.2 + 100.0).ceil().clamp(1.0, f64::from(u32::MAX)) as u32
         })
     }
 }
@@ -307,6 +308,7 @@ pub struct Step {
     /// From the first arrival to the last answer.
     pub seconds: f64,
     pub latencies_ms: Vec<f64>,
+    /// The most containers busy at once.
     pub containers: usize,
     pub metered: Metered,
 }
@@ -480,7 +482,9 @@ pub async fn run(
         });
     for &rate in &plan.rates {
         meter.take();
-        let containers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // Containers busy now, and the most at once in this step.
+        let busy = Arc::new(AtomicUsize::new(0));
+        let containers = Arc::new(AtomicUsize::new(0));
         let start = Instant::now();
         let mut at = 0.0;
         let mut tasks = Vec::new();
@@ -491,9 +495,10 @@ pub async fn run(
             }
             tokio::time::sleep_until((start + Duration::from_secs_f64(at)).into()).await;
             student += 1;
-            let (template, idle, containers, code) = (
+            let (template, idle, busy, containers, code) = (
                 template.clone(),
                 idle.clone(),
+                busy.clone(),
                 containers.clone(),
                 code.clone(),
             );
@@ -504,12 +509,11 @@ pub async fn run(
             tasks.push(tokio::spawn(async move {
                 let arrived = Instant::now();
                 let taken = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                let app = taken.unwrap_or_else(|| {
-                    containers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    template.another_container()
-                });
+                let app = taken.unwrap_or_else(|| template.another_container());
+                containers.fetch_max(busy.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
                 let result = redeem::redeem(&app, &who, &code).await;
                 let took = arrived.elapsed();
+                busy.fetch_sub(1, Ordering::SeqCst);
                 idle.lock().unwrap_or_else(|p| p.into_inner()).push(app);
                 (result, took)
             }));
@@ -534,7 +538,7 @@ pub async fn run(
             }
         }
         step.seconds = start.elapsed().as_secs_f64();
-        step.containers = containers.load(std::sync::atomic::Ordering::Relaxed);
+        step.containers = containers.load(Ordering::SeqCst);
         step.metered = meter.take();
         report(&step);
         steps.push(step);

@@ -168,7 +168,8 @@ enum DataCommand {
         /// Each step's length, in seconds.
         #[arg(long, default_value_t = 60)]
         step_secs: u64,
-        /// The license's seats (default: every arrival, and a tenth more).
+        /// The license's seats (default: the arrivals expected, a fifth more
+        /// and 100).
         #[arg(long)]
         seats: Option<u32>,
         /// The code's use limit (default: none, the usual campus code).
