@@ -127,6 +127,15 @@ fn start_time() -> Timestamp {
         .unwrap_or_default()
 }
 
+/// A new table on the emulator, reached through `client`, named from
+/// `prefix`: its store and its name.
+pub async fn new_table(client: aws_sdk_dynamodb::Client, prefix: &str) -> (DynamoStore, String) {
+    let table = random_id(prefix);
+    let store = DynamoStore::new(client, &table);
+    store.ensure_table().await.expect("create test table");
+    (store, table)
+}
+
 impl TestApp {
     pub async fn new(backend: Backend) -> Self {
         Self::with(backend, Config::defaults(Profile::Local), None).await
@@ -137,13 +146,21 @@ impl TestApp {
         let store: Arc<dyn Store> = match backend {
             Backend::Memory => Arc::new(MemoryStore::new()),
             Backend::DynamoDb => {
-                let table = random_id("test");
-                let store = DynamoStore::new(dynamodb_client(&dynamodb_endpoint()), &table);
-                store.ensure_table().await.expect("create test table");
+                let (store, _) = new_table(dynamodb_client(&dynamodb_endpoint()), "test").await;
                 Arc::new(store)
             }
         };
         Self::on_store(backend, store, config, mailer)
+    }
+
+    /// An app on `store`, a table on the emulator, with the local defaults.
+    pub fn on_table(store: &DynamoStore) -> Self {
+        Self::on_store(
+            Backend::DynamoDb,
+            Arc::new(store.clone()),
+            Config::defaults(Profile::Local),
+            None,
+        )
     }
 
     pub fn on_store(

@@ -359,7 +359,8 @@ pub(crate) async fn claim_seat(
 /// with room and, for a code with a use limit, a use shard with room.
 fn has_room(ctx: &ClaimContext, through: &Through<'_>) -> bool {
     let capped = matches!(through, Through::Code(code) if code.max_uses.is_some());
-    pick_shard(&ctx.seat_counters).is_some() && (!capped || pick_shard(&ctx.use_counters).is_some())
+    let room = |counters: &[Counter]| counters.iter().any(|c| c.free() > 0);
+    room(&ctx.seat_counters) && (!capped || room(&ctx.use_counters))
 }
 
 /// Notes in `ctx` the shard that `plan`'s transaction found full.

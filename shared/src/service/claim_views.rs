@@ -69,6 +69,14 @@ impl ClaimViews {
         (view.read_at.elapsed() < VIEW_TTL).then(|| (view.ctx.clone(), view.proven))
     }
 
+    /// Whether a view of `license_id` (with `code_id`'s use counters) was
+    /// read within [`VIEW_TTL`] (without copying it out).
+    pub(crate) fn is_fresh(&self, license_id: &LicenseId, code_id: Option<&CodeId>) -> bool {
+        self.lock()
+            .get(&(license_id.clone(), code_id.cloned()))
+            .is_some_and(|view| view.read_at.elapsed() < VIEW_TTL)
+    }
+
     /// Where a read begins: [`Self::put`] keeps it only if this process
     /// has freed no seat since.
     pub(crate) fn epoch(&self) -> u64 {
@@ -174,6 +182,7 @@ mod tests {
         assert!(views.get(&id, None).is_none());
         views.put(&id, None, &ctx(), true, views.epoch());
         assert!(views.get(&id, None).is_some_and(|(_, proven)| proven));
+        assert!(views.is_fresh(&id, None));
         views.update(&id, None, |ctx| ctx.seat_counters[0].used += 1);
         let (view, proven) = views.get(&id, None).expect("a fresh view");
         assert_eq!(view.seat_counters[0].used, 1);
@@ -181,6 +190,7 @@ mod tests {
         assert!(views.get(&id, Some(&"code_1".into())).is_none());
         tokio::time::advance(VIEW_TTL).await;
         assert!(views.get(&id, None).is_none());
+        assert!(!views.is_fresh(&id, None));
         views.put(&id, Some(&"code_1".into()), &ctx(), true, views.epoch());
         views.forget(&id);
         assert!(views.get(&id, Some(&"code_1".into())).is_none());

@@ -219,7 +219,7 @@ pub async fn redeem_explained(
         async {
             let (license_id, code_id, capped) = known.as_ref()?;
             let counted = capped.then_some(code_id);
-            if app.claim_views.get(license_id, counted).is_some() {
+            if app.claim_views.is_fresh(license_id, counted) {
                 // Read within the last second: the claim needs no read.
                 return None;
             }

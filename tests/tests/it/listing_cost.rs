@@ -26,11 +26,10 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use integration_tests::{Backend, TestApp, dynamodb_endpoint, email, user};
-use seat_invitations::config::{Config, Profile};
+use integration_tests::{TestApp, dynamodb_endpoint, email, user};
 use seat_invitations::domain::{
     Caller, InvitationId, InvitationRecord, InvitationStatus, JoinedVia, LicenseId, SeatRecord,
-    SecretHash, random_id,
+    SecretHash,
 };
 use seat_invitations::service::admin::{self, Delivery, NewCode};
 use seat_invitations::store::DynamoStore;
@@ -186,15 +185,9 @@ async fn counted_app() -> (TestApp, DynamoStore, Counter, String) {
         ))
         .interceptor(counter.clone())
         .build();
-    let table = random_id("cost");
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), &table);
-    store.ensure_table().await.expect("create test table");
-    let t = TestApp::on_store(
-        Backend::DynamoDb,
-        Arc::new(store.clone()),
-        Config::defaults(Profile::Local),
-        None,
-    );
+    let (store, table) =
+        integration_tests::new_table(aws_sdk_dynamodb::Client::from_conf(config), "cost").await;
+    let t = TestApp::on_table(&store);
     (t, store, counter, table)
 }
 

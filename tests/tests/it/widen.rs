@@ -2,14 +2,11 @@
 //! was raised: their claims work on the shards they have, and
 //! `widen_counters` gives them the rest without losing a seat or a use.
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::types::AttributeValue;
-use integration_tests::{Backend, TestApp, dynamodb_client, dynamodb_endpoint, user};
+use integration_tests::{TestApp, dynamodb_client, dynamodb_endpoint, new_table, user};
 use seat_invitations::ApiError;
-use seat_invitations::config::{Config, Profile};
 use seat_invitations::domain::{
-    COUNTER_SHARDS, Event, EventKind, LEGACY_COUNTER_SHARDS, LicenseId, random_id,
+    COUNTER_SHARDS, Event, EventKind, LEGACY_COUNTER_SHARDS, LicenseId,
 };
 use seat_invitations::service::redeem;
 use seat_invitations::store::{Claims, Directory, DynamoStore, SeatsChange};
@@ -55,16 +52,9 @@ async fn as_of_old(client: &aws_sdk_dynamodb::Client, table: &str, stem: &str, t
 
 #[tokio::test]
 async fn old_sixteen_shard_licenses_and_codes_claim_and_widen_without_losing_a_seat() {
-    let table = random_id("widen");
     let client = dynamodb_client(&dynamodb_endpoint());
-    let store = DynamoStore::new(client.clone(), &table);
-    store.ensure_table().await.expect("create test table");
-    let t = TestApp::on_store(
-        Backend::DynamoDb,
-        Arc::new(store.clone()),
-        Config::defaults(Profile::Local),
-        None,
-    );
+    let (store, table) = new_table(client.clone(), "widen").await;
+    let t = TestApp::on_table(&store);
     let license = t.license(40).await;
     let id: LicenseId = license.license_id.clone();
     let open = t.code(&id, None).await;

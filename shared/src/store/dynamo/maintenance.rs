@@ -60,6 +60,23 @@ enum Widening<'a> {
     License(&'a crate::domain::LicenseId),
 }
 
+impl Widening<'_> {
+    fn op(self) -> &'static str {
+        match self {
+            Self::Code(_) => "TransactWriteItems widen code",
+            Self::License(_) => "TransactWriteItems widen license",
+        }
+    }
+
+    /// Counter shard `i`'s key.
+    fn shard(self, i: u16) -> Key {
+        match self {
+            Self::Code(code) => keys::use_counter(&code.code_id, i),
+            Self::License(id) => keys::seat_counter(id, i),
+        }
+    }
+}
+
 /// The most writes one `BatchWriteItem` may carry.
 const BATCH_WRITE_MAX: usize = 25;
 
@@ -274,22 +291,7 @@ impl DynamoStore {
     /// what is left of its capacity spread over them; `false` if it had
     /// them all (or is gone).
     async fn widen(&self, what: Widening<'_>) -> StoreResult<bool> {
-        let (op, key): (&'static str, Box<dyn Fn(u16) -> Key + Send + Sync>) = match what {
-            Widening::Code(code) => {
-                let id = code.code_id.clone();
-                (
-                    "TransactWriteItems widen code",
-                    Box::new(move |i| keys::use_counter(&id, i)),
-                )
-            }
-            Widening::License(id) => {
-                let id = id.clone();
-                (
-                    "TransactWriteItems widen license",
-                    Box::new(move |i| keys::seat_counter(&id, i)),
-                )
-            }
-        };
+        let (op, key) = (what.op(), |i| what.shard(i));
         RETRY
             .run(op, || async {
                 // A license's seats are read again at each attempt, and
@@ -304,7 +306,7 @@ impl DynamoStore {
                 };
                 let keys: Vec<Key> = (0..COUNTER_SHARDS).map(&key).collect();
                 let mut found = self.batch_get(&keys, true).await?;
-                let existing = counters_in(&mut found, &key)?;
+                let existing = counters_in(&mut found, key)?;
                 if existing.len() == usize::from(COUNTER_SHARDS) || existing.is_empty() {
                     return Ok(Attempt::Done(false));
                 }

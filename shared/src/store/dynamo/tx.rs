@@ -70,6 +70,7 @@
 //! requests), with at most 6 × 400 ms of the claim's own backoff and
 //! 7 × 350 ms of [`RESOLVE`]'s: under 5 s, well inside API Gateway's 29 s.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -227,6 +228,28 @@ impl Expr {
     pub fn values(&self) -> &[(&'static str, AttributeValue)] {
         &self.values
     }
+
+    /// The names as a request's `ExpressionAttributeNames` (none when there
+    /// are none: DynamoDB refuses an empty map).
+    fn name_map(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| {
+            self.names
+                .iter()
+                .map(|(p, n)| ((*p).to_owned(), (*n).to_owned()))
+                .collect()
+        })
+    }
+
+    /// The values as a request's `ExpressionAttributeValues` (none when
+    /// there are none).
+    fn value_map(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| {
+            self.values
+                .iter()
+                .map(|(p, v)| ((*p).to_owned(), v.clone()))
+                .collect()
+        })
+    }
 }
 
 /// The writes of one `TransactWriteItems`, in order (cancellation reasons
@@ -298,17 +321,13 @@ impl Tx {
 
     /// Updates `key` with `update` if `condition` holds.
     pub fn update(self, table: &str, key: &Key, update: &str, condition: &str, e: Expr) -> Self {
-        let mut builder = Update::builder()
+        let builder = Update::builder()
             .table_name(table)
             .set_key(Some(key.item()))
             .update_expression(update)
-            .condition_expression(condition);
-        for (placeholder, name) in e.names {
-            builder = builder.expression_attribute_names(placeholder, name);
-        }
-        for (placeholder, value) in e.values {
-            builder = builder.expression_attribute_values(placeholder, value);
-        }
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.name_map())
+            .set_expression_attribute_values(e.value_map());
         let update = builder.build();
         self.push(update.map(|u| TransactWriteItem::builder().update(u).build()))
     }
@@ -316,33 +335,25 @@ impl Tx {
     /// Writes nothing to `key`, but holds the transaction to `condition`
     /// on it (`ConditionCheck`).
     pub fn check(self, table: &str, key: &Key, condition: &str, e: Expr) -> Self {
-        let mut builder = ConditionCheck::builder()
+        let check = ConditionCheck::builder()
             .table_name(table)
             .set_key(Some(key.item()))
-            .condition_expression(condition);
-        for (placeholder, name) in e.names {
-            builder = builder.expression_attribute_names(placeholder, name);
-        }
-        for (placeholder, value) in e.values {
-            builder = builder.expression_attribute_values(placeholder, value);
-        }
-        let check = builder.build();
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.name_map())
+            .set_expression_attribute_values(e.value_map())
+            .build();
         self.push(check.map(|c| TransactWriteItem::builder().condition_check(c).build()))
     }
 
     /// Deletes `key` if `condition` holds.
     pub fn delete(self, table: &str, key: &Key, condition: &str, e: Expr) -> Self {
-        let mut builder = Delete::builder()
+        let delete = Delete::builder()
             .table_name(table)
             .set_key(Some(key.item()))
-            .condition_expression(condition);
-        for (placeholder, name) in e.names {
-            builder = builder.expression_attribute_names(placeholder, name);
-        }
-        for (placeholder, value) in e.values {
-            builder = builder.expression_attribute_values(placeholder, value);
-        }
-        let delete = builder.build();
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.name_map())
+            .set_expression_attribute_values(e.value_map())
+            .build();
         self.push(delete.map(|d| TransactWriteItem::builder().delete(d).build()))
     }
 }
